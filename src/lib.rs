@@ -1,1 +1,10 @@
-//! OpenCode Nexus library.
+//! OpenCode Nexus: a tiny resident companion for the OpenCode agent server.
+//!
+//! `core` decides (pure), `supervisor` runs the managed server, `server` talks
+//! to it, `ipc` connects the CLI to the resident daemon, `daemon` wires it all.
+
+pub mod config;
+pub mod core;
+pub mod paths;
+pub mod platform;
+pub mod server;

@@ -1,0 +1,400 @@
+//! `config.toml`: every key optional, each with a documented default.
+//!
+//! The file is parsed into a TOML table and then walked key by key, so that an
+//! invalid value produces a message naming the key, the value and the fix, and
+//! an unknown key produces a warning instead of silently doing nothing.
+
+use crate::paths::Paths;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Whether Nexus runs its own server or watches one the user runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerMode {
+    /// Nexus spawns and supervises `opencode serve` (the default).
+    Managed,
+    /// Nexus watches a server at `server.url`.
+    Attach,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub mode: ServerMode,
+    /// Explicit path of the `opencode` binary; searched for when `None`.
+    pub command: Option<PathBuf>,
+    /// Port for the managed server; 0 lets the OS choose.
+    pub port: u16,
+    /// Working directory of the managed server.
+    pub directory: PathBuf,
+    /// How long a managed start may take before it counts as failed.
+    pub start_timeout: Duration,
+    /// Silence on the event stream after which the server counts as unreachable
+    /// (the server heartbeats every 10 s).
+    pub event_timeout: Duration,
+    /// Attach mode: the server's URL.
+    pub url: Option<String>,
+    /// Basic-auth user name.
+    pub username: String,
+    /// Attach mode: file holding the password when OPENCODE_SERVER_PASSWORD is unset.
+    pub password_file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub server: ServerConfig,
+    /// Project directories offered for quick chat and watched for pending requests.
+    pub projects: Vec<PathBuf>,
+}
+
+/// A config problem, phrased for the person who has to fix it.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {reason}")]
+    Unreadable { file: String, reason: String },
+    #[error("{file}: not valid TOML: {reason}")]
+    Syntax { file: String, reason: String },
+    #[error("{file}: {key} = {value} {problem}")]
+    Invalid {
+        file: String,
+        key: String,
+        value: String,
+        problem: String,
+    },
+}
+
+/// A loaded config plus what the user should be told about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Defaults for every key.
+    pub fn defaults(paths: &Paths) -> Self {
+        Config {
+            server: ServerConfig {
+                mode: ServerMode::Managed,
+                command: None,
+                port: 0,
+                directory: paths.home.clone(),
+                start_timeout: Duration::from_secs(30),
+                event_timeout: Duration::from_secs(30),
+                url: None,
+                username: "opencode".to_string(),
+                password_file: paths.password_file(),
+            },
+            projects: Vec::new(),
+        }
+    }
+
+    /// Reads `config.toml`; a missing file means all defaults.
+    pub fn load(paths: &Paths) -> Result<Loaded, ConfigError> {
+        let file = paths.config_file();
+        match std::fs::read_to_string(&file) {
+            Ok(text) => Self::parse(&text, &file, paths),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Loaded {
+                config: Self::defaults(paths),
+                warnings: Vec::new(),
+            }),
+            Err(e) => Err(ConfigError::Unreadable {
+                file: file.display().to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Parses config text; `file` is only used in messages.
+    pub fn parse(text: &str, file: &Path, paths: &Paths) -> Result<Loaded, ConfigError> {
+        let file_name = file.display().to_string();
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    file: file_name.clone(),
+                    reason: e.message().to_string(),
+                })?;
+        let mut walker = Walker {
+            file: file_name,
+            warnings: Vec::new(),
+        };
+        let mut config = Self::defaults(paths);
+        for (key, value) in &table {
+            match key.as_str() {
+                "server" => walker.server(value, &mut config.server, paths)?,
+                "projects" => config.projects = walker.path_list("projects", value, paths)?,
+                // Sections of features that read their own keys.
+                "notify" | "popover" => {}
+                other => walker.unknown(other),
+            }
+        }
+        walker.check_consistency(&config)?;
+        Ok(Loaded {
+            config,
+            warnings: walker.warnings,
+        })
+    }
+}
+
+struct Walker {
+    file: String,
+    warnings: Vec<String>,
+}
+
+impl Walker {
+    fn invalid(&self, key: &str, value: &toml::Value, problem: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.clone(),
+            key: key.to_string(),
+            value: value.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    fn unknown(&mut self, key: &str) {
+        self.warnings
+            .push(format!("{}: unknown key `{key}` is ignored", self.file));
+    }
+
+    fn server(
+        &mut self,
+        value: &toml::Value,
+        server: &mut ServerConfig,
+        paths: &Paths,
+    ) -> Result<(), ConfigError> {
+        let Some(table) = value.as_table() else {
+            return Err(self.invalid("server", value, "is not a table (write a [server] section)"));
+        };
+        for (key, value) in table {
+            let full = format!("server.{key}");
+            match key.as_str() {
+                "mode" => {
+                    server.mode = match value.as_str() {
+                        Some("managed") => ServerMode::Managed,
+                        Some("attach") => ServerMode::Attach,
+                        _ => {
+                            return Err(self.invalid(
+                                &full,
+                                value,
+                                "is not a mode (use \"managed\" or \"attach\")",
+                            ));
+                        }
+                    }
+                }
+                "command" => server.command = Some(self.path(&full, value, paths)?),
+                "port" => {
+                    server.port = match value.as_integer() {
+                        Some(p) if (0..=65535).contains(&p) => p as u16,
+                        _ => {
+                            return Err(self.invalid(
+                                &full,
+                                value,
+                                "is not a port (0–65535; 0 picks a free one)",
+                            ));
+                        }
+                    }
+                }
+                "directory" => server.directory = self.path(&full, value, paths)?,
+                "start_timeout" => server.start_timeout = self.seconds(&full, value, 1, 600)?,
+                "event_timeout" => server.event_timeout = self.seconds(&full, value, 1, 600)?,
+                "url" => {
+                    let url = value.as_str().unwrap_or_default();
+                    if !(url.starts_with("http://") || url.starts_with("https://"))
+                        || url.len() < 10
+                    {
+                        return Err(self.invalid(
+                            &full,
+                            value,
+                            "is not a URL (e.g. \"http://127.0.0.1:4096\")",
+                        ));
+                    }
+                    server.url = Some(url.trim_end_matches('/').to_string());
+                }
+                "username" => match value.as_str() {
+                    Some(name) if !name.is_empty() && !name.contains(':') => {
+                        server.username = name.to_string()
+                    }
+                    _ => {
+                        return Err(self.invalid(
+                            &full,
+                            value,
+                            "is not a user name (non-empty, no ':')",
+                        ));
+                    }
+                },
+                "password_file" => server.password_file = self.path(&full, value, paths)?,
+                "password" => {
+                    return Err(ConfigError::Invalid {
+                        file: self.file.clone(),
+                        key: full,
+                        value: "(hidden)".into(),
+                        problem: "is not allowed: keep the password out of config.toml; put it in the file named by server.password_file (see `opencode-nexus password set`) or in OPENCODE_SERVER_PASSWORD".into(),
+                    });
+                }
+                _ => self.unknown(&full),
+            }
+        }
+        Ok(())
+    }
+
+    fn check_consistency(&self, config: &Config) -> Result<(), ConfigError> {
+        if config.server.mode == ServerMode::Attach && config.server.url.is_none() {
+            return Err(ConfigError::Invalid {
+                file: self.file.clone(),
+                key: "server.url".into(),
+                value: "(missing)".into(),
+                problem: "is required when server.mode = \"attach\" (e.g. url = \"http://127.0.0.1:4096\")".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn path(&self, key: &str, value: &toml::Value, paths: &Paths) -> Result<PathBuf, ConfigError> {
+        match value.as_str() {
+            Some(s) if !s.is_empty() => {
+                let path = paths.expand_home(Path::new(s));
+                if path.is_absolute() {
+                    Ok(path)
+                } else {
+                    Err(self.invalid(
+                        key,
+                        value,
+                        "is not an absolute path (start it with / or ~/)",
+                    ))
+                }
+            }
+            _ => Err(self.invalid(key, value, "is not a path (a string such as \"~/work\")")),
+        }
+    }
+
+    fn path_list(
+        &self,
+        key: &str,
+        value: &toml::Value,
+        paths: &Paths,
+    ) -> Result<Vec<PathBuf>, ConfigError> {
+        let Some(items) = value.as_array() else {
+            return Err(self.invalid(key, value, "is not a list of paths (e.g. [\"~/work/a\"])"));
+        };
+        items
+            .iter()
+            .map(|item| self.path(key, item, paths))
+            .collect()
+    }
+
+    fn seconds(
+        &self,
+        key: &str,
+        value: &toml::Value,
+        min: i64,
+        max: i64,
+    ) -> Result<Duration, ConfigError> {
+        let secs = match value {
+            toml::Value::Integer(i) => Some(*i as f64),
+            toml::Value::Float(f) => Some(*f),
+            _ => None,
+        };
+        match secs {
+            Some(s) if s >= min as f64 && s <= max as f64 => Ok(Duration::from_secs_f64(s)),
+            _ => Err(self.invalid(
+                key,
+                value,
+                format!("is not a number of seconds ({min}–{max})"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths() -> Paths {
+        Paths::from_vars(|name| match name {
+            "HOME" => Some("/home/u".into()),
+            _ => None,
+        })
+    }
+
+    fn parse(text: &str) -> Result<Loaded, ConfigError> {
+        Config::parse(text, Path::new("config.toml"), &paths())
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let loaded = parse("").unwrap();
+        assert_eq!(loaded.config, Config::defaults(&paths()));
+        assert_eq!(loaded.config.server.directory, PathBuf::from("/home/u"));
+        assert_eq!(loaded.config.server.start_timeout, Duration::from_secs(30));
+        assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let loaded = parse(
+            r#"
+            projects = ["~/work/a", "/srv/b"]
+            [server]
+            mode = "attach"
+            url = "http://127.0.0.1:4096/"
+            username = "me"
+            port = 4096
+            directory = "~/work"
+            start_timeout = 12.5
+            password_file = "~/.secret"
+            "#,
+        )
+        .unwrap();
+        let s = &loaded.config.server;
+        assert_eq!(s.mode, ServerMode::Attach);
+        assert_eq!(s.url.as_deref(), Some("http://127.0.0.1:4096"));
+        assert_eq!(s.port, 4096);
+        assert_eq!(s.directory, PathBuf::from("/home/u/work"));
+        assert_eq!(s.start_timeout, Duration::from_millis(12_500));
+        assert_eq!(s.password_file, PathBuf::from("/home/u/.secret"));
+        assert_eq!(
+            loaded.config.projects,
+            vec![PathBuf::from("/home/u/work/a"), PathBuf::from("/srv/b")]
+        );
+    }
+
+    #[test]
+    fn invalid_port_names_key_value_and_fix() {
+        let err = parse("[server]\nport = 70000").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config.toml: server.port = 70000 is not a port (0–65535; 0 picks a free one)"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_warn_but_load() {
+        let loaded = parse("colour = 1\n[server]\nprot = 1").unwrap();
+        assert_eq!(loaded.warnings.len(), 2);
+        assert!(loaded.warnings[1].contains("server.prot"));
+    }
+
+    #[test]
+    fn attach_mode_requires_url() {
+        let err = parse("[server]\nmode = \"attach\"").unwrap_err();
+        assert!(err.to_string().contains("server.url"));
+    }
+
+    #[test]
+    fn password_in_config_is_refused_without_echoing_it() {
+        let err = parse("[server]\npassword = \"hunter2\"").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"));
+        assert!(err.to_string().contains("password_file"));
+    }
+
+    #[test]
+    fn syntax_error_is_reported() {
+        assert!(matches!(parse("[server"), Err(ConfigError::Syntax { .. })));
+    }
+
+    #[test]
+    fn relative_paths_are_rejected() {
+        assert!(parse("[server]\ndirectory = \"work\"").is_err());
+        assert!(parse("projects = \"~/a\"").is_err());
+    }
+}

@@ -1,0 +1,661 @@
+//! The pure core: `State` plus an `Event` in, a list of `Effect`s out.
+//!
+//! No I/O and no clock: the caller passes `now` and carries out the effects
+//! (spawning, signalling, timers, the event-stream watcher). Every behaviour —
+//! when to restart, when to give up, what the server state is — is decided
+//! here and can be tested without a process, a network or real time.
+
+pub mod restart_policy;
+pub mod sessions;
+pub mod status;
+
+use crate::config::ServerMode;
+use crate::platform::StopSignal;
+use crate::server::events::ServerEvent;
+use restart_policy::{HEALTHY_RESET, RestartDecision, RestartPolicy};
+use sessions::{DirectorySnapshot, Sessions};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Grace between SIGTERM and SIGKILL when stopping the server's process group.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How many state transitions are remembered (for status and diagnostics).
+const HISTORY_LEN: usize = 50;
+
+/// Identifies one launch of the managed server, so late events and timers
+/// from an earlier launch are recognised and ignored.
+pub type LaunchId = u64;
+/// Identifies one run of the event-stream watcher, likewise.
+pub type WatchId = u64;
+
+/// The server state every view shows (the `status` contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerState {
+    Stopped,
+    Starting,
+    Running,
+    Restarting,
+    Failed,
+    AuthRequired,
+    Unreachable,
+}
+
+impl ServerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerState::Stopped => "stopped",
+            ServerState::Starting => "starting",
+            ServerState::Running => "running",
+            ServerState::Restarting => "restarting",
+            ServerState::Failed => "failed",
+            ServerState::AuthRequired => "auth_required",
+            ServerState::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// How a managed server process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitReport {
+    /// e.g. "exited with code 1" or "killed by signal 9".
+    pub description: String,
+    /// Set when retrying cannot help (the port is taken, …), with the reason.
+    pub permanent: Option<String>,
+}
+
+/// Everything that can happen to Nexus.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    StartRequested,
+    StopRequested,
+    RestartRequested,
+    QuitRequested,
+    /// The managed server process exists.
+    Spawned {
+        launch: LaunchId,
+        pid: u32,
+    },
+    /// The managed server could not be started at all; retrying will not help.
+    SpawnFailed {
+        launch: LaunchId,
+        reason: String,
+    },
+    /// It printed its URL and answered `/global/health`.
+    Ready {
+        launch: LaunchId,
+        url: String,
+        version: String,
+    },
+    Exited {
+        launch: LaunchId,
+        exit: ExitReport,
+    },
+    Watch {
+        watch: WatchId,
+        event: WatchEvent,
+    },
+    Timer(Timer),
+}
+
+/// What the event-stream watcher reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent {
+    Connected {
+        version: Option<String>,
+        unsecured: bool,
+    },
+    Lost {
+        reason: String,
+    },
+    /// 401: the credentials are wrong. The watcher has stopped; no retry loop.
+    AuthRejected,
+    Snapshot(DirectorySnapshot),
+    Server(ServerEvent),
+}
+
+/// Timers the core asks for; each names the launch it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    StartTimeout(LaunchId),
+    RestartDue(LaunchId),
+    HealthyLongEnough(LaunchId),
+    KillDue(LaunchId),
+}
+
+/// What the caller must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Start `opencode serve` for this launch (fresh password, own process group).
+    Spawn {
+        launch: LaunchId,
+    },
+    /// Signal the launch's whole process group.
+    Signal {
+        launch: LaunchId,
+        pid: u32,
+        signal: StopSignal,
+    },
+    Schedule {
+        timer: Timer,
+        after: Duration,
+    },
+    /// Watch the event stream at `url` (managed) or at the configured URL (`None`).
+    Watch {
+        watch: WatchId,
+        url: Option<String>,
+    },
+    Unwatch,
+    /// Quit is complete: the daemon may exit.
+    Exit,
+}
+
+/// Where the managed server's lifecycle is (attach mode uses Stopped/Watching).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    Stopped,
+    Launching {
+        launch: LaunchId,
+        pid: Option<u32>,
+        restarting: bool,
+    },
+    Running {
+        launch: LaunchId,
+        pid: u32,
+    },
+    Stopping {
+        launch: LaunchId,
+        pid: Option<u32>,
+        then: AfterStop,
+    },
+    WaitingToRestart {
+        after: LaunchId,
+    },
+    Failed,
+    /// Attach mode: watching a server we did not start.
+    Watching,
+}
+
+/// What to do once a stopping process has exited.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterStop {
+    StayStopped,
+    Restart,
+    Quit,
+    /// It was stopped because its start failed (timeout): count it and maybe retry.
+    CountAsFailure,
+}
+
+/// The event stream's condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Down,
+    Connecting,
+    Connected,
+    Lost,
+    AuthRejected,
+}
+
+/// One remembered state change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub at: Instant,
+    pub state: ServerState,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub mode: ServerMode,
+    pub phase: Phase,
+    pub link: Link,
+    pub url: Option<String>,
+    pub version: Option<String>,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+    pub unsecured: bool,
+    pub quitting: bool,
+    pub sessions: Sessions,
+    pub history: VecDeque<Transition>,
+    start_timeout: Duration,
+    policy: RestartPolicy,
+    next_launch: LaunchId,
+    watch: Option<WatchId>,
+    next_watch: WatchId,
+}
+
+impl State {
+    /// A fresh state; `url` is the attach-mode URL (shown before connecting).
+    pub fn new(
+        mode: ServerMode,
+        url: Option<String>,
+        start_timeout: Duration,
+        now: Instant,
+    ) -> Self {
+        let mut history = VecDeque::new();
+        history.push_back(Transition {
+            at: now,
+            state: ServerState::Stopped,
+            reason: None,
+        });
+        State {
+            mode,
+            phase: Phase::Stopped,
+            link: Link::Down,
+            url,
+            version: None,
+            restarts: 0,
+            last_error: None,
+            unsecured: false,
+            quitting: false,
+            sessions: Sessions::default(),
+            history,
+            start_timeout,
+            policy: RestartPolicy::default(),
+            next_launch: 1,
+            watch: None,
+            next_watch: 1,
+        }
+    }
+
+    /// The one server state every view shows, derived from phase and link.
+    pub fn server_state(&self) -> ServerState {
+        let by_link = |link: Link| match link {
+            Link::Down | Link::Connecting => None,
+            Link::Connected => Some(ServerState::Running),
+            Link::Lost => Some(ServerState::Unreachable),
+            Link::AuthRejected => Some(ServerState::AuthRequired),
+        };
+        match &self.phase {
+            Phase::Stopped => ServerState::Stopped,
+            Phase::Launching {
+                restarting: false, ..
+            } => ServerState::Starting,
+            Phase::Launching {
+                restarting: true, ..
+            }
+            | Phase::WaitingToRestart { .. } => ServerState::Restarting,
+            Phase::Running { .. } => by_link(self.link)
+                .filter(|s| *s != ServerState::Running)
+                .unwrap_or(ServerState::Running),
+            Phase::Stopping { then, .. } => match then {
+                AfterStop::Restart | AfterStop::CountAsFailure => ServerState::Restarting,
+                AfterStop::StayStopped | AfterStop::Quit => ServerState::Stopped,
+            },
+            Phase::Failed => ServerState::Failed,
+            Phase::Watching => by_link(self.link).unwrap_or(ServerState::Starting),
+        }
+    }
+
+    /// The managed server's pid while it has one.
+    pub fn server_pid(&self) -> Option<u32> {
+        match &self.phase {
+            Phase::Launching { pid, .. } | Phase::Stopping { pid, .. } => *pid,
+            Phase::Running { pid, .. } => Some(*pid),
+            _ => None,
+        }
+    }
+}
+
+/// Applies one event and returns what must be done.
+pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
+    let before = state.server_state();
+    let mut fx = Vec::new();
+    match state.mode {
+        ServerMode::Managed => managed(state, event, now, &mut fx),
+        ServerMode::Attach => attach(state, event, now, &mut fx),
+    }
+    let after = state.server_state();
+    if after != before {
+        state.history.push_back(Transition {
+            at: now,
+            state: after,
+            reason: state.last_error.clone().filter(|_| is_trouble(after)),
+        });
+        while state.history.len() > HISTORY_LEN {
+            state.history.pop_front();
+        }
+    }
+    fx
+}
+
+fn is_trouble(state: ServerState) -> bool {
+    matches!(
+        state,
+        ServerState::Failed
+            | ServerState::AuthRequired
+            | ServerState::Unreachable
+            | ServerState::Restarting
+    )
+}
+
+fn managed(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) {
+    match event {
+        Event::StartRequested => match state.phase {
+            Phase::Stopped | Phase::Failed => {
+                state.policy.reset();
+                begin_launch(state, false, fx);
+            }
+            Phase::WaitingToRestart { .. } => begin_launch(state, true, fx),
+            Phase::Stopping { ref mut then, .. } if *then == AfterStop::StayStopped => {
+                *then = AfterStop::Restart
+            }
+            _ => {}
+        },
+        Event::StopRequested => match state.phase.clone() {
+            Phase::Launching { launch, pid, .. } => {
+                stop(state, launch, pid, AfterStop::StayStopped, fx)
+            }
+            Phase::Running { launch, pid } => {
+                stop(state, launch, Some(pid), AfterStop::StayStopped, fx)
+            }
+            Phase::Stopping { .. } => set_then(state, AfterStop::StayStopped),
+            Phase::WaitingToRestart { .. } | Phase::Failed => state.phase = Phase::Stopped,
+            Phase::Stopped | Phase::Watching => {}
+        },
+        Event::RestartRequested => match state.phase.clone() {
+            Phase::Launching { launch, pid, .. } => {
+                stop(state, launch, pid, AfterStop::Restart, fx)
+            }
+            Phase::Running { launch, pid } => {
+                stop(state, launch, Some(pid), AfterStop::Restart, fx)
+            }
+            Phase::Stopping { .. } => set_then(state, AfterStop::Restart),
+            Phase::Stopped | Phase::Failed | Phase::WaitingToRestart { .. } => {
+                state.policy.reset();
+                begin_launch(state, true, fx);
+            }
+            Phase::Watching => {}
+        },
+        Event::QuitRequested => {
+            state.quitting = true;
+            match state.phase.clone() {
+                Phase::Launching { launch, pid, .. } => {
+                    stop(state, launch, pid, AfterStop::Quit, fx)
+                }
+                Phase::Running { launch, pid } => {
+                    stop(state, launch, Some(pid), AfterStop::Quit, fx)
+                }
+                Phase::Stopping { .. } => set_then(state, AfterStop::Quit),
+                _ => {
+                    state.phase = Phase::Stopped;
+                    fx.push(Effect::Exit);
+                }
+            }
+        }
+        Event::Spawned { launch, pid } => match &mut state.phase {
+            Phase::Launching {
+                launch: l, pid: p, ..
+            } if *l == launch => *p = Some(pid),
+            // Asked to stop before the process even existed: stop it now.
+            Phase::Stopping {
+                launch: l,
+                pid: p @ None,
+                ..
+            } if *l == launch => {
+                *p = Some(pid);
+                fx.push(Effect::Signal {
+                    launch,
+                    pid,
+                    signal: StopSignal::Terminate,
+                });
+                fx.push(Effect::Schedule {
+                    timer: Timer::KillDue(launch),
+                    after: STOP_GRACE,
+                });
+            }
+            _ => {}
+        },
+        Event::SpawnFailed { launch, reason } => match &state.phase {
+            Phase::Launching { launch: l, .. } if *l == launch => {
+                state.last_error = Some(reason);
+                state.phase = Phase::Failed;
+            }
+            Phase::Stopping { launch: l, .. } if *l == launch => {
+                state.last_error = Some(reason);
+                after_stop(state, now, fx);
+            }
+            _ => {}
+        },
+        Event::Ready {
+            launch,
+            url,
+            version,
+        } => {
+            if let Phase::Launching {
+                launch: l,
+                pid: Some(pid),
+                ..
+            } = state.phase
+                && l == launch
+            {
+                state.phase = Phase::Running { launch, pid };
+                state.url = Some(url.clone());
+                state.version = Some(version);
+                fx.push(Effect::Schedule {
+                    timer: Timer::HealthyLongEnough(launch),
+                    after: HEALTHY_RESET,
+                });
+                watch(state, Some(url), fx);
+            }
+        }
+        Event::Exited { launch, exit } => match state.phase.clone() {
+            Phase::Stopping { launch: l, .. } if l == launch => after_stop(state, now, fx),
+            Phase::Launching { launch: l, .. } | Phase::Running { launch: l, .. }
+                if l == launch =>
+            {
+                server_gone(state, now, fx);
+                match exit.permanent {
+                    Some(reason) => {
+                        state.last_error = Some(reason);
+                        state.phase = Phase::Failed;
+                    }
+                    None => {
+                        state.last_error = Some(format!("the server {}", exit.description));
+                        retry_or_give_up(state, launch, now, fx);
+                    }
+                }
+            }
+            _ => {}
+        },
+        Event::Timer(timer) => match (timer, state.phase.clone()) {
+            (Timer::StartTimeout(t), Phase::Launching { launch, pid, .. }) if t == launch => {
+                state.last_error = Some(format!(
+                    "the server did not become healthy within {} s",
+                    state.start_timeout.as_secs_f64()
+                ));
+                stop(state, launch, pid, AfterStop::CountAsFailure, fx);
+            }
+            (Timer::RestartDue(t), Phase::WaitingToRestart { after }) if t == after => {
+                state.restarts += 1;
+                begin_launch(state, true, fx);
+            }
+            (Timer::HealthyLongEnough(t), Phase::Running { launch, .. }) if t == launch => {
+                state.policy.healthy_long_enough();
+            }
+            (
+                Timer::KillDue(t),
+                Phase::Stopping {
+                    launch,
+                    pid: Some(pid),
+                    ..
+                },
+            ) if t == launch => {
+                fx.push(Effect::Signal {
+                    launch,
+                    pid,
+                    signal: StopSignal::Kill,
+                });
+            }
+            _ => {}
+        },
+        Event::Watch { watch, event } => watched(state, watch, event, now),
+    }
+}
+
+fn attach(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) {
+    match event {
+        Event::StartRequested | Event::RestartRequested => {
+            let reconnect = matches!(event, Event::RestartRequested)
+                || state.phase != Phase::Watching
+                || state.link == Link::AuthRejected;
+            if reconnect {
+                state.phase = Phase::Watching;
+                watch(state, None, fx);
+            }
+        }
+        Event::StopRequested => {
+            if state.phase == Phase::Watching {
+                unwatch(state, fx);
+                state.sessions.server_gone(now);
+                state.phase = Phase::Stopped;
+            }
+        }
+        Event::QuitRequested => {
+            state.quitting = true;
+            unwatch(state, fx);
+            state.phase = Phase::Stopped;
+            fx.push(Effect::Exit);
+        }
+        Event::Watch { watch, event } => watched(state, watch, event, now),
+        // Process events and timers belong to managed mode.
+        _ => {}
+    }
+}
+
+fn watched(state: &mut State, watch: WatchId, event: WatchEvent, now: Instant) {
+    if state.watch != Some(watch) {
+        return; // a late report from a watcher we already dropped
+    }
+    match event {
+        WatchEvent::Connected { version, unsecured } => {
+            state.link = Link::Connected;
+            if version.is_some() {
+                state.version = version;
+            }
+            state.unsecured = unsecured;
+        }
+        WatchEvent::Lost { reason } => {
+            state.link = Link::Lost;
+            state.last_error = Some(reason);
+        }
+        WatchEvent::AuthRejected => {
+            state.link = Link::AuthRejected;
+            state.last_error = Some(
+                "the server rejected Nexus's credentials (HTTP 401): check server.username and the password (`opencode-nexus password set` or OPENCODE_SERVER_PASSWORD), then `opencode-nexus server start`".into(),
+            );
+        }
+        WatchEvent::Snapshot(snapshot) => state.sessions.apply_snapshot(&snapshot, now),
+        WatchEvent::Server(event) => state.sessions.apply(&event, now),
+    }
+}
+
+fn begin_launch(state: &mut State, restarting: bool, fx: &mut Vec<Effect>) {
+    let launch = state.next_launch;
+    state.next_launch += 1;
+    state.phase = Phase::Launching {
+        launch,
+        pid: None,
+        restarting,
+    };
+    fx.push(Effect::Spawn { launch });
+    fx.push(Effect::Schedule {
+        timer: Timer::StartTimeout(launch),
+        after: state.start_timeout,
+    });
+}
+
+fn stop(
+    state: &mut State,
+    launch: LaunchId,
+    pid: Option<u32>,
+    then: AfterStop,
+    fx: &mut Vec<Effect>,
+) {
+    unwatch(state, fx);
+    state.phase = Phase::Stopping { launch, pid, then };
+    if let Some(pid) = pid {
+        fx.push(Effect::Signal {
+            launch,
+            pid,
+            signal: StopSignal::Terminate,
+        });
+        fx.push(Effect::Schedule {
+            timer: Timer::KillDue(launch),
+            after: STOP_GRACE,
+        });
+    }
+}
+
+fn set_then(state: &mut State, new_then: AfterStop) {
+    if let Phase::Stopping { then, .. } = &mut state.phase {
+        *then = new_then;
+    }
+}
+
+/// The stopping process is gone: do what was planned.
+fn after_stop(state: &mut State, now: Instant, fx: &mut Vec<Effect>) {
+    let Phase::Stopping { launch, then, .. } = state.phase.clone() else {
+        return;
+    };
+    server_gone(state, now, fx);
+    match then {
+        AfterStop::StayStopped => state.phase = Phase::Stopped,
+        AfterStop::Restart => {
+            state.restarts += 1;
+            begin_launch(state, true, fx);
+        }
+        AfterStop::Quit => {
+            state.phase = Phase::Stopped;
+            fx.push(Effect::Exit);
+        }
+        AfterStop::CountAsFailure => retry_or_give_up(state, launch, now, fx),
+    }
+}
+
+fn retry_or_give_up(state: &mut State, failed: LaunchId, now: Instant, fx: &mut Vec<Effect>) {
+    match state.policy.record_failure(now) {
+        RestartDecision::RetryAfter(after) => {
+            state.phase = Phase::WaitingToRestart { after: failed };
+            fx.push(Effect::Schedule {
+                timer: Timer::RestartDue(failed),
+                after,
+            });
+        }
+        RestartDecision::GiveUp { failures } => {
+            let last = state.last_error.take().unwrap_or_default();
+            state.last_error = Some(format!(
+                "gave up after {failures} failed starts within 5 minutes (last: {last}); fix the cause, then `opencode-nexus server start`"
+            ));
+            state.phase = Phase::Failed;
+        }
+    }
+}
+
+/// The process is gone: forget what it served.
+fn server_gone(state: &mut State, now: Instant, fx: &mut Vec<Effect>) {
+    unwatch(state, fx);
+    state.url = None;
+    state.sessions.server_gone(now);
+}
+
+fn watch(state: &mut State, url: Option<String>, fx: &mut Vec<Effect>) {
+    if state.watch.is_some() {
+        fx.push(Effect::Unwatch);
+    }
+    let watch = state.next_watch;
+    state.next_watch += 1;
+    state.watch = Some(watch);
+    state.link = Link::Connecting;
+    fx.push(Effect::Watch { watch, url });
+}
+
+fn unwatch(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.watch.take().is_some() {
+        fx.push(Effect::Unwatch);
+    }
+    state.link = Link::Down;
+}
+
+#[cfg(test)]
+mod tests;

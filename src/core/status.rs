@@ -1,0 +1,261 @@
+//! Views derived from `State`: the `status` report (the CLI's JSON contract)
+//! and the small `Summary` that wakes waiters and, later, the tray.
+
+use super::sessions::{Activity, Pending};
+use super::{ServerState, State};
+use crate::config::ServerMode;
+use crate::server::events::{PermissionRequest, QuestionRequest, Tokens};
+use serde::Serialize;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The moment a view is taken, on both clocks, so stored `Instant`s can be
+/// shown as wall-clock times.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub now: Instant,
+    pub epoch_ms: u64,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Clock {
+            now: Instant::now(),
+            epoch_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        }
+    }
+
+    pub fn epoch_of(&self, at: Instant) -> u64 {
+        let ago = self.now.saturating_duration_since(at).as_millis() as u64;
+        self.epoch_ms.saturating_sub(ago)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DaemonInfo {
+    pub pid: u32,
+    pub version: String,
+    /// Why there is no tray, or "none yet" while the tray does not exist.
+    pub tray: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StatusReport {
+    pub daemon: DaemonInfo,
+    pub server: ServerReport,
+    pub sessions: SessionsReport,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServerReport {
+    pub mode: ServerMode,
+    pub state: ServerState,
+    pub url: Option<String>,
+    pub pid: Option<u32>,
+    pub version: Option<String>,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+    /// Attach mode: the server answered without credentials.
+    pub unsecured: bool,
+    pub history: Vec<TransitionReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TransitionReport {
+    pub at_ms: u64,
+    pub state: ServerState,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SessionsReport {
+    /// Sessions busy or retrying.
+    pub busy: usize,
+    pub pending_permissions: usize,
+    pub pending_questions: usize,
+    /// Sessions working, failed or waiting for the user, newest activity first.
+    pub active: Vec<SessionReport>,
+    pub permissions: Vec<Pending<PermissionRequest>>,
+    pub questions: Vec<Pending<QuestionRequest>>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SessionReport {
+    pub id: String,
+    pub title: Option<String>,
+    pub directory: Option<String>,
+    pub parent_id: Option<String>,
+    pub status: Activity,
+    pub busy_since_ms: Option<u64>,
+    pub last_activity_ms: u64,
+    pub tokens: Tokens,
+    pub cost: f64,
+}
+
+impl StatusReport {
+    pub fn derive(state: &State, daemon: DaemonInfo, clock: Clock) -> Self {
+        let mut active: Vec<_> = state
+            .sessions
+            .iter()
+            .filter(|s| {
+                s.activity != Activity::Idle || !s.permissions.is_empty() || !s.questions.is_empty()
+            })
+            .collect();
+        active.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then(a.id.cmp(&b.id)));
+        let summary = Summary::derive(state);
+        StatusReport {
+            daemon,
+            server: ServerReport {
+                mode: state.mode,
+                state: summary.state,
+                url: state.url.clone(),
+                pid: state.server_pid(),
+                version: state.version.clone(),
+                restarts: state.restarts,
+                last_error: state.last_error.clone(),
+                unsecured: state.unsecured,
+                history: state
+                    .history
+                    .iter()
+                    .map(|t| TransitionReport {
+                        at_ms: clock.epoch_of(t.at),
+                        state: t.state,
+                        reason: t.reason.clone(),
+                    })
+                    .collect(),
+            },
+            sessions: SessionsReport {
+                busy: summary.busy,
+                pending_permissions: summary.pending_permissions,
+                pending_questions: summary.pending_questions,
+                permissions: active
+                    .iter()
+                    .flat_map(|s| s.permissions.iter().cloned())
+                    .collect(),
+                questions: active
+                    .iter()
+                    .flat_map(|s| s.questions.iter().cloned())
+                    .collect(),
+                active: active
+                    .iter()
+                    .map(|s| SessionReport {
+                        id: s.id.clone(),
+                        title: s.title.clone(),
+                        directory: s.directory.clone(),
+                        parent_id: s.parent_id.clone(),
+                        status: s.activity.clone(),
+                        busy_since_ms: s.busy_since.map(|t| clock.epoch_of(t)),
+                        last_activity_ms: clock.epoch_of(s.last_activity),
+                        tokens: s.tokens,
+                        cost: s.cost,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// The human-readable form of `status`.
+    pub fn to_text(&self) -> String {
+        let s = &self.server;
+        let mut out = format!("server: {}", s.state.as_str());
+        if let Some(url) = &s.url {
+            out += &format!(" at {url}");
+        }
+        if let Some(v) = &s.version {
+            out += &format!(" (opencode {v})");
+        }
+        if let Some(pid) = s.pid {
+            out += &format!(", pid {pid}");
+        }
+        out += &format!(
+            ", {} mode",
+            match s.mode {
+                ServerMode::Managed => "managed",
+                ServerMode::Attach => "attach",
+            }
+        );
+        if s.restarts > 0 {
+            out += &format!(", {} restarts", s.restarts);
+        }
+        if s.unsecured {
+            out += "\nwarning: the server accepts requests without a password";
+        }
+        if let Some(err) = &s.last_error {
+            out += &format!("\nlast error: {err}");
+        }
+        let n = &self.sessions;
+        out += &format!(
+            "\nsessions: {} busy, {} permission request(s), {} question(s) waiting",
+            n.busy, n.pending_permissions, n.pending_questions
+        );
+        for session in &n.active {
+            let title = session.title.as_deref().unwrap_or("(untitled)");
+            let status = match &session.status {
+                Activity::Idle => "waiting for you".to_string(),
+                Activity::Busy => "busy".to_string(),
+                Activity::Retry {
+                    attempt, message, ..
+                } => format!("retrying (attempt {attempt}): {message}"),
+                Activity::Error { message, .. } => format!("failed: {message}"),
+            };
+            out += &format!("\n  {} {title}: {status}", session.id);
+        }
+        for p in &n.permissions {
+            let what = p.request.detail.as_deref().unwrap_or("");
+            out += &format!(
+                "\n  permission {} ({}): {what}",
+                p.request.id, p.request.permission
+            );
+        }
+        for q in &n.questions {
+            let text = q
+                .request
+                .questions
+                .first()
+                .map(|q| q.question.as_str())
+                .unwrap_or("");
+            out += &format!("\n  question {}: {text}", q.request.id);
+        }
+        out += &format!(
+            "\nnexus: pid {}, version {}, tray: {}",
+            self.daemon.pid, self.daemon.version, self.daemon.tray
+        );
+        out
+    }
+}
+
+/// The few facts that decide what the tray shows and when `wait-idle` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub state: ServerState,
+    pub busy: usize,
+    pub pending_permissions: usize,
+    pub pending_questions: usize,
+}
+
+impl Summary {
+    pub fn derive(state: &State) -> Self {
+        let mut summary = Summary {
+            state: state.server_state(),
+            busy: 0,
+            pending_permissions: 0,
+            pending_questions: 0,
+        };
+        for s in state.sessions.iter() {
+            summary.busy += usize::from(s.activity.is_working());
+            summary.pending_permissions += s.permissions.len();
+            summary.pending_questions += s.questions.len();
+        }
+        summary
+    }
+
+    /// Nothing busy and nothing waiting for the user, on a reachable server.
+    pub fn is_idle(&self) -> bool {
+        self.state == ServerState::Running
+            && self.busy == 0
+            && self.pending_permissions == 0
+            && self.pending_questions == 0
+    }
+}

@@ -1,0 +1,28 @@
+//! Windows: not supported yet by the supervisor; these keep the API total.
+
+use std::io;
+
+pub fn user_id() -> u32 {
+    0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    Terminate,
+    Kill,
+}
+
+pub fn signal_process_group(_pgid: u32, _signal: StopSignal) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "process groups are not supported on Windows yet",
+    ))
+}
+
+pub fn process_group_alive(_pgid: u32) -> bool {
+    false
+}
+
+pub fn process_start_time(_pid: u32) -> Option<u64> {
+    None
+}

@@ -1,0 +1,577 @@
+//! The server's event stream, parsed into the few shapes Nexus acts on.
+//!
+//! Both envelopes are accepted: `/global/event` wraps each event as
+//! `{"directory","project","payload":{id,type,properties}}`, `/event` sends
+//! `{id,type,properties}` bare. Unknown types become `EventKind::Other` and are
+//! ignored; malformed JSON is an error the caller counts and drops.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// One event from the server, with the project directory it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerEvent {
+    /// The instance directory (global stream only; `None` for server-wide events).
+    pub directory: Option<String>,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    SessionUpserted(SessionInfo),
+    SessionDeleted {
+        session_id: String,
+    },
+    SessionStatus {
+        session_id: String,
+        status: SessionStatus,
+    },
+    SessionIdle {
+        session_id: String,
+    },
+    SessionError {
+        session_id: Option<String>,
+        error: SessionError,
+    },
+    MessageUpdated(MessageInfo),
+    PartUpdated(PartInfo),
+    PartDelta(PartDelta),
+    PermissionAsked(PermissionRequest),
+    PermissionReplied {
+        session_id: String,
+        request_id: String,
+    },
+    QuestionAsked(QuestionRequest),
+    /// `question.replied` or `question.rejected`: either way it is no longer pending.
+    QuestionClosed {
+        session_id: String,
+        request_id: String,
+    },
+    Connected,
+    Heartbeat,
+    /// A type Nexus does not act on (including `sync` duplicates).
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    #[serde(default)]
+    pub directory: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default, rename = "parentID")]
+    pub parent_id: Option<String>,
+    #[serde(default)]
+    pub cost: Option<f64>,
+    #[serde(default)]
+    pub tokens: Option<Tokens>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, serde::Serialize)]
+pub struct Tokens {
+    #[serde(default)]
+    pub input: u64,
+    #[serde(default)]
+    pub output: u64,
+    #[serde(default)]
+    pub reasoning: u64,
+    #[serde(default)]
+    pub cache: CacheTokens,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, serde::Serialize)]
+pub struct CacheTokens {
+    #[serde(default)]
+    pub read: u64,
+    #[serde(default)]
+    pub write: u64,
+}
+
+/// What a session is doing, as the server reports it.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SessionStatus {
+    Idle,
+    Busy,
+    Retry {
+        #[serde(default)]
+        attempt: u32,
+        #[serde(default)]
+        message: String,
+        /// Epoch ms of the next attempt.
+        #[serde(default)]
+        next: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SessionError {
+    /// e.g. `APIError`, `MessageAbortedError`, `UnknownError`.
+    pub name: String,
+    pub message: String,
+}
+
+impl SessionError {
+    /// A user abort is reported as an error by the server but is not a failure.
+    pub fn is_abort(&self) -> bool {
+        self.name == "MessageAbortedError"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageInfo {
+    pub session_id: String,
+    pub message_id: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartInfo {
+    pub session_id: String,
+    pub message_id: String,
+    pub part_id: String,
+    pub kind: PartKind,
+    /// The part's full text so far (text and reasoning parts).
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    Text,
+    Reasoning,
+    Tool,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartDelta {
+    pub session_id: String,
+    pub message_id: String,
+    pub part_id: String,
+    pub field: String,
+    pub delta: String,
+}
+
+/// A tool waiting for the user's permission (`permission.asked`, `GET /permission`).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+pub struct PermissionRequest {
+    pub id: String,
+    #[serde(rename(deserialize = "sessionID"))]
+    pub session_id: String,
+    /// The permission asked for, usually the tool name (`bash`, `edit`, …).
+    #[serde(default)]
+    pub permission: String,
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    /// Patterns that "always" would allow.
+    #[serde(default)]
+    pub always: Vec<String>,
+    #[serde(default, skip_serializing)]
+    metadata: PermissionMetadata,
+    /// The command or file the tool wants, from the request's metadata.
+    #[serde(skip_deserializing)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+struct PermissionMetadata {
+    #[serde(default)]
+    command: Option<String>,
+    #[serde(default)]
+    filepath: Option<String>,
+}
+
+impl PermissionRequest {
+    fn finish(mut self) -> Self {
+        self.detail = self
+            .metadata
+            .command
+            .take()
+            .or_else(|| self.metadata.filepath.take())
+            .or_else(|| (!self.patterns.is_empty()).then(|| self.patterns.join(", ")));
+        self
+    }
+}
+
+/// The agent asking the user something (`question.asked`, `GET /question`).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+pub struct QuestionRequest {
+    pub id: String,
+    #[serde(rename(deserialize = "sessionID"))]
+    pub session_id: String,
+    #[serde(default)]
+    pub questions: Vec<Question>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+pub struct Question {
+    #[serde(default)]
+    pub question: String,
+    #[serde(default)]
+    pub header: String,
+    #[serde(default)]
+    pub options: Vec<QuestionOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+pub struct QuestionOption {
+    pub label: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Why an event could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed event: {0}")]
+pub struct MalformedEvent(#[from] serde_json::Error);
+
+/// Parses one `data:` payload from either event stream.
+pub fn parse_event(data: &str) -> Result<ServerEvent, MalformedEvent> {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(default)]
+        directory: Option<String>,
+        #[serde(default, borrow)]
+        payload: Option<&'a RawValue>,
+        #[serde(default, rename = "type")]
+        kind: Option<&'a str>,
+        #[serde(default, borrow)]
+        properties: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Payload<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        #[serde(default, borrow)]
+        properties: Option<&'a RawValue>,
+    }
+
+    let envelope: Envelope = serde_json::from_str(data)?;
+    let (kind, properties) = match envelope.payload {
+        Some(raw) => {
+            let payload: Payload = serde_json::from_str(raw.get())?;
+            (payload.kind, payload.properties)
+        }
+        None => match envelope.kind {
+            Some(kind) => (kind, envelope.properties),
+            None => {
+                return Ok(ServerEvent {
+                    directory: envelope.directory,
+                    kind: EventKind::Other,
+                });
+            }
+        },
+    };
+    let properties = properties.map(RawValue::get).unwrap_or("{}");
+    Ok(ServerEvent {
+        directory: envelope.directory,
+        kind: parse_kind(kind, properties)?,
+    })
+}
+
+fn parse_kind(kind: &str, props: &str) -> Result<EventKind, serde_json::Error> {
+    use serde_json::from_str;
+
+    #[derive(Deserialize)]
+    struct SessionRef {
+        #[serde(rename = "sessionID")]
+        session_id: String,
+    }
+    #[derive(Deserialize)]
+    struct WithInfo<T> {
+        info: T,
+    }
+    #[derive(Deserialize)]
+    struct Status {
+        #[serde(rename = "sessionID")]
+        session_id: String,
+        status: SessionStatus,
+    }
+    #[derive(Deserialize)]
+    struct ErrorProps {
+        #[serde(default, rename = "sessionID")]
+        session_id: Option<String>,
+        #[serde(default)]
+        error: Option<WireError>,
+    }
+    #[derive(Deserialize)]
+    struct WireError {
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        data: Option<WireErrorData>,
+    }
+    #[derive(Deserialize)]
+    struct WireErrorData {
+        #[serde(default)]
+        message: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct WireMessage {
+        id: String,
+        #[serde(rename = "sessionID")]
+        session_id: String,
+        #[serde(default)]
+        role: String,
+    }
+    #[derive(Deserialize)]
+    struct WirePart {
+        id: String,
+        #[serde(rename = "sessionID")]
+        session_id: String,
+        #[serde(rename = "messageID")]
+        message_id: String,
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        text: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct WithPart {
+        part: WirePart,
+    }
+    #[derive(Deserialize)]
+    struct WireDelta {
+        #[serde(rename = "sessionID")]
+        session_id: String,
+        #[serde(rename = "messageID")]
+        message_id: String,
+        #[serde(rename = "partID")]
+        part_id: String,
+        field: String,
+        delta: String,
+    }
+    #[derive(Deserialize)]
+    struct Reply {
+        #[serde(rename = "sessionID")]
+        session_id: String,
+        #[serde(rename = "requestID")]
+        request_id: String,
+    }
+
+    Ok(match kind {
+        "session.created" | "session.updated" => {
+            EventKind::SessionUpserted(from_str::<WithInfo<SessionInfo>>(props)?.info)
+        }
+        "session.deleted" => {
+            #[derive(Deserialize)]
+            struct Id {
+                id: String,
+            }
+            EventKind::SessionDeleted {
+                session_id: from_str::<WithInfo<Id>>(props)?.info.id,
+            }
+        }
+        "session.status" => {
+            let s: Status = from_str(props)?;
+            EventKind::SessionStatus {
+                session_id: s.session_id,
+                status: s.status,
+            }
+        }
+        "session.idle" => EventKind::SessionIdle {
+            session_id: from_str::<SessionRef>(props)?.session_id,
+        },
+        "session.error" => {
+            let e: ErrorProps = from_str(props)?;
+            let (name, message) = match e.error {
+                Some(err) => {
+                    let message = err.data.and_then(|d| d.message).unwrap_or_default();
+                    (err.name, message)
+                }
+                None => ("UnknownError".to_string(), String::new()),
+            };
+            EventKind::SessionError {
+                session_id: e.session_id,
+                error: SessionError { name, message },
+            }
+        }
+        "message.updated" => {
+            let m = from_str::<WithInfo<WireMessage>>(props)?.info;
+            EventKind::MessageUpdated(MessageInfo {
+                session_id: m.session_id,
+                message_id: m.id,
+                role: match m.role.as_str() {
+                    "user" => Role::User,
+                    "assistant" => Role::Assistant,
+                    _ => Role::Other,
+                },
+            })
+        }
+        "message.part.updated" => {
+            let p = from_str::<WithPart>(props)?.part;
+            EventKind::PartUpdated(PartInfo {
+                session_id: p.session_id,
+                message_id: p.message_id,
+                part_id: p.id,
+                kind: match p.kind.as_str() {
+                    "text" => PartKind::Text,
+                    "reasoning" => PartKind::Reasoning,
+                    "tool" => PartKind::Tool,
+                    _ => PartKind::Other,
+                },
+                text: p.text,
+            })
+        }
+        "message.part.delta" => {
+            let d: WireDelta = from_str(props)?;
+            EventKind::PartDelta(PartDelta {
+                session_id: d.session_id,
+                message_id: d.message_id,
+                part_id: d.part_id,
+                field: d.field,
+                delta: d.delta,
+            })
+        }
+        "permission.asked" => {
+            EventKind::PermissionAsked(from_str::<PermissionRequest>(props)?.finish())
+        }
+        "permission.replied" => {
+            let r: Reply = from_str(props)?;
+            EventKind::PermissionReplied {
+                session_id: r.session_id,
+                request_id: r.request_id,
+            }
+        }
+        "question.asked" => EventKind::QuestionAsked(from_str(props)?),
+        "question.replied" | "question.rejected" => {
+            let r: Reply = from_str(props)?;
+            EventKind::QuestionClosed {
+                session_id: r.session_id,
+                request_id: r.request_id,
+            }
+        }
+        "server.connected" => EventKind::Connected,
+        "server.heartbeat" => EventKind::Heartbeat,
+        _ => EventKind::Other,
+    })
+}
+
+/// Parses `GET /permission` (a list in the `permission.asked` shape).
+pub fn parse_permissions(body: &str) -> Result<Vec<PermissionRequest>, MalformedEvent> {
+    let list: Vec<PermissionRequest> = serde_json::from_str(body)?;
+    Ok(list.into_iter().map(PermissionRequest::finish).collect())
+}
+
+/// Parses `GET /question`.
+pub fn parse_questions(body: &str) -> Result<Vec<QuestionRequest>, MalformedEvent> {
+    Ok(serde_json::from_str(body)?)
+}
+
+/// Parses `GET /session/status`: non-idle sessions of one directory.
+pub fn parse_statuses(body: &str) -> Result<Vec<(String, SessionStatus)>, MalformedEvent> {
+    let map: std::collections::BTreeMap<String, SessionStatus> = serde_json::from_str(body)?;
+    Ok(map.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_global_envelope_with_directory() {
+        let ev = parse_event(
+            r#"{"directory":"/p","project":"x","payload":{"id":"evt_1","type":"session.status","properties":{"sessionID":"ses_1","status":{"type":"busy"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(ev.directory.as_deref(), Some("/p"));
+        assert_eq!(
+            ev.kind,
+            EventKind::SessionStatus {
+                session_id: "ses_1".into(),
+                status: SessionStatus::Busy
+            }
+        );
+    }
+
+    #[test]
+    fn parses_retry_status() {
+        let ev = parse_event(r#"{"type":"session.status","properties":{"sessionID":"s","status":{"type":"retry","attempt":2,"message":"down","next":5}}}"#).unwrap();
+        assert_eq!(
+            ev.kind,
+            EventKind::SessionStatus {
+                session_id: "s".into(),
+                status: SessionStatus::Retry {
+                    attempt: 2,
+                    message: "down".into(),
+                    next: 5
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn permission_detail_comes_from_metadata_command() {
+        let ev = parse_event(r#"{"type":"permission.asked","properties":{"id":"per_1","sessionID":"s","permission":"bash","patterns":["echo hi"],"metadata":{"command":"echo hi && ls"},"always":["echo *"]}}"#).unwrap();
+        let EventKind::PermissionAsked(p) = ev.kind else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(p.detail.as_deref(), Some("echo hi && ls"));
+        assert_eq!(p.permission, "bash");
+    }
+
+    #[test]
+    fn unknown_types_and_sync_records_are_other() {
+        for data in [
+            r#"{"type":"lsp.updated","properties":{}}"#,
+            r#"{"payload":{"type":"sync","syncEvent":{}}}"#,
+            r#"{"directory":"/p"}"#,
+        ] {
+            assert_eq!(parse_event(data).unwrap().kind, EventKind::Other, "{data}");
+        }
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        for data in [
+            "",
+            "{",
+            "null",
+            "[1,2]",
+            r#"{"type":"session.status","properties":{"sessionID":5}}"#,
+            "\u{0}",
+        ] {
+            assert!(parse_event(data).is_err(), "{data:?}");
+        }
+    }
+
+    #[test]
+    fn error_without_session_or_data_is_kept() {
+        let ev = parse_event(
+            r#"{"type":"session.error","properties":{"error":{"name":"ProviderAuthError"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ev.kind,
+            EventKind::SessionError {
+                session_id: None,
+                error: SessionError {
+                    name: "ProviderAuthError".into(),
+                    message: String::new()
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn every_recorded_event_parses() {
+        let sample = include_str!("../../tests/fixtures/opencode-events-sample.jsonl");
+        let mut other = 0;
+        for line in sample.lines() {
+            let ev = parse_event(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            if ev.kind == EventKind::Other {
+                other += 1;
+            }
+        }
+        // session.diff, catalog/reference/integration updates and instance disposal.
+        assert_eq!(other, 26 + 5 + 3 + 3 + 1);
+    }
+}
