@@ -3,8 +3,13 @@
 //! `core` decides (pure), `supervisor` runs the managed server, `server` talks
 //! to it, `ipc` connects the CLI to the resident daemon, `daemon` wires it all.
 
+pub mod cli;
 pub mod config;
 pub mod core;
+pub mod daemon;
+pub mod ipc;
+pub mod logging;
 pub mod paths;
 pub mod platform;
 pub mod server;
+pub mod supervisor;

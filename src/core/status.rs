@@ -230,6 +230,7 @@ impl StatusReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
     pub state: ServerState,
+    pub server_pid: Option<u32>,
     pub busy: usize,
     pub pending_permissions: usize,
     pub pending_questions: usize,
@@ -239,6 +240,7 @@ impl Summary {
     pub fn derive(state: &State) -> Self {
         let mut summary = Summary {
             state: state.server_state(),
+            server_pid: state.server_pid(),
             busy: 0,
             pending_permissions: 0,
             pending_questions: 0,

@@ -1,0 +1,324 @@
+//! The command line: argument parsing and the client side of each command.
+
+pub mod exit_code;
+
+use crate::ipc::client::{ClientError, Connection};
+use crate::ipc::protocol::{Reply, Request, ServerAction};
+use crate::paths::Paths;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opencode-nexus",
+    version,
+    about = "A tiny system-tray companion for the OpenCode agent server"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the resident process (the default when no command is given).
+    Daemon {
+        /// Run without a tray icon.
+        #[arg(long)]
+        no_tray: bool,
+    },
+    /// Show the server's and the agent's state.
+    Status {
+        /// Print JSON (the stable contract for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Control the managed server.
+    Server {
+        #[command(subcommand)]
+        action: ServerCommand,
+    },
+    /// Prompt the agent and stream its reply.
+    Ask {
+        /// The prompt (several words are joined with spaces).
+        #[arg(required = true)]
+        text: Vec<String>,
+        /// Project directory for a new session (default: server.directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Continue this session instead of starting a new one.
+        #[arg(long)]
+        session: Option<String>,
+        /// PROVIDER/MODEL to use.
+        #[arg(long)]
+        model: Option<String>,
+        /// Agent to use (e.g. build, plan).
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Wait until no session is busy and nothing waits for an answer.
+    WaitIdle {
+        /// Give up after this many seconds (exit code 4).
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
+    /// Show the server's log.
+    Logs {
+        /// Keep printing new lines.
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Stop the daemon and its managed server.
+    Quit,
+    /// Manage the attach-mode password file.
+    Password {
+        #[command(subcommand)]
+        action: PasswordCommand,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum ServerCommand {
+    Start,
+    Stop,
+    Restart,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum PasswordCommand {
+    /// Read the password from standard input and store it (0600).
+    Set,
+}
+
+/// Runs a client command against the daemon; returns the exit code.
+pub async fn run_client(paths: &Paths, command: Command) -> u8 {
+    let outcome = match command {
+        Command::Status { json } => status(paths, json).await,
+        Command::Server { action } => {
+            let action = match action {
+                ServerCommand::Start => ServerAction::Start,
+                ServerCommand::Stop => ServerAction::Stop,
+                ServerCommand::Restart => ServerAction::Restart,
+            };
+            simple(paths, Request::Server { action }).await
+        }
+        Command::Ask {
+            text,
+            dir,
+            session,
+            model,
+            agent,
+        } => {
+            let directory = dir.map(|d| absolute(&d).display().to_string());
+            let request = Request::Ask {
+                text: text.join(" "),
+                directory,
+                session,
+                model,
+                agent,
+            };
+            ask(paths, request).await
+        }
+        Command::WaitIdle { timeout } => wait_idle(paths, timeout).await,
+        Command::Logs { follow } => logs(paths, follow).await,
+        Command::Quit => quit(paths).await,
+        Command::Daemon { .. } | Command::Password { .. } => unreachable!("handled in main"),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(ClientError::NotRunning) => {
+            eprintln!("{}", ClientError::NotRunning);
+            exit_code::NOT_RUNNING
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_code::FAILURE
+        }
+    }
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Prints an error reply and gives the failure code.
+fn failed(message: &str) -> u8 {
+    eprintln!("error: {message}");
+    exit_code::FAILURE
+}
+
+fn unexpected(reply: Option<Reply>) -> u8 {
+    match reply {
+        Some(Reply::Error { message }) => failed(&message),
+        Some(other) => failed(&format!("unexpected reply {other:?}")),
+        None => failed("OpenCode Nexus closed the connection"),
+    }
+}
+
+async fn status(paths: &Paths, json: bool) -> Result<u8, ClientError> {
+    let mut conn = Connection::open(paths, &Request::Status).await?;
+    match conn.next().await? {
+        Some(Reply::Status { status, text }) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).unwrap_or_default()
+                );
+            } else {
+                println!("{text}");
+            }
+            Ok(exit_code::OK)
+        }
+        other => Ok(unexpected(other)),
+    }
+}
+
+async fn simple(paths: &Paths, request: Request) -> Result<u8, ClientError> {
+    let mut conn = Connection::open(paths, &request).await?;
+    match conn.next().await? {
+        Some(Reply::Ok { message }) => {
+            println!("{message}");
+            Ok(exit_code::OK)
+        }
+        other => Ok(unexpected(other)),
+    }
+}
+
+async fn ask(paths: &Paths, request: Request) -> Result<u8, ClientError> {
+    let mut conn = Connection::open(paths, &request).await?;
+    let mut stdout = std::io::stdout();
+    let mut ends_with_newline = true;
+    let mut interrupted = false;
+    loop {
+        let reply = tokio::select! {
+            reply = conn.next() => reply?,
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                eprintln!("\naborting…");
+                conn.send(&Request::Abort).await?;
+                continue;
+            }
+        };
+        match reply {
+            Some(Reply::Session { id }) => eprintln!("session {id}"),
+            Some(Reply::Text { text }) => {
+                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.flush();
+                ends_with_newline = text.ends_with('\n');
+            }
+            Some(Reply::Done) => {
+                if !ends_with_newline {
+                    println!();
+                }
+                return Ok(exit_code::OK);
+            }
+            Some(Reply::Aborted) => {
+                if !ends_with_newline {
+                    println!();
+                }
+                eprintln!("aborted");
+                return Ok(if interrupted {
+                    exit_code::INTERRUPTED
+                } else {
+                    exit_code::FAILURE
+                });
+            }
+            other => {
+                if !ends_with_newline {
+                    println!();
+                }
+                return Ok(unexpected(other));
+            }
+        }
+    }
+}
+
+async fn wait_idle(paths: &Paths, timeout: Option<f64>) -> Result<u8, ClientError> {
+    let wait = async {
+        let mut conn = Connection::open(paths, &Request::WaitIdle).await?;
+        match conn.next().await? {
+            Some(Reply::Ok { .. }) => Ok(exit_code::OK),
+            other => Ok(unexpected(other)),
+        }
+    };
+    match timeout {
+        Some(secs) if secs.is_finite() && secs >= 0.0 => {
+            match tokio::time::timeout(Duration::from_secs_f64(secs), wait).await {
+                Ok(result) => result,
+                Err(_) => {
+                    eprintln!("still busy after {secs} s");
+                    Ok(exit_code::TIMEOUT)
+                }
+            }
+        }
+        Some(secs) => Ok(failed(&format!(
+            "--timeout {secs} is not a number of seconds"
+        ))),
+        None => wait.await,
+    }
+}
+
+async fn logs(paths: &Paths, follow: bool) -> Result<u8, ClientError> {
+    let mut conn = Connection::open(paths, &Request::Logs { follow }).await?;
+    loop {
+        match conn.next().await? {
+            Some(Reply::Log { line }) => println!("{line}"),
+            Some(Reply::Done) | None => return Ok(exit_code::OK),
+            other => return Ok(unexpected(other)),
+        }
+    }
+}
+
+async fn quit(paths: &Paths) -> Result<u8, ClientError> {
+    let mut conn = Connection::open(paths, &Request::Quit).await?;
+    let code = match conn.next().await? {
+        Some(Reply::Ok { message }) => {
+            println!("{message}");
+            exit_code::OK
+        }
+        other => return Ok(unexpected(other)),
+    };
+    // Return only once the daemon process is really gone.
+    for _ in 0..100 {
+        if !crate::ipc::instance::is_running(paths) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(code)
+}
+
+/// `password set`: reads one line from stdin into the password file (0600).
+pub fn set_password(file: &std::path::Path) -> u8 {
+    use std::io::BufRead;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return failed("cannot read the password from standard input");
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return failed(
+            "the password is empty (pipe it in: `printf %s \"$PW\" | opencode-nexus password set`)",
+        );
+    }
+    if let Some(dir) = file.parent() {
+        let _ = crate::paths::ensure_private_dir(dir);
+    }
+    let _ = std::fs::remove_file(file);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .and_then(|mut f| f.write_all(password.as_bytes()));
+    match written {
+        Ok(()) => {
+            println!("password stored in {}", file.display());
+            exit_code::OK
+        }
+        Err(e) => failed(&format!("cannot write {}: {e}", file.display())),
+    }
+}

@@ -1,0 +1,271 @@
+//! Serves one control connection: reads its request, answers it.
+
+use super::Shared;
+use super::ask;
+use crate::core::{Event, ServerState};
+use crate::ipc::protocol::{self, MAX_LINE_BYTES, Reply, Request, ServerAction};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
+
+/// Writes replies to the client; a vanished client ends the conversation.
+pub(crate) struct Replies {
+    writer: OwnedWriteHalf,
+}
+
+impl Replies {
+    pub async fn send(&mut self, reply: &Reply) -> std::io::Result<()> {
+        self.writer
+            .write_all(protocol::encode(reply).as_bytes())
+            .await
+    }
+}
+
+/// Reads one line of at most `MAX_LINE_BYTES`; `None` at end of input.
+pub(crate) async fn read_line<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+) -> Result<Option<String>, String> {
+    let mut buf = Vec::new();
+    let mut limited = (&mut *reader).take(MAX_LINE_BYTES as u64 + 1);
+    let n = limited
+        .read_until(b'\n', &mut buf)
+        .await
+        .map_err(|e| e.to_string())?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.len() > MAX_LINE_BYTES {
+        return Err(format!("message too large (over {MAX_LINE_BYTES} bytes)"));
+    }
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| "message is not UTF-8".to_string())
+}
+
+use tokio::io::AsyncReadExt as _;
+
+pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
+    let (reader, writer) = stream.into_split();
+    let mut reader = BufReader::new(reader);
+    let mut replies = Replies { writer };
+    let request = match read_line(&mut reader).await {
+        Ok(Some(line)) => protocol::decode::<Request>(&line),
+        Ok(None) => return,
+        Err(e) => Err(e),
+    };
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = replies.send(&Reply::error(e)).await;
+            return;
+        }
+    };
+    tracing::debug!(?request, "control request");
+    let result = match request {
+        Request::Status => status(&shared, &mut replies).await,
+        Request::Server { action } => server(&shared, action, &mut replies).await,
+        Request::Ask {
+            text,
+            directory,
+            session,
+            model,
+            agent,
+        } => {
+            let ask = ask::Ask {
+                text,
+                directory,
+                session,
+                model,
+                agent,
+            };
+            ask::run(&shared, ask, &mut reader, &mut replies).await
+        }
+        Request::Abort => {
+            replies
+                .send(&Reply::error("abort is only understood during ask"))
+                .await
+        }
+        Request::WaitIdle => wait_idle(&shared, &mut replies).await,
+        Request::Logs { follow } => logs(&shared, follow, &mut replies).await,
+        Request::Quit => quit(&shared, &mut replies).await,
+    };
+    if let Err(e) = result {
+        tracing::debug!("control client went away: {e}");
+    }
+}
+
+async fn status(shared: &Shared, replies: &mut Replies) -> std::io::Result<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let _ = shared.status_queries.send(tx).await;
+    match rx.await {
+        Ok(report) => {
+            let text = report.to_text();
+            let status = serde_json::to_value(&report).unwrap_or_default();
+            replies.send(&Reply::Status { status, text }).await
+        }
+        Err(_) => {
+            replies
+                .send(&Reply::error("the daemon is shutting down"))
+                .await
+        }
+    }
+}
+
+/// A state that will not change without something new happening.
+fn is_settled(state: ServerState) -> bool {
+    !matches!(state, ServerState::Starting | ServerState::Restarting)
+}
+
+async fn server(
+    shared: &Shared,
+    action: ServerAction,
+    replies: &mut Replies,
+) -> std::io::Result<()> {
+    let mut summary = shared.summary.clone();
+    let before = *summary.borrow_and_update();
+    let event = match action {
+        ServerAction::Start => Event::StartRequested,
+        ServerAction::Stop => Event::StopRequested,
+        ServerAction::Restart => Event::RestartRequested,
+    };
+    let _ = shared.events.send(event).await;
+    let limit = shared.start_timeout + crate::core::STOP_GRACE + Duration::from_secs(5);
+    let done = tokio::time::timeout(limit, async {
+        if action == ServerAction::Restart {
+            // First see the old server go (a new pid, or a state other than running).
+            let _ = tokio::time::timeout(
+                crate::core::STOP_GRACE + Duration::from_secs(2),
+                summary.wait_for(|s| s.state != before.state || s.server_pid != before.server_pid),
+            )
+            .await;
+        }
+        summary
+            .wait_for(|s| match action {
+                ServerAction::Stop => s.state == ServerState::Stopped && s.server_pid.is_none(),
+                _ => is_settled(s.state) && s.state != ServerState::Stopped,
+            })
+            .await
+            .map(|s| *s)
+    })
+    .await;
+    match done {
+        Ok(Ok(s)) if s.state == ServerState::Running || s.state == ServerState::Stopped => {
+            replies
+                .send(&Reply::Ok {
+                    message: format!("server {}", s.state.as_str()),
+                })
+                .await
+        }
+        Ok(Ok(_)) => {
+            let mut text = String::new();
+            let _ = status_text(shared).await.map(|t| text = t);
+            replies.send(&Reply::error(text)).await
+        }
+        Ok(Err(_)) => {
+            replies
+                .send(&Reply::error("the daemon is shutting down"))
+                .await
+        }
+        Err(_) => {
+            replies
+                .send(&Reply::error(format!(
+                    "no result within {} s",
+                    limit.as_secs()
+                )))
+                .await
+        }
+    }
+}
+
+async fn status_text(shared: &Shared) -> Option<String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    shared.status_queries.send(tx).await.ok()?;
+    let report = rx.await.ok()?;
+    Some(format!(
+        "server {}: {}",
+        report.server.state.as_str(),
+        report.server.last_error.unwrap_or_default()
+    ))
+}
+
+async fn wait_idle(shared: &Shared, replies: &mut Replies) -> std::io::Result<()> {
+    let mut summary = shared.summary.clone();
+    let outcome = summary
+        .wait_for(|s| {
+            s.is_idle()
+                || matches!(
+                    s.state,
+                    ServerState::Failed | ServerState::Stopped | ServerState::AuthRequired
+                )
+        })
+        .await
+        .map(|s| *s);
+    match outcome {
+        Ok(s) if s.is_idle() => {
+            replies
+                .send(&Reply::Ok {
+                    message: "idle".into(),
+                })
+                .await
+        }
+        Ok(s) => {
+            let text = status_text(shared)
+                .await
+                .unwrap_or_else(|| format!("server {}", s.state.as_str()));
+            replies.send(&Reply::error(text)).await
+        }
+        Err(_) => {
+            replies
+                .send(&Reply::error("the daemon is shutting down"))
+                .await
+        }
+    }
+}
+
+async fn logs(shared: &Shared, follow: bool, replies: &mut Replies) -> std::io::Result<()> {
+    let snapshot = shared
+        .log
+        .lock()
+        .map(|log| (log.recent(), log.subscribe()))
+        .ok();
+    let Some((recent, mut live)) = snapshot else {
+        return replies
+            .send(&Reply::error("the server log is unavailable"))
+            .await;
+    };
+    for line in recent {
+        replies.send(&Reply::Log { line }).await?;
+    }
+    if !follow {
+        return replies.send(&Reply::Done).await;
+    }
+    let mut exited = shared.exited.clone();
+    loop {
+        tokio::select! {
+            line = live.recv() => match line {
+                Ok(line) => replies.send(&Reply::Log { line }).await?,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    replies.send(&Reply::Log { line: format!("… {n} lines skipped") }).await?
+                }
+                Err(_) => return replies.send(&Reply::Done).await,
+            },
+            _ = exited.changed() => return replies.send(&Reply::Done).await,
+        }
+    }
+}
+
+async fn quit(shared: &Shared, replies: &mut Replies) -> std::io::Result<()> {
+    let _ = shared.events.send(Event::QuitRequested).await;
+    let mut exited = shared.exited.clone();
+    while !*exited.borrow_and_update() {
+        if exited.changed().await.is_err() {
+            break;
+        }
+    }
+    replies
+        .send(&Reply::Ok {
+            message: "OpenCode Nexus stopped".into(),
+        })
+        .await
+}

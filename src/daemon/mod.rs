@@ -1,0 +1,293 @@
+//! The resident process: owns the core `State`, feeds it events, carries out
+//! its effects, and serves the control socket.
+
+mod ask;
+mod control;
+
+use crate::config::{Config, ServerMode};
+use crate::core::status::{Clock, DaemonInfo, StatusReport, Summary};
+use crate::core::{Effect, Event, State, reduce};
+use crate::ipc::instance::{self, InstanceError};
+use crate::paths::Paths;
+use crate::server::client::{Credentials, Secret, ServerClient};
+use crate::server::events::ServerEvent;
+use crate::server::watch::{WatchOptions, Watcher};
+use crate::supervisor::server_log::ServerLog;
+use crate::supervisor::{Supervisor, SupervisorSetup};
+use std::ffi::OsString;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// Server log size before rotation, and how many rotated files are kept.
+const SERVER_LOG_BYTES: u64 = 2 * 1024 * 1024;
+const SERVER_LOG_ROTATIONS: usize = 3;
+
+/// What the daemon is started with.
+#[derive(Debug, Clone)]
+pub struct DaemonSetup {
+    pub paths: Paths,
+    pub config: Config,
+    /// The PATH to search for `opencode`.
+    pub path_var: Option<OsString>,
+    /// Attach mode: the password, from OPENCODE_SERVER_PASSWORD or the password file.
+    pub attach_password: Option<Secret>,
+    /// Why there is no tray (shown in `status`).
+    pub tray: String,
+}
+
+/// What control connections share with the daemon loop.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub events: mpsc::Sender<Event>,
+    pub status_queries: mpsc::Sender<oneshot::Sender<StatusReport>>,
+    pub summary: watch::Receiver<Summary>,
+    /// A client for the server being watched, while there is one.
+    pub server: watch::Receiver<Option<ServerClient>>,
+    pub server_events: broadcast::Sender<Arc<ServerEvent>>,
+    pub log: Arc<Mutex<ServerLog>>,
+    pub exited: watch::Receiver<bool>,
+    /// Where `ask` creates sessions when no directory is given.
+    pub default_directory: String,
+    pub start_timeout: std::time::Duration,
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Runs the daemon until it is told to quit (or gets SIGTERM/SIGINT).
+pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
+    let lock = instance::acquire(&setup.paths)?;
+    crate::supervisor::stop_orphan_from_previous_run(&setup.paths);
+    let listener = instance::bind_socket(&setup.paths, &lock)?;
+    tracing::info!(
+        pid = std::process::id(),
+        "OpenCode Nexus {} started",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    let server = &setup.config.server;
+    let (events_tx, mut events_rx) = mpsc::channel::<Event>(1024);
+    let (status_tx, mut status_rx) = mpsc::channel(16);
+    let (server_events, _) = broadcast::channel(4096);
+    let log = Arc::new(Mutex::new(ServerLog::new(
+        setup.paths.server_log(),
+        SERVER_LOG_BYTES,
+        SERVER_LOG_ROTATIONS,
+    )));
+    let attach_url = (server.mode == ServerMode::Attach)
+        .then(|| server.url.clone())
+        .flatten();
+    let mut state = State::new(server.mode, attach_url.clone(), server.start_timeout, now());
+    let (summary_tx, summary_rx) = watch::channel(Summary::derive(&state));
+    let (client_tx, client_rx) = watch::channel(None);
+    let (exited_tx, exited_rx) = watch::channel(false);
+
+    let mut directories: Vec<String> = setup
+        .config
+        .projects
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    directories.push(server.directory.display().to_string());
+    let mut effects = Executor {
+        supervisor: Supervisor::new(
+            SupervisorSetup {
+                server: server.clone(),
+                paths: setup.paths.clone(),
+                path_var: setup.path_var.clone(),
+            },
+            log.clone(),
+            events_tx.clone(),
+        ),
+        watcher: None,
+        events: events_tx.clone(),
+        server_events: server_events.clone(),
+        client: client_tx,
+        attach: attach_url.map(|url| {
+            (
+                url,
+                Credentials {
+                    username: server.username.clone(),
+                    password: setup.attach_password.clone(),
+                },
+            )
+        }),
+        options: WatchOptions {
+            event_timeout: server.event_timeout,
+            directories,
+        },
+    };
+    let shared = Shared {
+        events: events_tx.clone(),
+        status_queries: status_tx,
+        summary: summary_rx,
+        server: client_rx,
+        server_events,
+        log,
+        exited: exited_rx,
+        default_directory: server.directory.display().to_string(),
+        start_timeout: server.start_timeout,
+    };
+    let daemon_info = DaemonInfo {
+        pid: std::process::id(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        tray: setup.tray.clone(),
+    };
+
+    let mut quit_signals = QuitSignals::new();
+    let mut exiting = effects.apply(&mut state, Event::StartRequested);
+    while !exiting {
+        tokio::select! {
+            Some(event) = events_rx.recv() => {
+                exiting = effects.apply(&mut state, event);
+                // Drain what is already queued before publishing once.
+                while !exiting && let Ok(event) = events_rx.try_recv() {
+                    exiting = effects.apply(&mut state, event);
+                }
+                summary_tx.send_if_modified(|old| {
+                    let new = Summary::derive(&state);
+                    let changed = *old != new;
+                    *old = new;
+                    changed
+                });
+            }
+            Some(reply) = status_rx.recv() => {
+                let _ = reply.send(StatusReport::derive(&state, daemon_info.clone(), Clock::system()));
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => { tokio::spawn(control::serve(stream, shared.clone())); }
+                Err(e) => tracing::warn!("control socket: {e}"),
+            },
+            signal = quit_signals.next() => {
+                tracing::info!("{signal}: quitting");
+                exiting = effects.apply(&mut state, Event::QuitRequested);
+            }
+        }
+    }
+    summary_tx.send_replace(Summary::derive(&state));
+    let _ = exited_tx.send(true);
+    // Give the `quit` caller a moment to read its reply.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let _ = std::fs::remove_file(setup.paths.socket());
+    tracing::info!("OpenCode Nexus stopped");
+    drop(lock);
+    Ok(())
+}
+
+/// Carries out the core's effects.
+struct Executor {
+    supervisor: Supervisor,
+    watcher: Option<JoinHandle<()>>,
+    events: mpsc::Sender<Event>,
+    server_events: broadcast::Sender<Arc<ServerEvent>>,
+    client: watch::Sender<Option<ServerClient>>,
+    attach: Option<(String, Credentials)>,
+    options: WatchOptions,
+}
+
+impl Executor {
+    /// Carries out `effects`, feeding events that must come first (a spawn's
+    /// outcome) straight back to the core. Returns true once the daemon may exit.
+    fn apply(&mut self, state: &mut State, event: Event) -> bool {
+        let mut pending = std::collections::VecDeque::from([event]);
+        let mut exit = false;
+        while let Some(event) = pending.pop_front() {
+            let effects = reduce(state, event, now());
+            exit |= self.run(effects, &mut pending);
+        }
+        exit
+    }
+
+    fn run(
+        &mut self,
+        effects: Vec<Effect>,
+        follow_ups: &mut std::collections::VecDeque<Event>,
+    ) -> bool {
+        let mut exit = false;
+        for effect in effects {
+            match effect {
+                Effect::Spawn { launch } => follow_ups.push_back(self.supervisor.spawn(launch)),
+                Effect::Signal {
+                    launch,
+                    pid,
+                    signal,
+                } => self.supervisor.signal(launch, pid, signal),
+                Effect::Schedule { timer, after } => {
+                    let events = self.events.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = events.send(Event::Timer(timer)).await;
+                    });
+                }
+                Effect::Watch { watch, url } => {
+                    self.stop_watcher();
+                    let target = match url {
+                        Some(url) => self.supervisor.credentials(None).map(|c| (url, c)),
+                        None => self.attach.clone(),
+                    };
+                    let Some((url, credentials)) = target else {
+                        tracing::error!("no server to watch");
+                        continue;
+                    };
+                    let client = ServerClient::new(&url, &credentials);
+                    self.client.send_replace(Some(client.clone()));
+                    let watcher = Watcher {
+                        id: watch,
+                        client,
+                        options: self.options.clone(),
+                        events: self.events.clone(),
+                        broadcast: self.server_events.clone(),
+                    };
+                    self.watcher = Some(tokio::spawn(watcher.run()));
+                }
+                Effect::Unwatch => self.stop_watcher(),
+                Effect::Exit => exit = true,
+            }
+        }
+        exit
+    }
+
+    fn stop_watcher(&mut self) {
+        if let Some(task) = self.watcher.take() {
+            task.abort();
+        }
+        self.client.send_replace(None);
+    }
+}
+
+/// SIGTERM, SIGINT and SIGHUP all mean "quit cleanly".
+struct QuitSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl QuitSignals {
+    fn new() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        QuitSignals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    async fn next(&mut self) -> &'static str {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = recv(&mut self.term) => "SIGTERM",
+            _ = recv(&mut self.int) => "SIGINT",
+            _ = recv(&mut self.hup) => "SIGHUP",
+        }
+    }
+}

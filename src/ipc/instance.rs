@@ -1,0 +1,127 @@
+//! Single instance: an exclusive lock on a file in the private runtime
+//! directory, and the control socket beside it (0600 in a 0700 directory).
+
+use crate::paths::{Paths, ensure_private_dir};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use tokio::net::UnixListener;
+
+/// Holding this means we are the one daemon; dropping it releases the lock.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: File,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error("OpenCode Nexus is already running{}", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    AlreadyRunning { pid: Option<u32> },
+    #[error("cannot use the runtime directory {dir}: {source}")]
+    RuntimeDir { dir: String, source: std::io::Error },
+    #[error("cannot create the control socket {path}: {source}")]
+    Socket {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Takes the instance lock, or says who holds it.
+pub fn acquire(paths: &Paths) -> Result<InstanceLock, InstanceError> {
+    let dir_error = |source| InstanceError::RuntimeDir {
+        dir: paths.runtime_dir.display().to_string(),
+        source,
+    };
+    ensure_private_dir(&paths.runtime_dir).map_err(dir_error)?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(paths.lock_file())
+        .map_err(dir_error)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            return Err(InstanceError::AlreadyRunning {
+                pid: text.trim().parse().ok(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(dir_error(e)),
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok(InstanceLock { _file: file })
+}
+
+/// Whether a daemon holds the lock right now.
+pub fn is_running(paths: &Paths) -> bool {
+    match File::open(paths.lock_file()) {
+        Ok(file) => matches!(
+            file.try_lock_shared(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ),
+        Err(_) => false,
+    }
+}
+
+/// Binds the control socket. Call only while holding the lock: a socket file
+/// left behind by a crashed daemon is then safe to replace.
+pub fn bind_socket(paths: &Paths, _lock: &InstanceLock) -> Result<UnixListener, InstanceError> {
+    let path = paths.socket();
+    let socket_error = |source| InstanceError::Socket {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(socket_error(e)),
+    }
+    let listener = UnixListener::bind(&path).map_err(socket_error)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(socket_error)?;
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_paths(dir: &std::path::Path) -> Paths {
+        let runtime = dir.to_path_buf();
+        Paths::from_vars(move |n| (n == "XDG_RUNTIME_DIR").then(|| runtime.clone().into()))
+    }
+
+    #[test]
+    fn second_lock_fails_and_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = temp_paths(dir.path());
+        let first = acquire(&paths).unwrap();
+        assert!(is_running(&paths));
+        match acquire(&paths) {
+            Err(InstanceError::AlreadyRunning { pid }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("{other:?}"),
+        }
+        drop(first);
+        assert!(!is_running(&paths));
+        assert!(acquire(&paths).is_ok());
+    }
+
+    #[tokio::test]
+    async fn socket_and_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let paths = temp_paths(dir.path());
+        let lock = acquire(&paths).unwrap();
+        std::fs::write(paths.socket(), "stale").unwrap();
+        let _listener = bind_socket(&paths, &lock).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&paths.socket()), 0o600);
+        assert_eq!(mode(&paths.runtime_dir), 0o700);
+    }
+}

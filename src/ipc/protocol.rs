@@ -1,0 +1,135 @@
+//! One JSON object per line, both ways. A connection carries one request;
+//! streaming commands (ask, logs --follow) answer with many lines.
+
+use serde::{Deserialize, Serialize};
+
+/// The largest line either side accepts.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    Status,
+    Server {
+        action: ServerAction,
+    },
+    Ask {
+        text: String,
+        #[serde(default)]
+        directory: Option<String>,
+        #[serde(default)]
+        session: Option<String>,
+        /// `provider/model`.
+        #[serde(default)]
+        model: Option<String>,
+        #[serde(default)]
+        agent: Option<String>,
+    },
+    /// Sent on an `ask` connection: abort the session (Ctrl-C).
+    Abort,
+    WaitIdle,
+    Logs {
+        #[serde(default)]
+        follow: bool,
+    },
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerAction {
+    Start,
+    Stop,
+    Restart,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    Status {
+        status: serde_json::Value,
+        text: String,
+    },
+    Ok {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
+    /// `ask`: the session the prompt went to.
+    Session {
+        id: String,
+    },
+    /// `ask`: reply text as it streams.
+    Text {
+        text: String,
+    },
+    /// `ask`: the turn ended.
+    Done,
+    /// `ask`: the turn was aborted.
+    Aborted,
+    Log {
+        line: String,
+    },
+}
+
+impl Reply {
+    pub fn error(message: impl Into<String>) -> Self {
+        Reply::Error {
+            message: message.into(),
+        }
+    }
+}
+
+/// Encodes one message as a line.
+pub fn encode<T: Serialize>(message: &T) -> String {
+    let mut line = serde_json::to_string(message).unwrap_or_else(|e| {
+        serde_json::to_string(&Reply::error(format!("cannot encode reply: {e}")))
+            .unwrap_or_default()
+    });
+    line.push('\n');
+    line
+}
+
+/// Decodes and validates one line.
+pub fn decode<'a, T: Deserialize<'a>>(line: &'a str) -> Result<T, String> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err(format!(
+            "message too large ({} bytes, at most {MAX_LINE_BYTES})",
+            line.len()
+        ));
+    }
+    serde_json::from_str(line.trim_end()).map_err(|e| format!("invalid message: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        let req = Request::Ask {
+            text: "hi".into(),
+            directory: Some("/p".into()),
+            session: None,
+            model: Some("mock/echo".into()),
+            agent: None,
+        };
+        assert_eq!(decode::<Request>(&encode(&req)).unwrap(), req);
+        assert_eq!(
+            decode::<Request>(r#"{"cmd":"server","action":"restart"}"#).unwrap(),
+            Request::Server {
+                action: ServerAction::Restart
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_fields_commands_and_oversize_are_rejected() {
+        assert!(decode::<Request>(r#"{"cmd":"status","extra":1}"#).is_err());
+        assert!(decode::<Request>(r#"{"cmd":"rm-rf"}"#).is_err());
+        assert!(decode::<Request>("not json").is_err());
+        let huge = format!(r#"{{"cmd":"ask","text":"{}"}}"#, "x".repeat(MAX_LINE_BYTES));
+        assert!(decode::<Request>(&huge).unwrap_err().contains("too large"));
+    }
+}

@@ -1,0 +1,509 @@
+//! HTTP client for one OpenCode server: Basic auth, directory scoping, timeouts.
+//!
+//! Every request but the event stream has a timeout: a server that is still
+//! starting can accept a connection and never answer (API notes, gotcha 13).
+
+use crate::server::events::{
+    self, MalformedEvent, PermissionRequest, QuestionRequest, SessionStatus,
+};
+use base64::Engine;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::time::Duration;
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A password that never shows up in Debug output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How to authenticate: HTTP Basic when there is a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: Option<Secret>,
+}
+
+impl Credentials {
+    fn header(&self) -> Option<HeaderValue> {
+        let password = self.password.as_ref()?;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            self.username,
+            password.expose()
+        ));
+        let mut value = HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the server rejected the credentials (HTTP 401)")]
+    Unauthorized,
+    #[error("cannot reach the server: {0}")]
+    Unreachable(String),
+    #[error("the server did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the server answered HTTP {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("the server answered with {0} instead of the expected content (wrong URL?)")]
+    WrongContent(String),
+    #[error("the server sent something unreadable: {0}")]
+    Malformed(String),
+}
+
+impl From<MalformedEvent> for ApiError {
+    fn from(e: MalformedEvent) -> Self {
+        ApiError::Malformed(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Health {
+    pub healthy: bool,
+    #[serde(default)]
+    pub version: String,
+}
+
+/// A handle on one server; cheap to clone.
+#[derive(Clone)]
+pub struct ServerClient {
+    http: reqwest::Client,
+    base: String,
+    auth: Option<HeaderValue>,
+}
+
+impl fmt::Debug for ServerClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerClient {
+    pub fn new(base_url: &str, credentials: &Credentials) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            // Loopback traffic must never go through a proxy from the environment.
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
+        ServerClient {
+            http,
+            base: base_url.trim_end_matches('/').to_string(),
+            auth: credentials.header(),
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The same server, without credentials (to detect an unsecured server).
+    pub fn without_credentials(&self) -> Self {
+        ServerClient {
+            auth: None,
+            ..self.clone()
+        }
+    }
+
+    fn request(&self, method: Method, path: &str, directory: Option<&str>) -> RequestBuilder {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(dir) = directory {
+            req = req.query(&[("directory", dir)]);
+        }
+        if let Some(auth) = &self.auth {
+            req = req.header(AUTHORIZATION, auth.clone());
+        }
+        req
+    }
+
+    async fn send(
+        &self,
+        req: RequestBuilder,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, ApiError> {
+        let resp = req
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| transport_error(e, timeout))?;
+        match resp.status() {
+            StatusCode::UNAUTHORIZED => Err(ApiError::Unauthorized),
+            s if s.is_success() => Ok(resp),
+            s => {
+                let body = resp.text().await.unwrap_or_default();
+                Err(ApiError::Status {
+                    status: s.as_u16(),
+                    message: error_message(&body),
+                })
+            }
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+        timeout: Duration,
+    ) -> Result<T, ApiError> {
+        let resp = self.send(req, timeout).await?;
+        let is_json = content_type(&resp).starts_with("application/json");
+        if !is_json {
+            // An unknown route answers 200 with the web UI's HTML.
+            return Err(ApiError::WrongContent(content_type(&resp)));
+        }
+        let body = resp.text().await.map_err(|e| transport_error(e, timeout))?;
+        serde_json::from_str(&body).map_err(|e| ApiError::Malformed(e.to_string()))
+    }
+
+    /// `GET /global/health`.
+    pub async fn health(&self) -> Result<Health, ApiError> {
+        self.json(
+            self.request(Method::GET, "/global/health", None),
+            HEALTH_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `GET /path` of the server's default directory: its working directory.
+    pub async fn default_directory(&self) -> Result<String, ApiError> {
+        #[derive(Deserialize)]
+        struct PathInfo {
+            directory: String,
+        }
+        let info: PathInfo = self
+            .json(self.request(Method::GET, "/path", None), REQUEST_TIMEOUT)
+            .await?;
+        Ok(info.directory)
+    }
+
+    /// Non-idle sessions of one directory.
+    pub async fn session_statuses(
+        &self,
+        directory: &str,
+    ) -> Result<Vec<(String, SessionStatus)>, ApiError> {
+        let body = self
+            .text(Method::GET, "/session/status", Some(directory))
+            .await?;
+        Ok(events::parse_statuses(&body)?)
+    }
+
+    pub async fn pending_permissions(
+        &self,
+        directory: &str,
+    ) -> Result<Vec<PermissionRequest>, ApiError> {
+        let body = self
+            .text(Method::GET, "/permission", Some(directory))
+            .await?;
+        Ok(events::parse_permissions(&body)?)
+    }
+
+    pub async fn pending_questions(
+        &self,
+        directory: &str,
+    ) -> Result<Vec<QuestionRequest>, ApiError> {
+        let body = self.text(Method::GET, "/question", Some(directory)).await?;
+        Ok(events::parse_questions(&body)?)
+    }
+
+    async fn text(
+        &self,
+        method: Method,
+        path: &str,
+        directory: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let resp = self
+            .send(self.request(method, path, directory), REQUEST_TIMEOUT)
+            .await?;
+        if !content_type(&resp).starts_with("application/json") {
+            return Err(ApiError::WrongContent(content_type(&resp)));
+        }
+        resp.text()
+            .await
+            .map_err(|e| transport_error(e, REQUEST_TIMEOUT))
+    }
+
+    /// `POST /session`: a new session in `directory`; returns its id.
+    pub async fn create_session(
+        &self,
+        directory: Option<&str>,
+        title: Option<&str>,
+    ) -> Result<String, ApiError> {
+        #[derive(Deserialize)]
+        struct Created {
+            id: String,
+        }
+        let body = match title {
+            Some(t) => serde_json::json!({ "title": t }),
+            None => serde_json::json!({}),
+        };
+        let created: Created = self
+            .json(
+                self.request(Method::POST, "/session", directory)
+                    .json(&body),
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(created.id)
+    }
+
+    /// `POST /session/{id}/prompt_async`: returns at once; progress comes as events.
+    pub async fn prompt_async(&self, session: &str, prompt: &Prompt) -> Result<(), ApiError> {
+        let path = format!("/session/{}/prompt_async", path_segment(session)?);
+        self.send(
+            self.request(Method::POST, &path, None).json(&prompt.body()),
+            REQUEST_TIMEOUT,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `POST /session/{id}/abort`.
+    pub async fn abort(&self, session: &str) -> Result<(), ApiError> {
+        let path = format!("/session/{}/abort", path_segment(session)?);
+        self.send(self.request(Method::POST, &path, None), REQUEST_TIMEOUT)
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /permission/{id}/reply?directory=D`.
+    pub async fn reply_permission(
+        &self,
+        id: &str,
+        directory: Option<&str>,
+        reply: PermissionReply,
+    ) -> Result<(), ApiError> {
+        let path = format!("/permission/{}/reply", path_segment(id)?);
+        let body = serde_json::json!({ "reply": reply.as_str() });
+        self.send(
+            self.request(Method::POST, &path, directory).json(&body),
+            REQUEST_TIMEOUT,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `POST /question/{id}/reply?directory=D` with one list of labels per question.
+    pub async fn reply_question(
+        &self,
+        id: &str,
+        directory: Option<&str>,
+        answers: &[Vec<String>],
+    ) -> Result<(), ApiError> {
+        let path = format!("/question/{}/reply", path_segment(id)?);
+        let body = serde_json::json!({ "answers": answers });
+        self.send(
+            self.request(Method::POST, &path, directory).json(&body),
+            REQUEST_TIMEOUT,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Opens `GET /global/event`; only 200 with `text/event-stream` is accepted.
+    pub async fn open_event_stream(&self) -> Result<reqwest::Response, ApiError> {
+        let req = self
+            .request(Method::GET, "/global/event", None)
+            .header("accept", "text/event-stream");
+        // No total timeout: the stream is long-lived; the watcher has a watchdog.
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport_error(e, CONNECT_TIMEOUT))?;
+        match resp.status() {
+            StatusCode::UNAUTHORIZED => return Err(ApiError::Unauthorized),
+            StatusCode::OK => {}
+            s => {
+                return Err(ApiError::Status {
+                    status: s.as_u16(),
+                    message: "the event stream was refused".into(),
+                });
+            }
+        }
+        let ct = content_type(&resp);
+        if !ct.starts_with("text/event-stream") {
+            return Err(ApiError::WrongContent(ct));
+        }
+        Ok(resp)
+    }
+}
+
+/// A prompt for `prompt_async`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prompt {
+    pub text: String,
+    /// `provider/model`.
+    pub model: Option<(String, String)>,
+    pub agent: Option<String>,
+}
+
+impl Prompt {
+    fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "parts": [{ "type": "text", "text": self.text }] });
+        if let Some((provider, model)) = &self.model {
+            body["model"] = serde_json::json!({ "providerID": provider, "modelID": model });
+        }
+        if let Some(agent) = &self.agent {
+            body["agent"] = serde_json::json!(agent);
+        }
+        body
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermissionReply {
+    Once,
+    Always,
+    Reject,
+}
+
+impl PermissionReply {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PermissionReply::Once => "once",
+            PermissionReply::Always => "always",
+            PermissionReply::Reject => "reject",
+        }
+    }
+}
+
+/// Ids go into URL paths: allow only the characters the server's ids use.
+fn path_segment(id: &str) -> Result<&str, ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(id)
+    } else {
+        Err(ApiError::Malformed(format!("{id:?} is not a valid id")))
+    }
+}
+
+fn content_type(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type")
+        .to_string()
+}
+
+fn transport_error(e: reqwest::Error, timeout: Duration) -> ApiError {
+    if e.is_timeout() {
+        ApiError::Timeout(timeout)
+    } else {
+        // Without the URL: it is ours, and errors may end up in notifications.
+        let e = e.without_url();
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(inner) = source {
+            message = format!("{message}: {inner}");
+            source = inner.source();
+        }
+        ApiError::Unreachable(message)
+    }
+}
+
+/// The server's error bodies look like `{"name":…,"data":{"message":…}}`.
+fn error_message(body: &str) -> String {
+    #[derive(Deserialize)]
+    struct Wire {
+        #[serde(default)]
+        data: Option<Data>,
+        #[serde(default)]
+        message: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Data {
+        #[serde(default)]
+        message: Option<String>,
+    }
+    match serde_json::from_str::<Wire>(body) {
+        Ok(w) => w
+            .data
+            .and_then(|d| d.message)
+            .or(w.message)
+            .unwrap_or_else(|| truncate(body, 200)),
+        Err(_) => truncate(body, 200),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let creds = Credentials {
+            username: "opencode".into(),
+            password: Some(Secret::new("hunter2")),
+        };
+        assert!(!format!("{creds:?}").contains("hunter2"));
+        let client = ServerClient::new("http://127.0.0.1:1", &creds);
+        assert!(!format!("{client:?}").contains("hunter2"));
+        assert!(creds.header().unwrap().is_sensitive());
+    }
+
+    #[test]
+    fn ids_with_path_characters_are_refused() {
+        assert!(path_segment("ses_abc-123").is_ok());
+        for bad in ["", "../x", "a/b", "a?b", "ses x"] {
+            assert!(path_segment(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prompt_body_names_model_and_agent() {
+        let body = Prompt {
+            text: "hi".into(),
+            model: Some(("mock".into(), "echo".into())),
+            agent: Some("plan".into()),
+        }
+        .body();
+        assert_eq!(body["model"]["modelID"], "echo");
+        assert_eq!(body["agent"], "plan");
+        assert_eq!(body["parts"][0]["text"], "hi");
+    }
+
+    #[test]
+    fn error_bodies_give_their_message() {
+        assert_eq!(
+            error_message(r#"{"name":"NotFoundError","data":{"message":"Session not found"}}"#),
+            "Session not found"
+        );
+        assert_eq!(error_message("plain"), "plain");
+    }
+}

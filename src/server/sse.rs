@@ -1,0 +1,161 @@
+//! A guard in front of the SSE parser: valid UTF-8 out, bounded events.
+//!
+//! `eventsource-stream` buffers an event until its blank line and stalls on an
+//! invalid UTF-8 byte, so a misbehaving server could make it grow without end
+//! or wedge. This guard replaces invalid bytes with U+FFFD and, once an event
+//! passes `max_event_bytes`, drops the rest of it and marks it with the event
+//! type `OVERSIZED`, so at most `max_event_bytes` are ever held.
+
+/// The event type given to an event that was cut short.
+pub const OVERSIZED: &str = "nexus-oversized";
+
+#[derive(Debug)]
+pub struct ChunkGuard {
+    max_event_bytes: usize,
+    /// An incomplete UTF-8 sequence from the end of the previous chunk.
+    carry: Vec<u8>,
+    line_len: usize,
+    event_len: usize,
+    dropping: bool,
+}
+
+impl ChunkGuard {
+    pub fn new(max_event_bytes: usize) -> Self {
+        ChunkGuard {
+            max_event_bytes,
+            carry: Vec::new(),
+            line_len: 0,
+            event_len: 0,
+            dropping: false,
+        }
+    }
+
+    /// Turns one network chunk into text safe to hand to the SSE parser.
+    pub fn push(&mut self, chunk: &[u8]) -> String {
+        let text = self.decode(chunk);
+        let mut out = String::with_capacity(text.len().min(self.max_event_bytes + 64));
+        for ch in text.chars() {
+            match ch {
+                '\n' => {
+                    let blank = self.line_len == 0;
+                    self.line_len = 0;
+                    if blank {
+                        self.event_len = 0;
+                        if self.dropping {
+                            self.dropping = false;
+                            out.push('\n'); // dispatches the marked, truncated event
+                            continue;
+                        }
+                    }
+                }
+                '\r' => {}
+                _ => {
+                    self.line_len += ch.len_utf8();
+                    self.event_len += ch.len_utf8();
+                }
+            }
+            if self.dropping {
+                continue;
+            }
+            if self.event_len > self.max_event_bytes {
+                self.dropping = true;
+                out.push_str("\nevent:");
+                out.push_str(OVERSIZED);
+                out.push('\n');
+                continue;
+            }
+            out.push(ch);
+        }
+        out
+    }
+
+    fn decode(&mut self, chunk: &[u8]) -> String {
+        let mut bytes = std::mem::take(&mut self.carry);
+        bytes.extend_from_slice(chunk);
+        let mut out = String::with_capacity(bytes.len());
+        let mut rest = &bytes[..];
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(valid) => {
+                    out.push_str(valid);
+                    break;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    // SAFETY-free: `valid_up_to` guarantees this prefix is UTF-8.
+                    out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                    match e.error_len() {
+                        Some(bad) => {
+                            out.push(char::REPLACEMENT_CHARACTER);
+                            rest = &after[bad..];
+                        }
+                        None => {
+                            // Incomplete sequence at the end: wait for the next chunk.
+                            self.carry = after.to_vec();
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(guard: &mut ChunkGuard, chunks: &[&[u8]]) -> String {
+        chunks.iter().map(|c| guard.push(c)).collect()
+    }
+
+    #[test]
+    fn passes_normal_events_through() {
+        let mut g = ChunkGuard::new(100);
+        let input = "data: {\"a\":1}\n\ndata: {\"b\":2}\r\n\r\n";
+        assert_eq!(
+            run(&mut g, &[input.as_bytes()]),
+            input.replace('\r', "").replace("\n\n", "\n\n")
+        );
+    }
+
+    #[test]
+    fn utf8_split_across_chunks_is_kept() {
+        let mut g = ChunkGuard::new(100);
+        let text = "data: héllo\n\n".as_bytes();
+        let (a, b) = text.split_at(8); // inside the two-byte é
+        assert_eq!(run(&mut g, &[a, b]), "data: héllo\n\n");
+    }
+
+    #[test]
+    fn invalid_bytes_become_replacement_characters() {
+        let mut g = ChunkGuard::new(100);
+        assert_eq!(
+            run(&mut g, &[b"data: \xff\xfeok\n\n"]),
+            "data: \u{fffd}\u{fffd}ok\n\n"
+        );
+    }
+
+    #[test]
+    fn oversized_event_is_cut_marked_and_the_next_one_survives() {
+        let mut g = ChunkGuard::new(16);
+        let big = format!("data: {}\n\n", "x".repeat(1000));
+        let out = run(&mut g, &[big.as_bytes(), b"data: small\n\n"]);
+        assert!(out.len() < 60, "bounded: {out:?}");
+        assert!(out.contains("event:nexus-oversized\n\n"));
+        assert!(out.ends_with("data: small\n\n"));
+    }
+
+    #[test]
+    fn oversized_across_many_chunks_stays_bounded() {
+        let mut g = ChunkGuard::new(1024);
+        let mut total = 0;
+        total += g.push(b"data: ").len();
+        for _ in 0..10_000 {
+            total += g.push(&[b'y'; 100]).len();
+        }
+        total += g.push(b"\n\n").len();
+        assert!(total < 1200, "{total}");
+    }
+}

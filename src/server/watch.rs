@@ -1,0 +1,222 @@
+//! The event-stream watcher: one `/global/event` connection with its own
+//! reconnect loop, reporting to the core as `WatchEvent`s.
+//!
+//! Each connection: check health (and whether the server is unsecured), open
+//! the stream (200 + `text/event-stream` only), re-read the snapshot of every
+//! directory in play, then forward events. A watchdog treats 30 s without a
+//! byte as a dead link (the server heartbeats every 10 s). A 401 ends the
+//! watcher: retrying with the same credentials cannot help.
+
+use crate::core::sessions::DirectorySnapshot;
+use crate::core::{Event, WatchEvent, WatchId};
+use crate::server::client::{ApiError, ServerClient};
+use crate::server::events::{EventKind, ServerEvent, parse_event};
+use crate::server::sse::{ChunkGuard, OVERSIZED};
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+/// Events over this size are dropped (the API never sends anything near it).
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+/// At most this many directories are re-read after a reconnect.
+const MAX_SNAPSHOT_DIRECTORIES: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Silence after which the link counts as dead.
+    pub event_timeout: Duration,
+    /// Directories to snapshot besides the server's own and those seen in events.
+    pub directories: Vec<String>,
+}
+
+/// The delay before reconnect attempt `attempt` (0-based): doubling from
+/// 250 ms, capped at 5 s, with ±20 % jitter (`jitter` in 0..1) so many
+/// clients do not reconnect in step.
+pub fn reconnect_delay(attempt: u32, jitter: f64) -> Duration {
+    let base = 250u64.saturating_mul(1u64 << attempt.min(10)).min(5_000) as f64;
+    let factor = 0.8 + 0.4 * jitter.clamp(0.0, 1.0);
+    Duration::from_millis((base * factor).min(5_000.0) as u64)
+}
+
+/// Why one connection ended.
+enum Ended {
+    Closed(String),
+    Unauthorized,
+}
+
+pub struct Watcher {
+    pub id: WatchId,
+    pub client: ServerClient,
+    pub options: WatchOptions,
+    pub events: mpsc::Sender<Event>,
+    /// Raw server events for streaming consumers (the `ask` command).
+    pub broadcast: broadcast::Sender<Arc<ServerEvent>>,
+}
+
+impl Watcher {
+    /// Runs until a 401, or until the task is aborted.
+    pub async fn run(self) {
+        let mut directories: BTreeSet<String> = self.options.directories.iter().cloned().collect();
+        let mut attempt = 0u32;
+        loop {
+            match self.connect_once(&mut directories, &mut attempt).await {
+                Ended::Unauthorized => {
+                    self.report(WatchEvent::AuthRejected).await;
+                    return;
+                }
+                Ended::Closed(reason) => {
+                    tracing::info!(watch = self.id, "event stream ended: {reason}");
+                    self.report(WatchEvent::Lost { reason }).await;
+                }
+            }
+            let delay = reconnect_delay(attempt, jitter());
+            attempt = attempt.saturating_add(1);
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn report(&self, event: WatchEvent) {
+        // The daemon is gone when this fails; the task will be dropped with it.
+        let _ = self
+            .events
+            .send(Event::Watch {
+                watch: self.id,
+                event,
+            })
+            .await;
+    }
+
+    async fn connect_once(&self, directories: &mut BTreeSet<String>, attempt: &mut u32) -> Ended {
+        let health = match self.client.health().await {
+            Ok(h) if h.healthy => h,
+            Ok(_) => return Ended::Closed("the server reports itself unhealthy".into()),
+            Err(ApiError::Unauthorized) => return Ended::Unauthorized,
+            Err(e) => return Ended::Closed(e.to_string()),
+        };
+        let response = match self.client.open_event_stream().await {
+            Ok(r) => r,
+            Err(ApiError::Unauthorized) => return Ended::Unauthorized,
+            Err(e) => return Ended::Closed(format!("event stream: {e}")),
+        };
+        let unsecured = self.client.without_credentials().health().await.is_ok();
+        if unsecured {
+            tracing::warn!(
+                "the server at {} accepts requests without a password",
+                self.client.base_url()
+            );
+        }
+        self.report(WatchEvent::Connected {
+            version: Some(health.version).filter(|v| !v.is_empty()),
+            unsecured,
+        })
+        .await;
+
+        // Snapshot after subscribing, so nothing between the two is missed.
+        if let Ok(dir) = self.client.default_directory().await {
+            directories.insert(dir);
+        }
+        for dir in directories.iter().take(MAX_SNAPSHOT_DIRECTORIES) {
+            match self.snapshot(dir).await {
+                Ok(snapshot) => self.report(WatchEvent::Snapshot(snapshot)).await,
+                Err(ApiError::Unauthorized) => return Ended::Unauthorized,
+                Err(e) => tracing::warn!("snapshot of {dir} failed: {e}"),
+            }
+        }
+
+        let last_byte = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let stamp = last_byte.clone();
+        let mut guard = ChunkGuard::new(MAX_EVENT_BYTES);
+        let mut stream = response
+            .bytes_stream()
+            .map(move |chunk| {
+                chunk.map(|bytes| {
+                    stamp.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                    guard.push(&bytes)
+                })
+            })
+            .eventsource();
+
+        let timeout = self.options.event_timeout;
+        loop {
+            let silent_for = started
+                .elapsed()
+                .saturating_sub(Duration::from_millis(last_byte.load(Ordering::Relaxed)));
+            if silent_for >= timeout {
+                return Ended::Closed(format!(
+                    "no data from the server for {} s",
+                    timeout.as_secs_f64()
+                ));
+            }
+            let next = match tokio::time::timeout(timeout - silent_for, stream.next()).await {
+                Err(_) => continue, // re-check the byte clock
+                Ok(next) => next,
+            };
+            match next {
+                None => return Ended::Closed("the server closed the event stream".into()),
+                Some(Err(e)) => return Ended::Closed(format!("event stream: {e}")),
+                Some(Ok(sse)) if sse.event == OVERSIZED => {
+                    tracing::warn!("dropped an event larger than {MAX_EVENT_BYTES} bytes");
+                }
+                Some(Ok(sse)) => match parse_event(&sse.data) {
+                    Ok(event) => {
+                        *attempt = 0; // a working connection resets the backoff
+                        if matches!(
+                            event.kind,
+                            EventKind::Heartbeat | EventKind::Connected | EventKind::Other
+                        ) {
+                            continue;
+                        }
+                        if let Some(dir) = &event.directory
+                            && directories.len() < MAX_SNAPSHOT_DIRECTORIES * 4
+                        {
+                            directories.insert(dir.clone());
+                        }
+                        let event = Arc::new(event);
+                        let _ = self.broadcast.send(event.clone());
+                        self.report(WatchEvent::Server(Arc::unwrap_or_clone(event)))
+                            .await;
+                    }
+                    Err(e) => tracing::debug!("ignored an unreadable event: {e}"),
+                },
+            }
+        }
+    }
+
+    async fn snapshot(&self, directory: &str) -> Result<DirectorySnapshot, ApiError> {
+        Ok(DirectorySnapshot {
+            directory: directory.to_string(),
+            statuses: self.client.session_statuses(directory).await?,
+            permissions: self.client.pending_permissions(directory).await?,
+            questions: self.client.pending_questions(directory).await?,
+        })
+    }
+}
+
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 2];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    f64::from(u16::from_le_bytes(bytes)) / f64::from(u16::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_backoff_is_capped_at_five_seconds() {
+        let delays: Vec<u64> = (0..8)
+            .map(|a| reconnect_delay(a, 0.5).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+        assert!(reconnect_delay(30, 1.0) <= Duration::from_secs(5));
+        assert_eq!(reconnect_delay(0, 0.0), Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,100 @@
+//! Finding the `opencode` binary: config, then PATH, then the usual install places.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+/// How to install OpenCode, for "not found" messages.
+pub const INSTALL_HINT: &str = "install it with `npm install -g opencode-ai` (or `curl -fsSL https://opencode.ai/install | bash`), or set server.command in config.toml";
+
+/// Finds `opencode`. `path_var` is the PATH to search; `home` anchors the
+/// install places (`~/.opencode/bin`, `~/.local/bin`, npm's global bins).
+pub fn find_opencode(
+    configured: Option<&Path>,
+    path_var: Option<&OsStr>,
+    home: &Path,
+) -> Result<PathBuf, String> {
+    if let Some(path) = configured {
+        return if is_executable(path) {
+            Ok(path.to_path_buf())
+        } else {
+            Err(format!(
+                "server.command = {} is not an executable file; fix the path or remove the key to search PATH",
+                path.display()
+            ))
+        };
+    }
+    let from_path = path_var.into_iter().flat_map(std::env::split_paths);
+    let usual = [
+        home.join(".opencode/bin"),
+        home.join(".local/bin"),
+        home.join(".npm-global/bin"),
+        home.join(".local/share/npm/bin"),
+        home.join(".bun/bin"),
+        PathBuf::from("/usr/local/bin"),
+        PathBuf::from("/opt/homebrew/bin"),
+    ];
+    from_path
+        .chain(usual)
+        .map(|dir| dir.join("opencode"))
+        .find(|candidate| is_executable(candidate))
+        .ok_or_else(|| {
+            format!("opencode was not found on PATH or in the usual install places; {INSTALL_HINT}")
+        })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn make_exe(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn prefers_config_then_path_then_usual_places() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let on_path = dir.path().join("bin/opencode");
+        let usual = home.join(".opencode/bin/opencode");
+        make_exe(&usual);
+        assert_eq!(find_opencode(None, None, &home).unwrap(), usual);
+        make_exe(&on_path);
+        let path_var = dir.path().join("bin").into_os_string();
+        assert_eq!(
+            find_opencode(None, Some(&path_var), &home).unwrap(),
+            on_path
+        );
+        assert_eq!(
+            find_opencode(Some(&usual), Some(&path_var), &home).unwrap(),
+            usual
+        );
+    }
+
+    #[test]
+    fn missing_binary_says_how_to_install() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = find_opencode(None, Some(OsStr::new("")), dir.path()).unwrap_err();
+        assert!(err.contains("npm install -g opencode-ai"), "{err}");
+        let err = find_opencode(Some(&dir.path().join("nope")), None, dir.path()).unwrap_err();
+        assert!(err.contains("server.command"), "{err}");
+    }
+
+    #[test]
+    fn non_executable_files_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        std::fs::write(dir.path().join("bin/opencode"), "").unwrap();
+        let path_var = dir.path().join("bin").into_os_string();
+        assert!(find_opencode(None, Some(&path_var), &dir.path().join("h")).is_err());
+    }
+}

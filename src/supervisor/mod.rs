@@ -1,0 +1,434 @@
+//! Runs the managed `opencode serve`: spawn in its own process group with a
+//! fresh password, learn its URL, wait for health, keep its output, reap it.
+//!
+//! Decisions (when to restart, when to give up) belong to the core; this
+//! module carries out `Spawn` and `Signal` effects and reports what happened.
+
+pub mod locate;
+pub mod server_log;
+
+use crate::config::ServerConfig;
+use crate::core::{Event, ExitReport, LaunchId};
+use crate::paths::Paths;
+use crate::platform::{self, StopSignal};
+use crate::server::client::{Credentials, Secret, ServerClient};
+use server_log::ServerLog;
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+/// Everything the supervisor needs from outside, gathered once.
+#[derive(Debug, Clone)]
+pub struct SupervisorSetup {
+    pub server: ServerConfig,
+    pub paths: Paths,
+    /// The PATH to search for `opencode`.
+    pub path_var: Option<OsString>,
+}
+
+/// The launch currently owned by the supervisor.
+struct Current {
+    launch: LaunchId,
+    password: Secret,
+}
+
+pub struct Supervisor {
+    setup: SupervisorSetup,
+    log: Arc<Mutex<ServerLog>>,
+    events: mpsc::Sender<Event>,
+    current: Option<Current>,
+}
+
+impl Supervisor {
+    pub fn new(
+        setup: SupervisorSetup,
+        log: Arc<Mutex<ServerLog>>,
+        events: mpsc::Sender<Event>,
+    ) -> Self {
+        Supervisor {
+            setup,
+            log,
+            events,
+            current: None,
+        }
+    }
+
+    /// The credentials of launch `launch`, while it is the current one.
+    pub fn credentials(&self, launch: Option<LaunchId>) -> Option<Credentials> {
+        let current = self.current.as_ref()?;
+        if launch.is_some_and(|l| l != current.launch) {
+            return None;
+        }
+        Some(Credentials {
+            username: self.setup.server.username.clone(),
+            password: Some(current.password.clone()),
+        })
+    }
+
+    /// Carries out `Effect::Spawn`; the returned event (`Spawned` or
+    /// `SpawnFailed`) must be fed to the core before anything else about
+    /// this launch, so it is returned rather than queued.
+    pub fn spawn(&mut self, launch: LaunchId) -> Event {
+        match self.try_spawn(launch) {
+            Ok(pid) => Event::Spawned { launch, pid },
+            Err(reason) => {
+                tracing::error!("cannot start the server: {reason}");
+                self.log_line("nexus", &format!("cannot start the server: {reason}"));
+                Event::SpawnFailed { launch, reason }
+            }
+        }
+    }
+
+    fn log_line(&self, stream: &str, line: &str) {
+        if let Ok(mut log) = self.log.lock() {
+            log.push(stream, line);
+        }
+    }
+
+    fn try_spawn(&mut self, launch: LaunchId) -> Result<u32, String> {
+        let server = &self.setup.server;
+        let binary = locate::find_opencode(
+            server.command.as_deref(),
+            self.setup.path_var.as_deref(),
+            &self.setup.paths.home,
+        )?;
+        if !server.directory.is_dir() {
+            return Err(format!(
+                "server.directory = {} is not a directory; create it or choose another",
+                server.directory.display()
+            ));
+        }
+        if server.port != 0 && std::net::TcpListener::bind(("127.0.0.1", server.port)).is_err() {
+            return Err(port_in_use(server.port));
+        }
+        let password = Secret::new(random_password()?);
+        let mut command = tokio::process::Command::new(&binary);
+        command
+            .args([
+                "serve",
+                "--hostname",
+                "127.0.0.1",
+                "--port",
+                &server.port.to_string(),
+            ])
+            .current_dir(&server.directory)
+            // The password goes through the environment, never the command line.
+            .env("OPENCODE_SERVER_PASSWORD", password.expose())
+            .env("OPENCODE_SERVER_USERNAME", &server.username)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so a stop reaches the server's children too.
+            .process_group(0);
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+        let pid = child
+            .id()
+            .ok_or("the server exited before it could be watched")?;
+        if let Ok(mut log) = self.log.lock() {
+            log.set_redactions(vec![password.expose().to_string()]);
+            log.push(
+                "nexus",
+                &format!("started {} serve (pid {pid})", binary.display()),
+            );
+        }
+        tracing::info!(launch, pid, "started {} serve", binary.display());
+        write_pid_file(&self.setup.paths.server_pid_file(), pid);
+
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let (url_tx, url_rx) = oneshot::channel();
+        let stdout = child
+            .stdout
+            .take()
+            .map(|s| self.read_output(s, "stdout", Some(url_tx), None));
+        let stderr = child
+            .stderr
+            .take()
+            .map(|s| self.read_output(s, "stderr", None, Some(tail.clone())));
+
+        let credentials = Credentials {
+            username: server.username.clone(),
+            password: Some(password.clone()),
+        };
+        let readiness = tokio::spawn(wait_until_ready(
+            launch,
+            url_rx,
+            credentials,
+            self.events.clone(),
+        ));
+
+        let events = self.events.clone();
+        let pid_file = self.setup.paths.server_pid_file();
+        let port = server.port;
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            readiness.abort();
+            // The leader is gone; its children must not outlive it.
+            reap_group(pid).await;
+            // Let the readers drain the last lines before classifying the exit.
+            for reader in [stdout, stderr].into_iter().flatten() {
+                let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
+            }
+            let _ = std::fs::remove_file(&pid_file);
+            let tail: Vec<String> = tail
+                .lock()
+                .map(|t| t.iter().cloned().collect())
+                .unwrap_or_default();
+            let exit = describe_exit(status, &tail, port);
+            tracing::warn!(launch, pid, "server {}", exit.description);
+            let _ = events.send(Event::Exited { launch, exit }).await;
+        });
+        self.current = Some(Current { launch, password });
+        Ok(pid)
+    }
+
+    fn read_output<R: AsyncRead + Unpin + Send + 'static>(
+        &self,
+        stream: R,
+        name: &'static str,
+        mut url_tx: Option<oneshot::Sender<String>>,
+        tail: Option<Arc<Mutex<VecDeque<String>>>>,
+    ) -> tokio::task::JoinHandle<()> {
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            loop {
+                let line = match lines.next_line().await {
+                    Ok(Some(line)) => line,
+                    Ok(None) => break,
+                    // Not UTF-8 or a read error: keep reading what we can.
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => continue,
+                    Err(_) => break,
+                };
+                if let Some(url) = url_tx.as_ref().and(listening_url(&line)) {
+                    let _ = url_tx.take().map(|tx| tx.send(url));
+                }
+                if let Some(Ok(mut tail)) = tail.as_ref().map(|t| t.lock()) {
+                    if tail.len() == 20 {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line.clone());
+                }
+                if let Ok(mut log) = log.lock() {
+                    log.push(name, &line);
+                }
+            }
+        })
+    }
+
+    /// Carries out `Effect::Signal` on the launch's process group.
+    pub fn signal(&self, launch: LaunchId, pid: u32, signal: StopSignal) {
+        tracing::info!(
+            launch,
+            pid,
+            ?signal,
+            "signalling the server's process group"
+        );
+        if let Err(e) = platform::signal_process_group(pid, signal) {
+            tracing::warn!(launch, pid, "cannot signal the server: {e}");
+        }
+    }
+}
+
+/// Waits for the URL line, then for `/global/health` to answer healthy.
+async fn wait_until_ready(
+    launch: LaunchId,
+    url: oneshot::Receiver<String>,
+    credentials: Credentials,
+    events: mpsc::Sender<Event>,
+) {
+    let Ok(url) = url.await else { return };
+    let client = ServerClient::new(&url, &credentials);
+    loop {
+        match client.health().await {
+            Ok(health) if health.healthy => {
+                let _ = events
+                    .send(Event::Ready {
+                        launch,
+                        url,
+                        version: health.version,
+                    })
+                    .await;
+                return;
+            }
+            Ok(_) | Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// The URL from `opencode server listening on http://127.0.0.1:PORT`.
+pub fn listening_url(line: &str) -> Option<String> {
+    let start = line.find("listening on ")? + "listening on ".len();
+    let url = line[start..].split_whitespace().next()?;
+    (url.starts_with("http://") || url.starts_with("https://"))
+        .then(|| url.trim_end_matches('/').to_string())
+}
+
+fn port_in_use(port: u16) -> String {
+    format!(
+        "port {port} is already in use (server.port); stop whatever uses it or set server.port = 0"
+    )
+}
+
+/// Describes an exit, and says when retrying cannot help.
+pub fn describe_exit(
+    status: std::io::Result<std::process::ExitStatus>,
+    tail: &[String],
+    port: u16,
+) -> ExitReport {
+    use std::os::unix::process::ExitStatusExt;
+    let description = match &status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exited with code {code}"),
+            (None, Some(sig)) => format!("was killed by signal {sig}"),
+            _ => "exited".to_string(),
+        },
+        Err(e) => format!("could not be waited for: {e}"),
+    };
+    let text = tail.join("\n");
+    let last = tail
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string());
+    let address_in_use =
+        text.contains("EADDRINUSE") || text.to_lowercase().contains("address already in use");
+    let permanent = if address_in_use || (port != 0 && text.contains("ServeError")) {
+        Some(port_in_use(port))
+    } else {
+        None
+    };
+    ExitReport {
+        description: match last {
+            Some(line) if status.as_ref().map(|s| !s.success()).unwrap_or(true) => {
+                format!("{description}: {}", cut(&line, 300))
+            }
+            _ => description,
+        },
+        permanent,
+    }
+}
+
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn random_password() -> Result<String, String> {
+    let mut bytes = [0u8; 32]; // 256 bits
+    getrandom::fill(&mut bytes)
+        .map_err(|e| format!("no randomness for the server password: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// After the leader exits: TERM, then KILL, whatever is left of its group.
+async fn reap_group(pgid: u32) {
+    if !platform::process_group_alive(pgid) {
+        return;
+    }
+    let _ = platform::signal_process_group(pgid, StopSignal::Terminate);
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if !platform::process_group_alive(pgid) {
+            return;
+        }
+    }
+    let _ = platform::signal_process_group(pgid, StopSignal::Kill);
+}
+
+fn write_pid_file(path: &PathBuf, pid: u32) {
+    let Some(start) = platform::process_start_time(pid) else {
+        return;
+    };
+    if let Err(e) = std::fs::write(path, format!("{pid} {start}\n")) {
+        tracing::warn!("cannot record the server pid in {}: {e}", path.display());
+    }
+}
+
+/// A previous Nexus died without stopping its server: stop that group, but
+/// only if the recorded process is provably the one we started (same start time).
+pub fn stop_orphan_from_previous_run(paths: &Paths) {
+    let path = paths.server_pid_file();
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let _ = std::fs::remove_file(&path);
+    let mut parts = text.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(pid)), Some(Ok(start))) = (parts.next(), parts.next()) else {
+        return;
+    };
+    let Ok(pid) = u32::try_from(pid) else { return };
+    if platform::process_start_time(pid) == Some(start) {
+        tracing::warn!(pid, "stopping the server left behind by a previous Nexus");
+        let _ = platform::signal_process_group(pid, StopSignal::Kill);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn finds_the_listening_url() {
+        assert_eq!(
+            listening_url("opencode server listening on http://127.0.0.1:44345").as_deref(),
+            Some("http://127.0.0.1:44345")
+        );
+        assert_eq!(
+            listening_url("Warning: OPENCODE_SERVER_PASSWORD is not set"),
+            None
+        );
+        assert_eq!(listening_url("listening on ftp://x"), None);
+    }
+
+    #[test]
+    fn port_in_use_is_permanent_and_crashes_are_not() {
+        let status = Ok(std::process::ExitStatus::from_raw(1 << 8));
+        let exit = describe_exit(
+            status,
+            &["Error: Unexpected error … ServeError".into()],
+            4096,
+        );
+        assert!(
+            exit.permanent
+                .unwrap()
+                .contains("port 4096 is already in use")
+        );
+        let killed = Ok(std::process::ExitStatus::from_raw(9));
+        let exit = describe_exit(killed, &[], 0);
+        assert_eq!(exit.description, "was killed by signal 9");
+        assert!(exit.permanent.is_none());
+    }
+
+    #[test]
+    fn passwords_are_long_and_fresh() {
+        let a = random_password().unwrap();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, random_password().unwrap());
+    }
+
+    #[test]
+    fn orphan_cleanup_ignores_a_reused_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::from_vars(|n| (n == "XDG_RUNTIME_DIR").then(|| dir.path().into()));
+        std::fs::create_dir_all(&paths.runtime_dir).unwrap();
+        // Our own pid with a wrong start time: must not be signalled.
+        std::fs::write(
+            paths.server_pid_file(),
+            format!("{} 1\n", std::process::id()),
+        )
+        .unwrap();
+        stop_orphan_from_previous_run(&paths);
+        assert!(!paths.server_pid_file().exists());
+    }
+}

@@ -1,0 +1,5 @@
+#![allow(dead_code)]
+
+pub mod fake_event_server;
+pub mod mock_model;
+pub mod opencode_server;
