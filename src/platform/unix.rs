@@ -86,3 +86,130 @@ mod tests {
         assert_eq!(process_start_time(me), process_start_time(me));
     }
 }
+
+/// A process identified by pid and kernel start time, so a recycled pid is
+/// never mistaken for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProcessId {
+    pub pid: u32,
+    pub start_time: u64,
+}
+
+/// Makes this process the reaper of orphaned descendants (Linux), so tool
+/// processes the server started in their own sessions are re-parented to us
+/// when the server dies instead of escaping to init.
+pub fn become_child_subreaper() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag; no memory is passed.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// One row of the process table.
+struct ProcessRow {
+    id: ProcessId,
+    ppid: u32,
+    zombie: bool,
+}
+
+/// Every process with its parent, from /proc (empty where there is none).
+fn process_table() -> Vec<ProcessRow> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+            // Fields after the name: state(3) ppid(4) … starttime(22).
+            Some(ProcessRow {
+                id: ProcessId {
+                    pid,
+                    start_time: fields.get(19)?.parse().ok()?,
+                },
+                ppid: fields.get(1)?.parse().ok()?,
+                zombie: fields.first() == Some(&"Z"),
+            })
+        })
+        .collect()
+}
+
+/// This process's child pids, zombies included (for reaping). Reads the
+/// cheap per-thread `children` lists, falling back to a /proc scan.
+pub fn own_child_pids() -> Vec<u32> {
+    let me = std::process::id();
+    let from_tasks = std::fs::read_dir("/proc/self/task").ok().map(|tasks| {
+        tasks
+            .flatten()
+            .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+            .flat_map(|list| {
+                list.split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect::<Vec<u32>>()
+            })
+            .collect::<Vec<u32>>()
+    });
+    match from_tasks {
+        Some(pids) if std::path::Path::new(&format!("/proc/{me}/task/{me}/children")).exists() => {
+            pids
+        }
+        _ => process_table()
+            .into_iter()
+            .filter(|row| row.ppid == me)
+            .map(|row| row.id.pid)
+            .collect(),
+    }
+}
+
+/// All descendants of `root`, whatever session or group they moved to.
+pub fn descendants(root: u32) -> Vec<ProcessId> {
+    let table: Vec<ProcessRow> = process_table()
+        .into_iter()
+        .filter(|row| !row.zombie)
+        .collect();
+    let mut found: Vec<ProcessId> = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for row in &table {
+            if row.ppid == parent && !found.contains(&row.id) {
+                found.push(row.id);
+                frontier.push(row.id.pid);
+            }
+        }
+    }
+    found
+}
+
+/// Direct children of `parent` that are alive (not zombies).
+pub fn children_of(parent: u32) -> Vec<ProcessId> {
+    process_table()
+        .into_iter()
+        .filter(|row| row.ppid == parent && !row.zombie)
+        .map(|row| row.id)
+        .collect()
+}
+
+/// Signals one process, only if it is still the same process.
+pub fn signal_process(process: ProcessId, signal: StopSignal) {
+    if process_start_time(process.pid) != Some(process.start_time) {
+        return;
+    }
+    let sig = match signal {
+        StopSignal::Terminate => libc::SIGTERM,
+        StopSignal::Kill => libc::SIGKILL,
+    };
+    if let Ok(pid) = to_pid(process.pid) {
+        // SAFETY: plain kill(2) on a verified pid.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Collects the exit status of a child we adopted, without blocking.
+pub fn reap_adopted(pid: u32) -> bool {
+    let Ok(pid) = to_pid(pid) else { return false };
+    let mut status = 0;
+    // SAFETY: waitpid on one specific pid with WNOHANG; never touches other children.
+    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) == pid }
+}

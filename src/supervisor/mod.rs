@@ -4,6 +4,7 @@
 //! Decisions (when to restart, when to give up) belong to the core; this
 //! module carries out `Spawn` and `Signal` effects and reports what happened.
 
+pub mod descendants;
 pub mod locate;
 pub mod server_log;
 
@@ -12,6 +13,7 @@ use crate::core::{Event, ExitReport, LaunchId};
 use crate::paths::Paths;
 use crate::platform::{self, StopSignal};
 use crate::server::client::{Credentials, Secret, ServerClient};
+use descendants::OwnChildren;
 use server_log::ServerLog;
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -42,6 +44,7 @@ pub struct Supervisor {
     log: Arc<Mutex<ServerLog>>,
     events: mpsc::Sender<Event>,
     current: Option<Current>,
+    own_children: OwnChildren,
 }
 
 impl Supervisor {
@@ -55,7 +58,13 @@ impl Supervisor {
             log,
             events,
             current: None,
+            own_children: OwnChildren::default(),
         }
+    }
+
+    /// The processes Nexus spawned itself (others re-parented to it are leftovers).
+    pub fn own_children(&self) -> OwnChildren {
+        self.own_children.clone()
     }
 
     /// The credentials of launch `launch`, while it is the current one.
@@ -166,11 +175,13 @@ impl Supervisor {
         let events = self.events.clone();
         let pid_file = self.setup.paths.server_pid_file();
         let port = server.port;
+        let own = self.own_children.clone();
         tokio::spawn(async move {
             let status = child.wait().await;
+            own.remove(pid);
             readiness.abort();
-            // The leader is gone; its children must not outlive it.
-            reap_group(pid).await;
+            // The server is gone; nothing it started may outlive it.
+            descendants::stop_leftovers(pid, &own, Duration::from_secs(2)).await;
             // Let the readers drain the last lines before classifying the exit.
             for reader in [stdout, stderr].into_iter().flatten() {
                 let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
@@ -328,21 +339,6 @@ fn random_password() -> Result<String, String> {
     getrandom::fill(&mut bytes)
         .map_err(|e| format!("no randomness for the server password: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// After the leader exits: TERM, then KILL, whatever is left of its group.
-async fn reap_group(pgid: u32) {
-    if !platform::process_group_alive(pgid) {
-        return;
-    }
-    let _ = platform::signal_process_group(pgid, StopSignal::Terminate);
-    for _ in 0..20 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if !platform::process_group_alive(pgid) {
-            return;
-        }
-    }
-    let _ = platform::signal_process_group(pgid, StopSignal::Kill);
 }
 
 fn write_pid_file(path: &PathBuf, pid: u32) {

@@ -2,4 +2,5 @@
 
 pub mod fake_event_server;
 pub mod mock_model;
+pub mod nexus;
 pub mod opencode_server;

@@ -1,0 +1,312 @@
+//! Runs the real `opencode-nexus` binary in a [`TestHome`]: the daemon as a
+//! child process and CLI commands against it, all with the home's isolated
+//! environment and the pinned opencode first on PATH.
+
+use super::opencode_server::{TestHome, opencode_binary};
+use serde_json::Value;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn nexus_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_opencode-nexus"))
+}
+
+/// The environment for Nexus in `home`: isolated XDG dirs and a PATH whose
+/// first entry holds the pinned opencode.
+pub fn nexus_env(home: &TestHome) -> Vec<(OsString, OsString)> {
+    let opencode_dir = opencode_binary().parent().unwrap().to_path_buf();
+    let mut env: Vec<(OsString, OsString)> = home
+        .envs()
+        .into_iter()
+        .filter(|(k, _)| k != "PATH")
+        .collect();
+    let path = std::env::join_paths(std::iter::once(opencode_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    env.push(("PATH".into(), path));
+    env.push(("RUST_LOG".into(), "opencode_nexus=debug,info".into()));
+    env
+}
+
+/// A running daemon; quit (or killed) on drop.
+pub struct Nexus {
+    child: Option<Child>,
+    env: Vec<(OsString, OsString)>,
+    pub config_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub runtime_dir: PathBuf,
+}
+
+impl Nexus {
+    /// Writes `config_toml` and starts `opencode-nexus daemon --no-tray`.
+    pub async fn start(home: &TestHome, config_toml: &str) -> Nexus {
+        Self::start_with_env(home, config_toml, &[]).await
+    }
+
+    pub async fn start_with_env(
+        home: &TestHome,
+        config_toml: &str,
+        extra: &[(&str, &str)],
+    ) -> Nexus {
+        let mut env = nexus_env(home);
+        for (k, v) in extra {
+            env.retain(|(key, _)| key != k);
+            env.push(((*k).into(), (*v).into()));
+        }
+        let config_dir = home.config_home().join("opencode-nexus");
+        std::fs::create_dir_all(&config_dir).unwrap();
+        std::fs::write(config_dir.join("config.toml"), config_toml).unwrap();
+        let state_dir = home.state_home().join("opencode-nexus");
+        std::fs::create_dir_all(&state_dir).unwrap();
+        let stderr = std::fs::File::create(home.root().join("nexus-daemon.stderr")).unwrap();
+        let child = Command::new(nexus_binary())
+            .args(["daemon", "--no-tray"])
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start opencode-nexus daemon");
+        let nexus = Nexus {
+            child: Some(child),
+            env,
+            config_dir,
+            state_dir,
+            runtime_dir: home.runtime_dir().join("opencode-nexus"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while nexus.run(&["status"]).await.status.code() != Some(0) {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not open its socket\n{}",
+                nexus.daemon_log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        nexus
+    }
+
+    /// Runs `opencode-nexus ARGS` against this daemon.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        tokio::process::Command::from(self.command(args))
+            .output()
+            .await
+            .expect("run opencode-nexus")
+    }
+
+    /// Starts `opencode-nexus ARGS` in the background (stdout and stderr piped).
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        let mut cmd = tokio::process::Command::from(self.command(args));
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd.spawn().expect("spawn opencode-nexus")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(nexus_binary());
+        cmd.args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub async fn status(&self) -> Value {
+        let out = self.run(&["status", "--json"]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+    }
+
+    /// Polls `status --json` until `pred` holds; panics with the last status.
+    pub async fn wait_for_status(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.status().await;
+            if pred(&status) {
+                return status;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; last status: {status:#}\n{}",
+                    self.daemon_log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_for_state(&self, state: &str, timeout: Duration) -> Value {
+        self.wait_for_status(timeout, &format!("server state {state}"), |s| {
+            s["server"]["state"] == state
+        })
+        .await
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.state_dir.join("nexus.log")).unwrap_or_default()
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.state_dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Waits for the daemon process to exit by itself; returns its exit code.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "the daemon did not exit within {timeout:?}\n{}",
+                    self.daemon_log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Nexus {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = self.command(&["quit"]).output();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Whether process `pid` exists (zombies count as gone).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next());
+            state != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+/// Pids of live processes whose process group is `pgid`.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        // After the name: state, ppid, pgrp.
+        if fields.len() > 2 && fields[0] != "Z" && fields[2].parse::<u32>().ok() == Some(pgid) {
+            members.push(pid);
+        }
+    }
+    members
+}
+
+/// All live descendants of `root`, whatever group or session they moved to.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let mut table = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        if fields.len() > 1 && fields[0] != "Z" {
+            table.push((pid, fields[1].parse::<u32>().unwrap_or(0)));
+        }
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for (pid, ppid) in &table {
+            if *ppid == parent && !found.contains(pid) {
+                found.push(*pid);
+                frontier.push(*pid);
+            }
+        }
+    }
+    found
+}
+
+/// The command line of `pid`, space-separated.
+pub fn command_line(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            String::from_utf8_lossy(&raw)
+                .replace('\0', " ")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A config.toml for a managed server in `dir`.
+pub fn managed_config(dir: &Path) -> String {
+    format!(
+        "[server]\ndirectory = {:?}\nstart_timeout = 60\n",
+        dir.display().to_string()
+    )
+}
