@@ -1,0 +1,55 @@
+# Shared by the setup scripts: the pinned OpenCode version and small helpers.
+# shellcheck shell=bash
+
+# The OpenCode server version Nexus is built and tested against.
+OPENCODE_VERSION=1.18.33
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/tools"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Runs a command as root (directly, or through sudo).
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the Debian/Ubuntu packages named, if any is missing. `apt-get update`
+# runs once, only when something must be installed.
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "missing packages: ${missing[*]} (no apt-get here: install them with your package manager)" >&2
+        return 1
+    fi
+    say "installing ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Makes sure node and npm exist (Debian's packages when absent).
+ensure_npm() {
+    command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 && return 0
+    apt_install nodejs npm
+}
+
+# Installs the pinned opencode-ai into PREFIX (npm --prefix), unless it is there.
+install_opencode_into() {
+    local prefix="$1"
+    local bin="$prefix/node_modules/.bin/opencode"
+    if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "$OPENCODE_VERSION" ]; then
+        return 0
+    fi
+    ensure_npm
+    say "installing opencode-ai@$OPENCODE_VERSION into $prefix"
+    mkdir -p "$prefix"
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "opencode-ai@$OPENCODE_VERSION" >&2
+    "$bin" --version >/dev/null
+}
+
+# What building Nexus needs from the system.
+BUILD_PACKAGES=(build-essential pkg-config ca-certificates)
