@@ -381,3 +381,42 @@ async fn a_second_daemon_defers_to_the_first() {
     );
     assert_eq!(nexus.status().await["daemon"]["pid"], nexus.pid());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_ask_aborts_the_session() {
+    use tokio::io::AsyncReadExt;
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let (nexus, _) = running_nexus(&home).await;
+    let mut ask = nexus.spawn(&["ask", "[slow]"]);
+    // Wait for the reply to start streaming.
+    let mut stdout = ask.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    let n = tokio::time::timeout(SETTLE, stdout.read(&mut first))
+        .await
+        .expect("no streamed text")
+        .unwrap();
+    assert!(n > 0);
+    nexus
+        .wait_for_status(SETTLE, "a busy session", |s| s["sessions"]["busy"] == 1)
+        .await;
+
+    unsafe { libc::kill(ask.id().unwrap() as i32, libc::SIGINT) };
+    let out = tokio::time::timeout(SETTLE, ask.wait_with_output())
+        .await
+        .expect("ask did not end")
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("aborted"));
+    // The session really stopped: nothing busy, and the mock's stream was cut short.
+    nexus
+        .wait_for_status(SETTLE, "the session to stop", |s| {
+            s["sessions"]["busy"] == 0
+        })
+        .await;
+}

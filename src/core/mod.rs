@@ -504,12 +504,10 @@ fn attach(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) {
                 watch(state, None, fx);
             }
         }
-        Event::StopRequested => {
-            if state.phase == Phase::Watching {
-                unwatch(state, fx);
-                state.sessions.server_gone(now);
-                state.phase = Phase::Stopped;
-            }
+        Event::StopRequested if state.phase == Phase::Watching => {
+            unwatch(state, fx);
+            state.sessions.server_gone(now);
+            state.phase = Phase::Stopped;
         }
         Event::QuitRequested => {
             state.quitting = true;

@@ -329,10 +329,11 @@ impl ServerClient {
         let req = self
             .request(Method::GET, "/global/event", None)
             .header("accept", "text/event-stream");
-        // No total timeout: the stream is long-lived; the watcher has a watchdog.
-        let resp = req
-            .send()
+        // No total timeout (the stream is long-lived and the watcher has a
+        // watchdog), but the response headers must come in reasonable time.
+        let resp = tokio::time::timeout(REQUEST_TIMEOUT, req.send())
             .await
+            .map_err(|_| ApiError::Timeout(REQUEST_TIMEOUT))?
             .map_err(|e| transport_error(e, CONNECT_TIMEOUT))?;
         match resp.status() {
             StatusCode::UNAUTHORIZED => return Err(ApiError::Unauthorized),

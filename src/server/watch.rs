@@ -165,7 +165,11 @@ impl Watcher {
                 }
                 Some(Ok(sse)) => match parse_event(&sse.data) {
                     Ok(event) => {
-                        *attempt = 0; // a working connection resets the backoff
+                        // A working link resets the backoff; the greeting alone does not
+                        // prove that (a server may greet and close, over and over).
+                        if event.kind != EventKind::Connected {
+                            *attempt = 0;
+                        }
                         if matches!(
                             event.kind,
                             EventKind::Heartbeat | EventKind::Connected | EventKind::Other
