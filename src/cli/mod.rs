@@ -158,7 +158,7 @@ fn unexpected(reply: Option<Reply>) -> u8 {
 }
 
 async fn status(paths: &Paths, json: bool) -> Result<u8, ClientError> {
-    let mut conn = Connection::open(paths, &Request::Status).await?;
+    let mut conn = Connection::open(paths, &Request::Status {}).await?;
     match conn.next().await? {
         Some(Reply::Status { status, text }) => {
             if json {
@@ -197,7 +197,7 @@ async fn ask(paths: &Paths, request: Request) -> Result<u8, ClientError> {
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 eprintln!("\naborting…");
-                conn.send(&Request::Abort).await?;
+                conn.send(&Request::Abort {}).await?;
                 continue;
             }
         };
@@ -237,7 +237,7 @@ async fn ask(paths: &Paths, request: Request) -> Result<u8, ClientError> {
 
 async fn wait_idle(paths: &Paths, timeout: Option<f64>) -> Result<u8, ClientError> {
     let wait = async {
-        let mut conn = Connection::open(paths, &Request::WaitIdle).await?;
+        let mut conn = Connection::open(paths, &Request::WaitIdle {}).await?;
         match conn.next().await? {
             Some(Reply::Ok { .. }) => Ok(exit_code::OK),
             other => Ok(unexpected(other)),
@@ -272,7 +272,7 @@ async fn logs(paths: &Paths, follow: bool) -> Result<u8, ClientError> {
 }
 
 async fn quit(paths: &Paths) -> Result<u8, ClientError> {
-    let mut conn = Connection::open(paths, &Request::Quit).await?;
+    let mut conn = Connection::open(paths, &Request::Quit {}).await?;
     let code = match conn.next().await? {
         Some(Reply::Ok { message }) => {
             println!("{message}");

@@ -177,7 +177,7 @@ pub(crate) async fn run(
                 Err(RecvError::Closed) => return replies.send(&Reply::error("the daemon is shutting down")).await,
             },
             line = read_line(reader) => match line.map(|l| l.map(|l| protocol::decode::<Request>(&l))) {
-                Ok(Some(Ok(Request::Abort))) => {
+                Ok(Some(Ok(Request::Abort {}))) => {
                     if let Err(e) = client.abort(&session).await {
                         return replies.send(&Reply::error(format!("cannot abort: {e}"))).await;
                     }

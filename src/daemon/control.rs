@@ -63,7 +63,7 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
     };
     tracing::debug!(?request, "control request");
     let result = match request {
-        Request::Status => status(&shared, &mut replies).await,
+        Request::Status {} => status(&shared, &mut replies).await,
         Request::Server { action } => server(&shared, action, &mut replies).await,
         Request::Ask {
             text,
@@ -81,14 +81,14 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
             };
             ask::run(&shared, ask, &mut reader, &mut replies).await
         }
-        Request::Abort => {
+        Request::Abort {} => {
             replies
                 .send(&Reply::error("abort is only understood during ask"))
                 .await
         }
-        Request::WaitIdle => wait_idle(&shared, &mut replies).await,
+        Request::WaitIdle {} => wait_idle(&shared, &mut replies).await,
         Request::Logs { follow } => logs(&shared, follow, &mut replies).await,
-        Request::Quit => quit(&shared, &mut replies).await,
+        Request::Quit {} => quit(&shared, &mut replies).await,
     };
     if let Err(e) = result {
         tracing::debug!("control client went away: {e}");

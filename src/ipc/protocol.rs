@@ -9,7 +9,9 @@ pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Request {
-    Status,
+    // Field-less commands are empty structs: serde ignores extra fields on
+    // unit variants of an internally tagged enum, and we reject them.
+    Status {},
     Server {
         action: ServerAction,
     },
@@ -26,13 +28,13 @@ pub enum Request {
         agent: Option<String>,
     },
     /// Sent on an `ask` connection: abort the session (Ctrl-C).
-    Abort,
-    WaitIdle,
+    Abort {},
+    WaitIdle {},
     Logs {
         #[serde(default)]
         follow: bool,
     },
-    Quit,
+    Quit {},
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

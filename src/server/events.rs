@@ -236,39 +236,35 @@ pub struct MalformedEvent(#[from] serde_json::Error);
 /// Parses one `data:` payload from either event stream.
 pub fn parse_event(data: &str) -> Result<ServerEvent, MalformedEvent> {
     #[derive(Deserialize)]
-    struct Envelope<'a> {
-        #[serde(default)]
-        directory: Option<String>,
-        #[serde(default, borrow)]
-        payload: Option<&'a RawValue>,
-        #[serde(default, rename = "type")]
-        kind: Option<&'a str>,
-        #[serde(default, borrow)]
-        properties: Option<&'a RawValue>,
-    }
-    #[derive(Deserialize)]
     struct Payload<'a> {
         #[serde(rename = "type")]
         kind: &'a str,
         #[serde(default, borrow)]
         properties: Option<&'a RawValue>,
     }
+    // One pass over the envelope: `payload` is read in place, not re-scanned.
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(default)]
+        directory: Option<String>,
+        #[serde(default, borrow)]
+        payload: Option<Payload<'a>>,
+        #[serde(default, rename = "type")]
+        kind: Option<&'a str>,
+        #[serde(default, borrow)]
+        properties: Option<&'a RawValue>,
+    }
 
     let envelope: Envelope = serde_json::from_str(data)?;
-    let (kind, properties) = match envelope.payload {
-        Some(raw) => {
-            let payload: Payload = serde_json::from_str(raw.get())?;
-            (payload.kind, payload.properties)
+    let (kind, properties) = match (envelope.payload, envelope.kind) {
+        (Some(payload), _) => (payload.kind, payload.properties),
+        (None, Some(kind)) => (kind, envelope.properties),
+        (None, None) => {
+            return Ok(ServerEvent {
+                directory: envelope.directory,
+                kind: EventKind::Other,
+            });
         }
-        None => match envelope.kind {
-            Some(kind) => (kind, envelope.properties),
-            None => {
-                return Ok(ServerEvent {
-                    directory: envelope.directory,
-                    kind: EventKind::Other,
-                });
-            }
-        },
     };
     let properties = properties.map(RawValue::get).unwrap_or("{}");
     Ok(ServerEvent {
