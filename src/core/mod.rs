@@ -8,6 +8,7 @@
 pub mod restart_policy;
 pub mod sessions;
 pub mod status;
+pub mod tray_view;
 
 use crate::config::ServerMode;
 use crate::platform::StopSignal;
