@@ -3,8 +3,9 @@
 #
 # System packages, the pinned OpenCode in tools/opencode (project-local, not
 # global), then the whole suite: unit tests, the real-server and fault
-# integration tests, doc tests and a one-shot run of the benchmarks (so they
-# keep compiling and running; figures come from scripts/bench-*.sh).
+# integration tests and a one-shot run of the benchmarks (so they keep
+# compiling and running; figures come from scripts/bench-*.sh). Ends with one
+# line totalling every test binary's results.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -15,5 +16,10 @@ cd "$ROOT"
 say "building"
 cargo build --locked --all-targets
 say "running the tests"
-cargo test --locked --all-targets
-cargo test --locked --doc
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "Total: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
