@@ -245,13 +245,10 @@ impl Sessions {
             EventKind::PermissionAsked(request) => {
                 let s = self.entry(&request.session_id, now);
                 adopt_directory(s, directory);
-                s.permissions.retain(|p| p.request.id != request.id);
-                s.permissions.push(Pending {
-                    directory: directory
-                        .map(str::to_string)
-                        .or_else(|| s.directory.clone()),
-                    request: request.clone(),
-                });
+                let directory = directory
+                    .map(str::to_string)
+                    .or_else(|| s.directory.clone());
+                add_pending(&mut s.permissions, directory, request, |r| &r.id);
             }
             EventKind::PermissionReplied {
                 session_id,
@@ -265,13 +262,10 @@ impl Sessions {
             EventKind::QuestionAsked(request) => {
                 let s = self.entry(&request.session_id, now);
                 adopt_directory(s, directory);
-                s.questions.retain(|q| q.request.id != request.id);
-                s.questions.push(Pending {
-                    directory: directory
-                        .map(str::to_string)
-                        .or_else(|| s.directory.clone()),
-                    request: request.clone(),
-                });
+                let directory = directory
+                    .map(str::to_string)
+                    .or_else(|| s.directory.clone());
+                add_pending(&mut s.questions, directory, request, |r| &r.id);
             }
             EventKind::QuestionClosed {
                 session_id,
@@ -326,25 +320,32 @@ impl Sessions {
             adopt_directory(s, Some(&snap.directory));
             s.set_activity(activity_of(status), now);
         }
+        let directory = Some(snap.directory.clone());
         for request in &snap.permissions {
             let s = self.entry(&request.session_id, now);
             adopt_directory(s, Some(&snap.directory));
-            s.permissions.retain(|p| p.request.id != request.id);
-            s.permissions.push(Pending {
-                directory: Some(snap.directory.clone()),
-                request: request.clone(),
-            });
+            add_pending(&mut s.permissions, directory.clone(), request, |r| &r.id);
         }
         for request in &snap.questions {
             let s = self.entry(&request.session_id, now);
             adopt_directory(s, Some(&snap.directory));
-            s.questions.retain(|q| q.request.id != request.id);
-            s.questions.push(Pending {
-                directory: Some(snap.directory.clone()),
-                request: request.clone(),
-            });
+            add_pending(&mut s.questions, directory.clone(), request, |r| &r.id);
         }
     }
+}
+
+/// Adds (or replaces, by id) a pending request.
+fn add_pending<T: Clone>(
+    list: &mut Vec<Pending<T>>,
+    directory: Option<String>,
+    request: &T,
+    id: fn(&T) -> &str,
+) {
+    list.retain(|p| id(&p.request) != id(request));
+    list.push(Pending {
+        directory,
+        request: request.clone(),
+    });
 }
 
 fn adopt_directory(session: &mut Session, directory: Option<&str>) {

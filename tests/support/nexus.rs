@@ -218,9 +218,9 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Pids of live processes whose process group is `pgid`.
-pub fn group_members(pgid: u32) -> Vec<u32> {
-    let mut members = Vec::new();
+/// One row of /proc: (pid, state, ppid, pgrp).
+fn process_rows() -> Vec<(u32, String, u32, u32)> {
+    let mut rows = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = entry
             .file_name()
@@ -238,38 +238,30 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
             .unwrap_or("")
             .split_whitespace()
             .collect();
-        // After the name: state, ppid, pgrp.
-        if fields.len() > 2 && fields[0] != "Z" && fields[2].parse::<u32>().ok() == Some(pgid) {
-            members.push(pid);
+        if fields.len() > 2 {
+            let num = |i: usize| fields[i].parse::<u32>().unwrap_or(0);
+            rows.push((pid, fields[0].to_string(), num(1), num(2)));
         }
     }
-    members
+    rows
+}
+
+/// Pids of live processes whose process group is `pgid`.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    process_rows()
+        .into_iter()
+        .filter(|(_, state, _, pgrp)| state != "Z" && *pgrp == pgid)
+        .map(|(pid, ..)| pid)
+        .collect()
 }
 
 /// All live descendants of `root`, whatever group or session they moved to.
 pub fn descendants(root: u32) -> Vec<u32> {
-    let mut table = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        if fields.len() > 1 && fields[0] != "Z" {
-            table.push((pid, fields[1].parse::<u32>().unwrap_or(0)));
-        }
-    }
+    let table: Vec<(u32, u32)> = process_rows()
+        .into_iter()
+        .filter(|(_, state, ..)| state != "Z")
+        .map(|(pid, _, ppid, _)| (pid, ppid))
+        .collect();
     let mut found = Vec::new();
     let mut frontier = vec![root];
     while let Some(parent) = frontier.pop() {
