@@ -53,3 +53,11 @@ install_opencode_into() {
 
 # What building Nexus needs from the system.
 BUILD_PACKAGES=(build-essential pkg-config ca-certificates)
+
+# What the headless-desktop tray tests need (tests/support/headless_desktop.rs):
+# Xvfb, a private session bus, xfce4-panel whose systray plugin is the
+# StatusNotifierWatcher (xfconfd comes in as a hard dependency, so
+# --no-install-recommends is enough), gdbus to read items, `import` for
+# screenshots, python3-gi for the harness's fake tray item; xdotool, dunst,
+# dbus-x11 and x11-utils for pointer, notification and debugging work.
+DESKTOP_TEST_PACKAGES=(xvfb dbus dbus-x11 xfce4-panel libglib2.0-bin imagemagick x11-utils xdotool dunst python3-gi)

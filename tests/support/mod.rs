@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 pub mod fake_event_server;
+pub mod headless_desktop;
 pub mod mock_model;
 pub mod nexus;
 pub mod opencode_server;
