@@ -13,3 +13,4 @@ pub mod paths;
 pub mod platform;
 pub mod server;
 pub mod supervisor;
+pub mod tray;

@@ -58,17 +58,12 @@ fn run_daemon(paths: Paths, no_tray: bool) -> u8 {
     let attach_password = (config.server.mode == ServerMode::Attach)
         .then(|| read_attach_password(&config.server.password_file))
         .flatten();
-    let tray = if no_tray {
-        "disabled (--no-tray)"
-    } else {
-        "none (not in this build yet)"
-    };
     let setup = DaemonSetup {
         paths,
         config,
         path_var: std::env::var_os("PATH"),
         attach_password,
-        tray: tray.to_string(),
+        tray: !no_tray,
     };
     match runtime(true).block_on(daemon::run(setup)) {
         Ok(()) => exit_code::OK,

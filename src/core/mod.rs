@@ -97,6 +97,8 @@ pub enum Event {
         event: WatchEvent,
     },
     Timer(Timer),
+    /// The user chose a tray menu entry.
+    Menu(tray_view::MenuAction),
 }
 
 /// What the event-stream watcher reports.
@@ -147,6 +149,10 @@ pub enum Effect {
         url: Option<String>,
     },
     Unwatch,
+    /// Put this text on the desktop clipboard.
+    CopyToClipboard(String),
+    /// Open the managed server's log with the desktop's default handler.
+    OpenServerLog,
     /// Quit is complete: the daemon may exit.
     Exit,
 }
@@ -300,6 +306,13 @@ impl State {
 
 /// Applies one event and returns what must be done.
 pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
+    let event = match event {
+        Event::Menu(action) => match menu_event(state, action) {
+            Ok(event) => event,
+            Err(effects) => return effects,
+        },
+        other => other,
+    };
     let before = state.server_state();
     let mut fx = Vec::new();
     match state.mode {
@@ -318,6 +331,27 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// A menu choice is either a request the reducer already knows, or a desktop
+/// action with no state change.
+fn menu_event(state: &State, action: tray_view::MenuAction) -> Result<Event, Vec<Effect>> {
+    use tray_view::MenuAction;
+    match action {
+        MenuAction::StartServer => Ok(Event::StartRequested),
+        MenuAction::StopServer => Ok(Event::StopRequested),
+        MenuAction::RestartServer => Ok(Event::RestartRequested),
+        MenuAction::Quit => Ok(Event::QuitRequested),
+        MenuAction::CopyServerUrl => Err(state
+            .url
+            .clone()
+            .map(Effect::CopyToClipboard)
+            .into_iter()
+            .collect()),
+        MenuAction::ViewLogs => Err(vec![Effect::OpenServerLog]),
+        // The quick-chat popover does not exist yet.
+        MenuAction::OpenQuickChat | MenuAction::OpenSession(_) => Err(Vec::new()),
+    }
 }
 
 fn is_trouble(state: ServerState) -> bool {
@@ -491,6 +525,8 @@ fn managed(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) 
             _ => {}
         },
         Event::Watch { watch, event } => watched(state, watch, event, now),
+        // Translated by `reduce` before dispatch.
+        Event::Menu(_) => {}
     }
 }
 

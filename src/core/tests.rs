@@ -507,3 +507,34 @@ fn history_records_transitions_with_reasons() {
             .contains("signal 9")
     );
 }
+
+#[test]
+fn menu_choices_become_requests_or_desktop_effects() {
+    use super::tray_view::MenuAction;
+    let mut sim = Sim::managed();
+    sim.send(Event::Menu(MenuAction::StartServer));
+    assert_eq!(sim.state.server_state(), ServerState::Starting);
+    assert_eq!(
+        sim.send(Event::Menu(MenuAction::CopyServerUrl)),
+        vec![],
+        "no URL yet"
+    );
+    let launch = sim.bring_up(4);
+    assert_eq!(
+        sim.send(Event::Menu(MenuAction::CopyServerUrl)),
+        vec![Effect::CopyToClipboard("http://127.0.0.1:4".into())]
+    );
+    assert_eq!(
+        sim.send(Event::Menu(MenuAction::ViewLogs)),
+        vec![Effect::OpenServerLog]
+    );
+    let fx = sim.send(Event::Menu(MenuAction::StopServer));
+    assert!(fx.contains(&Effect::Signal {
+        launch,
+        pid: 4,
+        signal: StopSignal::Terminate
+    }));
+    sim.crash(launch);
+    assert_eq!(sim.state.server_state(), ServerState::Stopped);
+    assert_eq!(sim.send(Event::Menu(MenuAction::Quit)), vec![Effect::Exit]);
+}

@@ -6,6 +6,7 @@ mod control;
 
 use crate::config::{Config, ServerMode};
 use crate::core::status::{Clock, DaemonInfo, StatusReport, Summary};
+use crate::core::tray_view::TrayView;
 use crate::core::{Effect, Event, State, reduce};
 use crate::ipc::instance::{self, InstanceError};
 use crate::paths::Paths;
@@ -14,6 +15,7 @@ use crate::server::events::ServerEvent;
 use crate::server::watch::{WatchOptions, Watcher};
 use crate::supervisor::server_log::ServerLog;
 use crate::supervisor::{Supervisor, SupervisorSetup};
+use crate::tray::{Tray, TrayStatus};
 use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -35,8 +37,8 @@ pub struct DaemonSetup {
     pub path_var: Option<OsString>,
     /// Attach mode: the password, from OPENCODE_SERVER_PASSWORD or the password file.
     pub attach_password: Option<Secret>,
-    /// Why there is no tray (shown in `status`).
-    pub tray: String,
+    /// Whether to show a tray icon (`--no-tray` turns it off).
+    pub tray: bool,
 }
 
 /// What control connections share with the daemon loop.
@@ -123,6 +125,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
             event_timeout: server.event_timeout,
             directories,
         },
+        server_log: setup.paths.server_log(),
     };
     let shared = Shared {
         events: events_tx.clone(),
@@ -135,10 +138,12 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         default_directory: server.directory.display().to_string(),
         start_timeout: server.start_timeout,
     };
+    let (tray, tray_status) = start_tray(setup.tray, &state, &events_tx);
+    let mut shown_view = tray.as_ref().map(|_| TrayView::derive(&state));
     let daemon_info = DaemonInfo {
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").to_string(),
-        tray: setup.tray.clone(),
+        tray: tray_status.describe(),
     };
 
     let mut quit_signals = QuitSignals::new();
@@ -163,6 +168,13 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
                     *old = new;
                     changed
                 });
+                if let (Some(tray), Some(shown)) = (&tray, &mut shown_view) {
+                    let view = TrayView::derive(&state);
+                    if view != *shown {
+                        *shown = view.clone();
+                        tray.show(view);
+                    }
+                }
             }
             Some(reply) = status_rx.recv() => {
                 let _ = reply.send(StatusReport::derive(&state, daemon_info.clone(), Clock::system()));
@@ -182,6 +194,8 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         }
     }
     summary_tx.send_replace(Summary::derive(&state));
+    // Remove the icon before saying we are gone.
+    drop(tray);
     let _ = exited_tx.send(true);
     // Give the `quit` caller a moment to read its reply.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -189,6 +203,27 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
     tracing::info!("OpenCode Nexus stopped");
     drop(lock);
     Ok(())
+}
+
+/// Starts the tray when wanted and possible; says why not otherwise.
+fn start_tray(
+    wanted: bool,
+    state: &State,
+    events: &mpsc::Sender<Event>,
+) -> (Option<Tray>, TrayStatus) {
+    if !wanted {
+        return (None, TrayStatus::Disabled);
+    }
+    match Tray::start(TrayView::derive(state), events.clone()) {
+        Ok(tray) => {
+            tracing::info!("tray icon shown");
+            (Some(tray), TrayStatus::Active)
+        }
+        Err(reason) => {
+            tracing::warn!("running without a tray: {reason}");
+            (None, TrayStatus::Unavailable(reason))
+        }
+    }
 }
 
 /// Carries out the core's effects.
@@ -200,6 +235,7 @@ struct Executor {
     client: watch::Sender<Option<ServerClient>>,
     attach: Option<(String, Credentials)>,
     options: WatchOptions,
+    server_log: std::path::PathBuf,
 }
 
 impl Executor {
@@ -258,6 +294,16 @@ impl Executor {
                     self.watcher = Some(tokio::spawn(watcher.run()));
                 }
                 Effect::Unwatch => self.stop_watcher(),
+                Effect::CopyToClipboard(text) => {
+                    if let Err(e) = crate::platform::desktop::copy_to_clipboard(&text) {
+                        tracing::warn!("copy server URL: {e}");
+                    }
+                }
+                Effect::OpenServerLog => {
+                    if let Err(e) = crate::platform::desktop::open_path(&self.server_log) {
+                        tracing::warn!("view logs: {e}");
+                    }
+                }
                 Effect::Exit => exit = true,
             }
         }

@@ -52,6 +52,25 @@ impl Nexus {
         config_toml: &str,
         extra: &[(&str, &str)],
     ) -> Nexus {
+        Self::launch(home, config_toml, extra, &["daemon", "--no-tray"]).await
+    }
+
+    /// Starts the daemon with its tray, in a desktop whose variables are `desktop_env`.
+    pub async fn start_with_tray(
+        home: &TestHome,
+        config_toml: &str,
+        desktop_env: &[(&str, String)],
+    ) -> Nexus {
+        let extra: Vec<(&str, &str)> = desktop_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Self::launch(home, config_toml, &extra, &["daemon"]).await
+    }
+
+    async fn launch(
+        home: &TestHome,
+        config_toml: &str,
+        extra: &[(&str, &str)],
+        args: &[&str],
+    ) -> Nexus {
         let mut env = nexus_env(home);
         for (k, v) in extra {
             env.retain(|(key, _)| key != k);
@@ -64,7 +83,7 @@ impl Nexus {
         std::fs::create_dir_all(&state_dir).unwrap();
         let stderr = std::fs::File::create(home.root().join("nexus-daemon.stderr")).unwrap();
         let child = Command::new(nexus_binary())
-            .args(["daemon", "--no-tray"])
+            .args(args)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())

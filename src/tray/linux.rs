@@ -1,0 +1,175 @@
+//! Linux: a StatusNotifierItem through tray-icon's ksni backend, owned by one
+//! thread that applies each new view. Menu and click handlers forward to the
+//! daemon's event channel; nothing polls.
+
+use super::icons;
+use crate::core::Event;
+use crate::core::tray_view::{MenuAction, MenuItem, TrayView};
+use std::sync::mpsc as std_mpsc;
+use tokio::sync::mpsc;
+use tray_icon::menu::{IsMenuItem, Menu, MenuEvent, PredefinedMenuItem, Submenu};
+use tray_icon::{Icon, MouseButton, TrayIcon, TrayIconBuilder, TrayIconEvent};
+
+const WATCHER: &str = "org.kde.StatusNotifierWatcher";
+
+/// Checks that a session bus exists and a tray host (the watcher) is on it.
+fn host_available() -> Result<(), String> {
+    let connection =
+        zbus::blocking::Connection::session().map_err(|e| format!("no D-Bus session bus ({e})"))?;
+    let bus = zbus::blocking::fdo::DBusProxy::new(&connection).map_err(|e| e.to_string())?;
+    let name = zbus::names::BusName::try_from(WATCHER).map_err(|e| e.to_string())?;
+    match bus.name_has_owner(name) {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            Err("no StatusNotifierItem host on the session bus (no panel with a tray area?)".into())
+        }
+        Err(e) => Err(format!("cannot ask the session bus for a tray host ({e})")),
+    }
+}
+
+pub(super) fn start(
+    view: TrayView,
+    events: mpsc::Sender<Event>,
+) -> Result<(std_mpsc::Sender<TrayView>, std::thread::JoinHandle<()>), String> {
+    host_available()?;
+    let menu_events = events.clone();
+    MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
+        match MenuAction::from_id(event.id().as_ref()) {
+            Some(action) => {
+                let _ = menu_events.try_send(Event::Menu(action));
+            }
+            None => tracing::debug!("menu entry {:?} has no action", event.id()),
+        }
+    }));
+    TrayIconEvent::set_event_handler(Some(move |event: TrayIconEvent| {
+        if let TrayIconEvent::Click {
+            button: MouseButton::Left,
+            ..
+        } = event
+        {
+            // The quick-chat popover (its own issue) will open here.
+            let _ = events.try_send(Event::Menu(MenuAction::OpenQuickChat));
+        }
+    }));
+
+    let (updates, receiver) = std_mpsc::channel::<TrayView>();
+    let (ready_tx, ready_rx) = std_mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("tray".into())
+        .spawn(move || {
+            let mut shown = match build(&view) {
+                Ok(tray) => {
+                    let _ = ready_tx.send(Ok(()));
+                    Shown { tray, view }
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            while let Ok(mut next) = receiver.recv() {
+                // Only the newest of a burst of views matters.
+                while let Ok(newer) = receiver.try_recv() {
+                    next = newer;
+                }
+                shown.apply(next);
+            }
+        })
+        .map_err(|e| format!("cannot start the tray thread: {e}"))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok((updates, thread)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err("the tray thread ended at start".into()),
+    }
+}
+
+struct Shown {
+    tray: TrayIcon,
+    view: TrayView,
+}
+
+impl Shown {
+    /// Applies what changed; the menu is always rebuilt whole.
+    fn apply(&mut self, view: TrayView) {
+        if view.icon != self.view.icon {
+            match icon(&view) {
+                Ok(icon) => {
+                    if let Err(e) = self.tray.set_icon(Some(icon)) {
+                        tracing::warn!("tray icon: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!("tray icon: {e}"),
+            }
+        }
+        if view.tooltip != self.view.tooltip {
+            let _ = self.tray.set_tooltip(Some(&view.tooltip));
+        }
+        if view.title != self.view.title {
+            self.tray.set_title(Some(&view.title));
+        }
+        if view.menu != self.view.menu {
+            self.tray.set_menu(Some(Box::new(menu(&view.menu))));
+        }
+        self.view = view;
+    }
+}
+
+fn build(view: &TrayView) -> Result<TrayIcon, String> {
+    TrayIconBuilder::new()
+        .with_id("opencode-nexus")
+        .with_title(&view.title)
+        .with_tooltip(&view.tooltip)
+        .with_icon(icon(view)?)
+        .with_menu(Box::new(menu(&view.menu)))
+        .build()
+        .map_err(|e| format!("cannot create the tray icon: {e}"))
+}
+
+fn icon(view: &TrayView) -> Result<Icon, String> {
+    let (rgba, width, height) = icons::rgba(view.icon)?;
+    Icon::from_rgba(rgba, width, height).map_err(|e| e.to_string())
+}
+
+fn menu(items: &[MenuItem]) -> Menu {
+    let menu = Menu::new();
+    for item in items {
+        let entry = entry(item);
+        if let Err(e) = menu.append(entry.as_ref()) {
+            tracing::warn!("tray menu: {e}");
+        }
+    }
+    menu
+}
+
+fn entry(item: &MenuItem) -> Box<dyn IsMenuItem> {
+    match item {
+        MenuItem::Label(text) => Box::new(tray_icon::menu::MenuItem::new(label(text), false, None)),
+        MenuItem::Action {
+            action,
+            text,
+            enabled,
+        } => Box::new(tray_icon::menu::MenuItem::with_id(
+            action.id(),
+            label(text),
+            *enabled,
+            None,
+        )),
+        MenuItem::Submenu { text, items } => {
+            let entries: Vec<Box<dyn IsMenuItem>> = items.iter().map(entry).collect();
+            let refs: Vec<&dyn IsMenuItem> = entries.iter().map(|e| e.as_ref()).collect();
+            match Submenu::with_items(label(text), true, &refs) {
+                Ok(submenu) => Box::new(submenu),
+                Err(e) => {
+                    tracing::warn!("tray submenu: {e}");
+                    Box::new(tray_icon::menu::MenuItem::new(label(text), false, None))
+                }
+            }
+        }
+        MenuItem::Separator => Box::new(PredefinedMenuItem::separator()),
+    }
+}
+
+/// Menu text is literal: `&` would otherwise mark a mnemonic.
+fn label(text: &str) -> String {
+    text.replace('&', "&&")
+}

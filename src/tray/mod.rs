@@ -1,0 +1,75 @@
+//! The tray icon: shows a `TrayView` and turns menu choices into core events.
+//!
+//! The view is derived from state by the core (`core::tray_view`); this module
+//! only applies it, rebuilding icon, tooltip and menu whole on every change.
+//! On Linux the tray is a D-Bus StatusNotifierItem served from its own thread,
+//! so the resident process loads no GUI toolkit. Other platforms need their
+//! main-thread event loop for a tray and have none yet.
+
+mod icons;
+#[cfg(target_os = "linux")]
+mod linux;
+
+use crate::core::Event;
+use crate::core::tray_view::TrayView;
+use tokio::sync::mpsc;
+
+/// Whether the daemon has a tray, and if not, why (shown in `status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrayStatus {
+    Active,
+    Disabled,
+    Unavailable(String),
+}
+
+impl TrayStatus {
+    pub fn describe(&self) -> String {
+        match self {
+            TrayStatus::Active => "active".into(),
+            TrayStatus::Disabled => "disabled (--no-tray)".into(),
+            TrayStatus::Unavailable(reason) => format!("none: {reason}"),
+        }
+    }
+}
+
+/// A running tray. Dropping it removes the icon.
+pub struct Tray {
+    updates: Option<std::sync::mpsc::Sender<TrayView>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Tray {
+    /// Starts the tray showing `view`; menu choices arrive on `events`.
+    pub fn start(view: TrayView, events: mpsc::Sender<Event>) -> Result<Tray, String> {
+        #[cfg(target_os = "linux")]
+        {
+            let (updates, thread) = linux::start(view, events)?;
+            Ok(Tray {
+                updates: Some(updates),
+                thread: Some(thread),
+            })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (view, events);
+            Err("the tray is not available on this platform yet".into())
+        }
+    }
+
+    /// Shows a new view (the caller sends only changed views).
+    pub fn show(&self, view: TrayView) {
+        if let Some(updates) = &self.updates {
+            let _ = updates.send(view);
+        }
+    }
+}
+
+impl Drop for Tray {
+    fn drop(&mut self) {
+        // Closing the channel ends the tray thread, which drops the icon.
+        self.updates = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

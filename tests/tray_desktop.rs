@@ -1,0 +1,222 @@
+//! The tray for real: the daemon's StatusNotifierItem in a headless desktop
+//! (Xvfb, a private session bus, xfce4-panel as the tray host), read and
+//! clicked over D-Bus the way a panel does, against the real server.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::headless_desktop::HeadlessDesktop;
+use support::mock_model::MockModel;
+use support::nexus::{Nexus, managed_config, process_alive};
+use support::opencode_server::TestHome;
+
+const WAIT: Duration = Duration::from_secs(30);
+const SERVER_START: Duration = Duration::from_secs(90);
+
+fn desktop() -> HeadlessDesktop {
+    if let Err(missing) = HeadlessDesktop::available() {
+        panic!("the headless desktop cannot run here: {missing}");
+    }
+    HeadlessDesktop::start()
+}
+
+/// The dbusmenu id of the entry labelled `label` in a GetLayout dump.
+fn menu_id(layout: &str, label: &str) -> i32 {
+    let needle = format!("'label': <'{label}'>");
+    let at = layout
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no menu entry {label:?} in {layout}"));
+    // Each entry reads `(ID, {…'label': <'…'>…}, [...])`: the id follows the last `(` before the label.
+    let open = layout[..at].rfind('(').expect("an entry start");
+    let digits: String = layout[open + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no id before {label:?} in {layout}"))
+}
+
+/// Polls the item's tooltip until it contains `text`.
+async fn wait_for_tooltip(desktop: &HeadlessDesktop, item: &str, text: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let tooltip = desktop
+            .item_properties(item)
+            .get("ToolTip")
+            .unwrap_or_default()
+            .to_string();
+        if tooltip.contains(text) {
+            return tooltip;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tooltip never showed {text:?}; last: {tooltip}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Libraries that must never be mapped into the resident process.
+fn gui_toolkits_mapped(pid: u32) -> Vec<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    let mut libs: Vec<String> = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|path| {
+            ["gtk", "gdk", "webkit", "javascriptcore"]
+                .iter()
+                .any(|n| path.to_lowercase().contains(n))
+        })
+        .map(str::to_string)
+        .collect();
+    libs.dedup();
+    libs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tray_shows_the_state_and_its_menu_controls_the_server() {
+    let desktop = desktop();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let nexus =
+        Nexus::start_with_tray(&home, &managed_config(&home.project_dir()), &desktop.env()).await;
+    let item = desktop.wait_for_items(1, WAIT).remove(0);
+    let status = nexus.wait_for_state("running", SERVER_START).await;
+    assert_eq!(status["daemon"]["tray"], "active");
+    let server = status["server"]["pid"].as_u64().unwrap() as u32;
+
+    // Title, tooltip and icon tell the state.
+    let tooltip = wait_for_tooltip(&desktop, &item, "Server running").await;
+    assert!(tooltip.contains("(opencode "), "{tooltip}");
+    let props = desktop.item_properties(&item);
+    assert_eq!(props.string("Title").as_deref(), Some("OpenCode Nexus"));
+    let running_icon = props.get("IconPixmap").unwrap().to_string();
+    assert!(
+        running_icon.starts_with("[(32, 32,"),
+        "an in-memory 32 px icon"
+    );
+
+    // The menu has its entries, enabled according to state.
+    let layout = desktop.menu_layout(&item);
+    for label in [
+        "Server running",
+        "Open Quick Chat",
+        "Server",
+        "Start",
+        "Stop",
+        "Restart",
+        "Copy server URL",
+        "View logs",
+        "Quit",
+    ] {
+        menu_id(&layout, label);
+    }
+    assert!(
+        layout.contains("'enabled': <false>, 'label': <'Start'>"),
+        "Start is disabled while running: {layout}"
+    );
+
+    // A stop through the CLI shows in the tray.
+    let out = nexus.run(&["server", "stop"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    wait_for_tooltip(&desktop, &item, "Server stopped").await;
+    let stopped_icon = desktop
+        .item_properties(&item)
+        .get("IconPixmap")
+        .unwrap()
+        .to_string();
+    assert_ne!(
+        stopped_icon, running_icon,
+        "the icon changes with the state"
+    );
+    assert!(!process_alive(server));
+
+    // Start and Stop from the menu, as a panel clicks them.
+    let layout = desktop.menu_layout(&item);
+    desktop.menu_click(&item, menu_id(&layout, "Start"));
+    let status = nexus.wait_for_state("running", SERVER_START).await;
+    let server = status["server"]["pid"].as_u64().unwrap() as u32;
+    wait_for_tooltip(&desktop, &item, "Server running").await;
+    let layout = desktop.menu_layout(&item);
+    desktop.menu_click(&item, menu_id(&layout, "Stop"));
+    nexus.wait_for_state("stopped", WAIT).await;
+    assert!(!process_alive(server));
+    desktop.menu_click(&item, menu_id(&desktop.menu_layout(&item), "Start"));
+    let status = nexus.wait_for_state("running", SERVER_START).await;
+    let server = status["server"]["pid"].as_u64().unwrap() as u32;
+    wait_for_tooltip(&desktop, &item, "Server running").await;
+
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    desktop.screenshot(artifacts.join("tray-panel.png"));
+
+    // No GUI toolkit in the resident process.
+    assert_eq!(gui_toolkits_mapped(nexus.pid()), Vec::<String>::new());
+
+    // Quit from the menu: the item goes away, and so does the server.
+    let mut nexus = nexus;
+    desktop.menu_click(&item, menu_id(&desktop.menu_layout(&item), "Quit"));
+    assert_eq!(nexus.wait_exit(WAIT).await, Some(0));
+    let deadline = Instant::now() + WAIT;
+    while !desktop.registered_items().is_empty() {
+        assert!(Instant::now() < deadline, "the item outlived the daemon");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!process_alive(server), "the server outlived quit");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_tray_host_the_daemon_runs_on_and_says_why() {
+    // A session bus with no panel on it: no StatusNotifierWatcher.
+    let desktop = desktop();
+    let home = TestHome::new("http://127.0.0.1:9/v1");
+    let config = "[server]\nmode = \"attach\"\nurl = \"http://127.0.0.1:9\"\n";
+    let bare_bus = tempfile::tempdir().unwrap();
+    let bus_path = bare_bus.path().join("bus");
+    let mut bus = std::process::Command::new("dbus-daemon")
+        .args([
+            "--session",
+            "--nofork",
+            &format!("--address=unix:path={}", bus_path.display()),
+        ])
+        .spawn()
+        .unwrap();
+    while !bus_path.exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let env = vec![
+        ("DISPLAY", desktop.display().to_string()),
+        (
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", bus_path.display()),
+        ),
+    ];
+    let nexus = Nexus::start_with_tray(&home, config, &env).await;
+    let status = nexus.status().await;
+    let tray = status["daemon"]["tray"].as_str().unwrap();
+    assert!(
+        tray.starts_with("none: no StatusNotifierItem host"),
+        "{tray}"
+    );
+    assert!(nexus.daemon_log().contains("running without a tray"));
+    drop(nexus);
+    let _ = bus.kill();
+    let _ = bus.wait();
+
+    // And with no session bus at all.
+    let nexus = Nexus::start_with_tray(
+        &home,
+        config,
+        &[(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/bus".into(),
+        )],
+    )
+    .await;
+    let tray = nexus.status().await["daemon"]["tray"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(tray.starts_with("none: no D-Bus session bus"), "{tray}");
+}
