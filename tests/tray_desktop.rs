@@ -220,3 +220,73 @@ async fn without_a_tray_host_the_daemon_runs_on_and_says_why() {
         .to_string();
     assert!(tray.starts_with("none: no D-Bus session bus"), "{tray}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn working_and_waiting_sessions_show_in_icon_tooltip_and_menu() {
+    use serde_json::json;
+    use support::fake_event_server::FakeEventServer;
+    let desktop = desktop();
+    let fake = FakeEventServer::start().await;
+    let home = TestHome::new("http://127.0.0.1:9/v1");
+    let config = format!("[server]\nmode = \"attach\"\nurl = {:?}\n", fake.base_url());
+    let nexus = Nexus::start_with_tray(&home, &config, &desktop.env()).await;
+    let item = desktop.wait_for_items(1, WAIT).remove(0);
+    nexus.wait_for_state("running", WAIT).await;
+    let idle_tooltip = wait_for_tooltip(&desktop, &item, "Server running").await;
+    assert!(
+        idle_tooltip.contains("without a password"),
+        "an unsecured server is flagged: {idle_tooltip}"
+    );
+    let icon = |d: &HeadlessDesktop| {
+        d.item_properties(&item)
+            .get("IconPixmap")
+            .unwrap()
+            .to_string()
+    };
+    let idle_icon = icon(&desktop);
+
+    fake.push_event(
+        "session.updated",
+        json!({"info": {"id": "ses_a", "title": "Fix the build & <b>tests</b>"}}),
+    );
+    fake.push_event(
+        "session.status",
+        json!({"sessionID": "ses_a", "status": {"type": "busy"}}),
+    );
+    wait_for_tooltip(&desktop, &item, "1 working").await;
+    let working_icon = icon(&desktop);
+    assert_ne!(working_icon, idle_icon);
+    let layout = desktop.menu_layout(&item);
+    assert!(
+        layout.contains("Fix the build & <b>tests</b> — working"),
+        "{layout}"
+    );
+
+    fake.push_event(
+        "permission.asked",
+        json!({"id": "per_1", "sessionID": "ses_a", "permission": "bash", "patterns": ["make test"],
+               "metadata": {"command": "make test"}}),
+    );
+    wait_for_tooltip(&desktop, &item, "1 waiting for you").await;
+    let attention_icon = icon(&desktop);
+    assert!(attention_icon != working_icon && attention_icon != idle_icon);
+    let layout = desktop.menu_layout(&item);
+    assert!(layout.contains("Permission: bash make test"), "{layout}");
+
+    fake.push_event(
+        "permission.replied",
+        json!({"sessionID": "ses_a", "requestID": "per_1", "reply": "once"}),
+    );
+    fake.push_event(
+        "session.status",
+        json!({"sessionID": "ses_a", "status": {"type": "idle"}}),
+    );
+    let deadline = Instant::now() + WAIT;
+    while icon(&desktop) != idle_icon {
+        assert!(
+            Instant::now() < deadline,
+            "the icon never went back to idle"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
