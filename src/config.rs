@@ -40,9 +40,23 @@ pub struct ServerConfig {
     pub password_file: PathBuf,
 }
 
+/// Which icon set the tray uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IconStyle {
+    /// Coloured icons that read on light and dark panels (the default).
+    #[default]
+    Color,
+    /// Monochrome, light glyphs: for dark panels that want symbolic icons.
+    MonoLight,
+    /// Monochrome, dark glyphs: for light panels.
+    MonoDark,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub server: ServerConfig,
+    /// `tray.icons`: "color", "mono-light" or "mono-dark".
+    pub tray_icons: IconStyle,
     /// Project directories offered for quick chat and watched for pending requests.
     pub projects: Vec<PathBuf>,
 }
@@ -86,6 +100,7 @@ impl Config {
                 password_file: paths.password_file(),
             },
             projects: Vec::new(),
+            tray_icons: IconStyle::Color,
         }
     }
 
@@ -123,6 +138,7 @@ impl Config {
             match key.as_str() {
                 "server" => walker.server(value, &mut config.server, paths)?,
                 "projects" => config.projects = walker.path_list("projects", value, paths)?,
+                "tray" => config.tray_icons = walker.tray(value)?,
                 // Sections of features that read their own keys.
                 "notify" | "popover" => {}
                 other => walker.unknown(other),
@@ -235,6 +251,33 @@ impl Walker {
             }
         }
         Ok(())
+    }
+
+    fn tray(&mut self, value: &toml::Value) -> Result<IconStyle, ConfigError> {
+        let Some(table) = value.as_table() else {
+            return Err(self.invalid("tray", value, "is not a table (write a [tray] section)"));
+        };
+        let mut style = IconStyle::Color;
+        for (key, value) in table {
+            match key.as_str() {
+                "icons" => {
+                    style = match value.as_str() {
+                        Some("color") => IconStyle::Color,
+                        Some("mono-light") => IconStyle::MonoLight,
+                        Some("mono-dark") => IconStyle::MonoDark,
+                        _ => {
+                            return Err(self.invalid(
+                                "tray.icons",
+                                value,
+                                "is not an icon style (use \"color\", \"mono-light\" or \"mono-dark\")",
+                            ));
+                        }
+                    }
+                }
+                other => self.unknown(&format!("tray.{other}")),
+            }
+        }
+        Ok(style)
     }
 
     fn check_consistency(&self, config: &Config) -> Result<(), ConfigError> {
@@ -385,6 +428,23 @@ mod tests {
         let err = parse("[server]\npassword = \"hunter2\"").unwrap_err();
         assert!(!err.to_string().contains("hunter2"));
         assert!(err.to_string().contains("password_file"));
+    }
+
+    #[test]
+    fn tray_icon_style() {
+        assert_eq!(
+            parse("[tray]\nicons = \"mono-dark\"")
+                .unwrap()
+                .config
+                .tray_icons,
+            IconStyle::MonoDark
+        );
+        assert!(
+            parse("[tray]\nicons = \"neon\"")
+                .unwrap_err()
+                .to_string()
+                .contains("tray.icons")
+        );
     }
 
     #[test]

@@ -140,7 +140,12 @@ async fn tray_shows_the_state_and_its_menu_controls_the_server() {
     wait_for_tooltip(&desktop, &item, "Server running").await;
     let layout = desktop.menu_layout(&item);
     desktop.menu_click(&item, menu_id(&layout, "Stop"));
-    nexus.wait_for_state("stopped", WAIT).await;
+    // "stopped" shows as soon as the stop begins; the process is gone once its pid is.
+    nexus
+        .wait_for_status(WAIT, "a stopped server", |s| {
+            s["server"]["state"] == "stopped" && s["server"]["pid"].is_null()
+        })
+        .await;
     assert!(!process_alive(server));
     desktop.menu_click(&item, menu_id(&desktop.menu_layout(&item), "Start"));
     let status = nexus.wait_for_state("running", SERVER_START).await;

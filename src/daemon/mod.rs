@@ -138,7 +138,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         default_directory: server.directory.display().to_string(),
         start_timeout: server.start_timeout,
     };
-    let (tray, tray_status) = start_tray(setup.tray, &state, &events_tx);
+    let (tray, tray_status) = start_tray(setup.tray, setup.config.tray_icons, &state, &events_tx);
     let mut shown_view = tray.as_ref().map(|_| TrayView::derive(&state));
     let daemon_info = DaemonInfo {
         pid: std::process::id(),
@@ -208,13 +208,14 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
 /// Starts the tray when wanted and possible; says why not otherwise.
 fn start_tray(
     wanted: bool,
+    style: crate::config::IconStyle,
     state: &State,
     events: &mpsc::Sender<Event>,
 ) -> (Option<Tray>, TrayStatus) {
     if !wanted {
         return (None, TrayStatus::Disabled);
     }
-    match Tray::start(TrayView::derive(state), events.clone()) {
+    match Tray::start(TrayView::derive(state), style, events.clone()) {
         Ok(tray) => {
             tracing::info!("tray icon shown");
             (Some(tray), TrayStatus::Active)

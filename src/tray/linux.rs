@@ -3,6 +3,7 @@
 //! daemon's event channel; nothing polls.
 
 use super::icons;
+use crate::config::IconStyle;
 use crate::core::Event;
 use crate::core::tray_view::{MenuAction, MenuItem, TrayView};
 use std::sync::mpsc as std_mpsc;
@@ -29,6 +30,7 @@ fn host_available() -> Result<(), String> {
 
 pub(super) fn start(
     view: TrayView,
+    style: IconStyle,
     events: mpsc::Sender<Event>,
 ) -> Result<(std_mpsc::Sender<TrayView>, std::thread::JoinHandle<()>), String> {
     host_available()?;
@@ -57,10 +59,10 @@ pub(super) fn start(
     let thread = std::thread::Builder::new()
         .name("tray".into())
         .spawn(move || {
-            let mut shown = match build(&view) {
+            let mut shown = match build(&view, style) {
                 Ok(tray) => {
                     let _ = ready_tx.send(Ok(()));
-                    Shown { tray, view }
+                    Shown { tray, view, style }
                 }
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -86,13 +88,14 @@ pub(super) fn start(
 struct Shown {
     tray: TrayIcon,
     view: TrayView,
+    style: IconStyle,
 }
 
 impl Shown {
     /// Applies what changed; the menu is always rebuilt whole.
     fn apply(&mut self, view: TrayView) {
         if view.icon != self.view.icon {
-            match icon(&view) {
+            match icon(&view, self.style) {
                 Ok(icon) => {
                     if let Err(e) = self.tray.set_icon(Some(icon)) {
                         tracing::warn!("tray icon: {e}");
@@ -114,19 +117,19 @@ impl Shown {
     }
 }
 
-fn build(view: &TrayView) -> Result<TrayIcon, String> {
+fn build(view: &TrayView, style: IconStyle) -> Result<TrayIcon, String> {
     TrayIconBuilder::new()
         .with_id("opencode-nexus")
         .with_title(&view.title)
         .with_tooltip(&view.tooltip)
-        .with_icon(icon(view)?)
+        .with_icon(icon(view, style)?)
         .with_menu(Box::new(menu(&view.menu)))
         .build()
         .map_err(|e| format!("cannot create the tray icon: {e}"))
 }
 
-fn icon(view: &TrayView) -> Result<Icon, String> {
-    let (rgba, width, height) = icons::rgba(view.icon)?;
+fn icon(view: &TrayView, style: IconStyle) -> Result<Icon, String> {
+    let (rgba, width, height) = icons::rgba(view.icon, style)?;
     Icon::from_rgba(rgba, width, height).map_err(|e| e.to_string())
 }
 

@@ -10,6 +10,7 @@ mod icons;
 #[cfg(target_os = "linux")]
 mod linux;
 
+use crate::config::IconStyle;
 use crate::core::Event;
 use crate::core::tray_view::TrayView;
 use tokio::sync::mpsc;
@@ -40,10 +41,14 @@ pub struct Tray {
 
 impl Tray {
     /// Starts the tray showing `view`; menu choices arrive on `events`.
-    pub fn start(view: TrayView, events: mpsc::Sender<Event>) -> Result<Tray, String> {
+    pub fn start(
+        view: TrayView,
+        style: IconStyle,
+        events: mpsc::Sender<Event>,
+    ) -> Result<Tray, String> {
         #[cfg(target_os = "linux")]
         {
-            let (updates, thread) = linux::start(view, events)?;
+            let (updates, thread) = linux::start(view, style, events)?;
             Ok(Tray {
                 updates: Some(updates),
                 thread: Some(thread),
@@ -51,7 +56,7 @@ impl Tray {
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let _ = (view, events);
+            let _ = (view, style, events);
             Err("the tray is not available on this platform yet".into())
         }
     }
