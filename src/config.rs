@@ -52,9 +52,38 @@ pub enum IconStyle {
     MonoDark,
 }
 
+/// `[notify]`: which desktop notifications are sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifyConfig {
+    /// `false` silences every notification.
+    pub enabled: bool,
+    /// A task counts as "finished" only after being busy at least this long.
+    pub min_duration: Duration,
+    pub finished: bool,
+    pub failed: bool,
+    pub permission: bool,
+    pub question: bool,
+    pub server: bool,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            enabled: true,
+            min_duration: Duration::from_secs(10),
+            finished: true,
+            failed: true,
+            permission: true,
+            question: true,
+            server: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub server: ServerConfig,
+    pub notify: NotifyConfig,
     /// `tray.icons`: "color", "mono-light" or "mono-dark".
     pub tray_icons: IconStyle,
     /// Project directories offered for quick chat and watched for pending requests.
@@ -101,6 +130,7 @@ impl Config {
             },
             projects: Vec::new(),
             tray_icons: IconStyle::Color,
+            notify: NotifyConfig::default(),
         }
     }
 
@@ -139,8 +169,9 @@ impl Config {
                 "server" => walker.server(value, &mut config.server, paths)?,
                 "projects" => config.projects = walker.path_list("projects", value, paths)?,
                 "tray" => config.tray_icons = walker.tray(value)?,
+                "notify" => config.notify = walker.notify(value)?,
                 // Sections of features that read their own keys.
-                "notify" | "popover" => {}
+                "popover" => {}
                 other => walker.unknown(other),
             }
         }
@@ -251,6 +282,32 @@ impl Walker {
             }
         }
         Ok(())
+    }
+
+    fn notify(&mut self, value: &toml::Value) -> Result<NotifyConfig, ConfigError> {
+        let Some(table) = value.as_table() else {
+            return Err(self.invalid("notify", value, "is not a table (write a [notify] section)"));
+        };
+        let mut notify = NotifyConfig::default();
+        for (key, value) in table {
+            let full = format!("notify.{key}");
+            let flag = |walker: &Walker| {
+                value
+                    .as_bool()
+                    .ok_or_else(|| walker.invalid(&full, value, "is not true or false"))
+            };
+            match key.as_str() {
+                "enabled" => notify.enabled = flag(self)?,
+                "finished" => notify.finished = flag(self)?,
+                "failed" => notify.failed = flag(self)?,
+                "permission" => notify.permission = flag(self)?,
+                "question" => notify.question = flag(self)?,
+                "server" => notify.server = flag(self)?,
+                "min_duration" => notify.min_duration = self.seconds(&full, value, 0, 86_400)?,
+                _ => self.unknown(&full),
+            }
+        }
+        Ok(notify)
     }
 
     fn tray(&mut self, value: &toml::Value) -> Result<IconStyle, ConfigError> {
@@ -428,6 +485,19 @@ mod tests {
         let err = parse("[server]\npassword = \"hunter2\"").unwrap_err();
         assert!(!err.to_string().contains("hunter2"));
         assert!(err.to_string().contains("password_file"));
+    }
+
+    #[test]
+    fn notify_section() {
+        let loaded = parse("[notify]\nmin_duration = 3\nfinished = false").unwrap();
+        assert_eq!(loaded.config.notify.min_duration, Duration::from_secs(3));
+        assert!(!loaded.config.notify.finished && loaded.config.notify.permission);
+        assert!(
+            parse("[notify]\nenabled = \"yes\"")
+                .unwrap_err()
+                .to_string()
+                .contains("notify.enabled")
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod core;
 pub mod daemon;
 pub mod ipc;
 pub mod logging;
+pub mod notify;
 pub mod paths;
 pub mod platform;
 pub mod server;

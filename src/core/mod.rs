@@ -5,6 +5,7 @@
 //! when to restart, when to give up, what the server state is — is decided
 //! here and can be tested without a process, a network or real time.
 
+pub mod notify_policy;
 pub mod restart_policy;
 pub mod sessions;
 pub mod status;
@@ -12,7 +13,9 @@ pub mod tray_view;
 
 use crate::config::ServerMode;
 use crate::platform::StopSignal;
+use crate::server::client::PermissionReply;
 use crate::server::events::ServerEvent;
+use notify_policy::{Decision, NotifyAction, NotifyPolicy};
 use restart_policy::{HEALTHY_RESET, RestartDecision, RestartPolicy};
 use sessions::{DirectorySnapshot, Sessions};
 use std::collections::VecDeque;
@@ -99,6 +102,12 @@ pub enum Event {
     Timer(Timer),
     /// The user chose a tray menu entry.
     Menu(tray_view::MenuAction),
+    /// The user clicked a notification or one of its buttons.
+    NotificationAction(notify_policy::NotifyAction),
+    /// The notification server answered: whether it shows buttons.
+    NotifierReady {
+        actions: bool,
+    },
 }
 
 /// What the event-stream watcher reports.
@@ -124,6 +133,10 @@ pub enum Timer {
     RestartDue(LaunchId),
     HealthyLongEnough(LaunchId),
     KillDue(LaunchId),
+    /// The "finished" coalescing window ended.
+    NotifySummary,
+    /// The grace before announcing an unreachable server ended.
+    UnreachableCheck,
 }
 
 /// What the caller must do.
@@ -153,6 +166,21 @@ pub enum Effect {
     CopyToClipboard(String),
     /// Open the managed server's log with the desktop's default handler.
     OpenServerLog,
+    /// Show (or replace) a desktop notification.
+    Notify(notify_policy::Notification),
+    CloseNotification(notify_policy::NotificationKey),
+    /// Answer a permission request on the server.
+    ReplyPermission {
+        request: String,
+        directory: Option<String>,
+        reply: PermissionReply,
+    },
+    /// Answer a question on the server (one list of labels per question).
+    ReplyQuestion {
+        request: String,
+        directory: Option<String>,
+        answers: Vec<Vec<String>>,
+    },
     /// Quit is complete: the daemon may exit.
     Exit,
 }
@@ -224,6 +252,7 @@ pub struct State {
     pub quitting: bool,
     pub sessions: Sessions,
     pub history: VecDeque<Transition>,
+    pub notify: NotifyPolicy,
     start_timeout: Duration,
     policy: RestartPolicy,
     next_launch: LaunchId,
@@ -257,12 +286,30 @@ impl State {
             quitting: false,
             sessions: Sessions::default(),
             history,
+            // Off until the daemon configures it (keeps core tests focused).
+            notify: NotifyPolicy::new(
+                crate::config::NotifyConfig {
+                    enabled: false,
+                    ..Default::default()
+                },
+                now,
+            ),
             start_timeout,
             policy: RestartPolicy::default(),
             next_launch: 1,
             watch: None,
             next_watch: 1,
         }
+    }
+
+    /// Turns desktop notifications on with these settings.
+    pub fn with_notifications(
+        mut self,
+        settings: crate::config::NotifyConfig,
+        now: Instant,
+    ) -> Self {
+        self.notify = NotifyPolicy::new(settings, now);
+        self
     }
 
     /// The one server state every view shows, derived from phase and link.
@@ -311,9 +358,31 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
             Ok(event) => event,
             Err(effects) => return effects,
         },
+        Event::NotificationAction(action) => match notification_event(action) {
+            Ok(event) => event,
+            Err(effects) => return effects,
+        },
+        Event::NotifierReady { actions } => {
+            state.notify.set_actions_supported(actions);
+            return Vec::new();
+        }
+        Event::Timer(Timer::NotifySummary) => {
+            let mut fx = Vec::new();
+            decided(state.notify.on_summary_due(), &mut fx);
+            return fx;
+        }
+        Event::Timer(Timer::UnreachableCheck) => {
+            let mut fx = Vec::new();
+            let decisions = state
+                .notify
+                .on_unreachable_check(state.server_state(), state.last_error.as_deref());
+            decided(decisions, &mut fx);
+            return fx;
+        }
         other => other,
     };
     let before = state.server_state();
+    let exited = matches!(event, Event::Exited { .. });
     let mut fx = Vec::new();
     match state.mode {
         ServerMode::Managed => managed(state, event, now, &mut fx),
@@ -321,6 +390,14 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
     }
     let after = state.server_state();
     if after != before {
+        let decisions = state.notify.on_server_state(
+            before,
+            after,
+            exited,
+            state.last_error.as_deref(),
+            state.mode == ServerMode::Managed,
+        );
+        decided(decisions, &mut fx);
         state.history.push_back(Transition {
             at: now,
             state: after,
@@ -331,6 +408,59 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// Turns the notification policy's decisions into effects.
+fn decided(decisions: Vec<Decision>, fx: &mut Vec<Effect>) {
+    for decision in decisions {
+        fx.push(match decision {
+            Decision::Show(n) => Effect::Notify(n),
+            Decision::Close(key) => Effect::CloseNotification(key),
+            Decision::SummaryDueIn(after) => Effect::Schedule {
+                timer: Timer::NotifySummary,
+                after,
+            },
+            Decision::UnreachableCheckIn(after) => Effect::Schedule {
+                timer: Timer::UnreachableCheck,
+                after,
+            },
+        });
+    }
+}
+
+/// A notification button is a request the reducer knows or a server reply.
+fn notification_event(action: NotifyAction) -> Result<Event, Vec<Effect>> {
+    let reply = |request, directory, reply| {
+        Err(vec![Effect::ReplyPermission {
+            request,
+            directory,
+            reply,
+        }])
+    };
+    match action {
+        NotifyAction::AllowOnce { request, directory } => {
+            reply(request, directory, PermissionReply::Once)
+        }
+        NotifyAction::AlwaysAllow { request, directory } => {
+            reply(request, directory, PermissionReply::Always)
+        }
+        NotifyAction::Reject { request, directory } => {
+            reply(request, directory, PermissionReply::Reject)
+        }
+        NotifyAction::Answer {
+            request,
+            directory,
+            label,
+        } => Err(vec![Effect::ReplyQuestion {
+            request,
+            directory,
+            answers: vec![vec![label]],
+        }]),
+        NotifyAction::RestartServer => Ok(Event::RestartRequested),
+        NotifyAction::ViewLog => Err(vec![Effect::OpenServerLog]),
+        // The quick-chat popover does not exist yet.
+        NotifyAction::OpenSession(_) => Err(Vec::new()),
+    }
 }
 
 /// A menu choice is either a request the reducer already knows, or a desktop
@@ -524,9 +654,9 @@ fn managed(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) 
             }
             _ => {}
         },
-        Event::Watch { watch, event } => watched(state, watch, event, now),
+        Event::Watch { watch, event } => watched(state, watch, event, now, fx),
         // Translated by `reduce` before dispatch.
-        Event::Menu(_) => {}
+        Event::Menu(_) | Event::NotificationAction(_) | Event::NotifierReady { .. } => {}
     }
 }
 
@@ -552,13 +682,19 @@ fn attach(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) {
             state.phase = Phase::Stopped;
             fx.push(Effect::Exit);
         }
-        Event::Watch { watch, event } => watched(state, watch, event, now),
+        Event::Watch { watch, event } => watched(state, watch, event, now, fx),
         // Process events and timers belong to managed mode.
         _ => {}
     }
 }
 
-fn watched(state: &mut State, watch: WatchId, event: WatchEvent, now: Instant) {
+fn watched(
+    state: &mut State,
+    watch: WatchId,
+    event: WatchEvent,
+    now: Instant,
+    fx: &mut Vec<Effect>,
+) {
     if state.watch != Some(watch) {
         return; // a late report from a watcher we already dropped
     }
@@ -569,6 +705,7 @@ fn watched(state: &mut State, watch: WatchId, event: WatchEvent, now: Instant) {
                 state.version = version;
             }
             state.unsecured = unsecured;
+            state.notify.on_connected(now);
         }
         WatchEvent::Lost { reason } => {
             state.link = Link::Lost;
@@ -580,8 +717,15 @@ fn watched(state: &mut State, watch: WatchId, event: WatchEvent, now: Instant) {
                 "the server rejected Nexus's credentials (HTTP 401): check server.username and the password (`opencode-nexus password set` or OPENCODE_SERVER_PASSWORD), then `opencode-nexus server start`".into(),
             );
         }
-        WatchEvent::Snapshot(snapshot) => state.sessions.apply_snapshot(&snapshot, now),
-        WatchEvent::Server(event) => state.sessions.apply(&event, now),
+        WatchEvent::Snapshot(snapshot) => {
+            state.sessions.apply_snapshot(&snapshot, now);
+            state.notify.resync(&state.sessions, now);
+        }
+        WatchEvent::Server(event) => {
+            state.sessions.apply(&event, now);
+            let decisions = state.notify.on_server_event(&event, &state.sessions, now);
+            decided(decisions, fx);
+        }
     }
 }
 
@@ -672,6 +816,7 @@ fn server_gone(state: &mut State, now: Instant, fx: &mut Vec<Effect>) {
     unwatch(state, fx);
     state.url = None;
     state.sessions.server_gone(now);
+    state.notify.resync(&state.sessions, now);
 }
 
 fn watch(state: &mut State, url: Option<String>, fx: &mut Vec<Effect>) {

@@ -253,6 +253,7 @@ impl Sessions {
             EventKind::PermissionReplied {
                 session_id,
                 request_id,
+                ..
             } => {
                 if let Some(s) = self.by_id.get_mut(session_id) {
                     s.permissions.retain(|p| &p.request.id != request_id);
@@ -270,6 +271,7 @@ impl Sessions {
             EventKind::QuestionClosed {
                 session_id,
                 request_id,
+                ..
             } => {
                 if let Some(s) = self.by_id.get_mut(session_id) {
                     s.questions.retain(|q| &q.request.id != request_id);

@@ -9,6 +9,7 @@ use crate::core::status::{Clock, DaemonInfo, StatusReport, Summary};
 use crate::core::tray_view::TrayView;
 use crate::core::{Effect, Event, State, reduce};
 use crate::ipc::instance::{self, InstanceError};
+use crate::notify::NotifierCommand;
 use crate::paths::Paths;
 use crate::server::client::{Credentials, Secret, ServerClient};
 use crate::server::events::ServerEvent;
@@ -86,7 +87,8 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
     let attach_url = (server.mode == ServerMode::Attach)
         .then(|| server.url.clone())
         .flatten();
-    let mut state = State::new(server.mode, attach_url.clone(), server.start_timeout, now());
+    let mut state = State::new(server.mode, attach_url.clone(), server.start_timeout, now())
+        .with_notifications(setup.config.notify.clone(), now());
     let (summary_tx, summary_rx) = watch::channel(Summary::derive(&state));
     let (client_tx, client_rx) = watch::channel(None);
     let (exited_tx, exited_rx) = watch::channel(false);
@@ -126,6 +128,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
             directories,
         },
         server_log: setup.paths.server_log(),
+        notifier: crate::notify::start(events_tx.clone()),
     };
     let shared = Shared {
         events: events_tx.clone(),
@@ -237,6 +240,7 @@ struct Executor {
     attach: Option<(String, Credentials)>,
     options: WatchOptions,
     server_log: std::path::PathBuf,
+    notifier: mpsc::Sender<NotifierCommand>,
 }
 
 impl Executor {
@@ -299,6 +303,58 @@ impl Executor {
                     if let Err(e) = crate::platform::desktop::copy_to_clipboard(&text) {
                         tracing::warn!("copy server URL: {e}");
                     }
+                }
+                Effect::Notify(notification) => {
+                    if self
+                        .notifier
+                        .try_send(NotifierCommand::Show(notification))
+                        .is_err()
+                    {
+                        tracing::warn!("notification dropped: the notifier is behind");
+                    }
+                }
+                Effect::CloseNotification(key) => {
+                    let _ = self.notifier.try_send(NotifierCommand::Close(key));
+                }
+                Effect::ReplyPermission {
+                    request,
+                    directory,
+                    reply,
+                } => {
+                    let Some(client) = self.client.borrow().clone() else {
+                        tracing::warn!("cannot answer permission {request}: no server");
+                        continue;
+                    };
+                    tokio::spawn(async move {
+                        match client
+                            .reply_permission(&request, directory.as_deref(), reply)
+                            .await
+                        {
+                            Ok(()) => {
+                                tracing::info!("answered permission {request}: {}", reply.as_str())
+                            }
+                            Err(e) => tracing::warn!("cannot answer permission {request}: {e}"),
+                        }
+                    });
+                }
+                Effect::ReplyQuestion {
+                    request,
+                    directory,
+                    answers,
+                } => {
+                    let Some(client) = self.client.borrow().clone() else {
+                        tracing::warn!("cannot answer question {request}: no server");
+                        continue;
+                    };
+                    tokio::spawn(async move {
+                        match client
+                            .reply_question(&request, directory.as_deref(), &answers)
+                            .await
+                        {
+                            Ok(()) => tracing::info!("answered question {request}"),
+                            Err(e) => tracing::warn!("cannot answer question {request}: {e}"),
+                        }
+                    });
                 }
                 Effect::OpenServerLog => {
                     if let Err(e) = crate::platform::desktop::open_path(&self.server_log) {

@@ -40,12 +40,16 @@ pub enum EventKind {
     PermissionReplied {
         session_id: String,
         request_id: String,
+        /// The user answered "reject": the agent's loop ends.
+        rejected: bool,
     },
     QuestionAsked(QuestionRequest),
     /// `question.replied` or `question.rejected`: either way it is no longer pending.
     QuestionClosed {
         session_id: String,
         request_id: String,
+        /// The question was dismissed (`question.rejected`): the agent's loop ends.
+        rejected: bool,
     },
     Connected,
     Heartbeat,
@@ -351,6 +355,8 @@ fn parse_kind(kind: &str, props: &str) -> Result<EventKind, serde_json::Error> {
         session_id: String,
         #[serde(rename = "requestID")]
         request_id: String,
+        #[serde(default)]
+        reply: Option<String>,
     }
 
     Ok(match kind {
@@ -433,6 +439,7 @@ fn parse_kind(kind: &str, props: &str) -> Result<EventKind, serde_json::Error> {
         "permission.replied" => {
             let r: Reply = from_str(props)?;
             EventKind::PermissionReplied {
+                rejected: r.reply.as_deref() == Some("reject"),
                 session_id: r.session_id,
                 request_id: r.request_id,
             }
@@ -441,6 +448,7 @@ fn parse_kind(kind: &str, props: &str) -> Result<EventKind, serde_json::Error> {
         "question.replied" | "question.rejected" => {
             let r: Reply = from_str(props)?;
             EventKind::QuestionClosed {
+                rejected: kind == "question.rejected",
                 session_id: r.session_id,
                 request_id: r.request_id,
             }

@@ -1,0 +1,993 @@
+//! Which desktop notifications to send, decided from state and events alone.
+//!
+//! One notification per task (subagents roll up into their root session),
+//! replaced rather than stacked; closed when its request is answered
+//! elsewhere; quiet for a while after start and after each reconnect (old
+//! state is not news); "finished" bursts coalesced into one summary; server
+//! outages announced once, with "recovered" only after an announced outage.
+
+use super::ServerState;
+use super::sessions::{Activity, Sessions};
+use crate::config::NotifyConfig;
+use crate::server::events::{EventKind, PermissionRequest, QuestionRequest, ServerEvent};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+/// No "finished"/"failed" notifications this long after start or a reconnect.
+pub const QUIET_PERIOD: Duration = Duration::from_secs(15);
+/// At most `RATE_LIMIT` "finished" notifications per `RATE_WINDOW`; more are
+/// coalesced into one summary at the end of the window.
+pub const RATE_WINDOW: Duration = Duration::from_secs(10);
+pub const RATE_LIMIT: usize = 3;
+/// An unreachable server is announced only if it stays so this long (a crash
+/// drops the stream a moment before the exit is seen, and is announced as such).
+pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(3);
+/// Question options offered as buttons.
+const MAX_OPTION_BUTTONS: usize = 3;
+
+/// What a notification is about: a session's task, the server, or a summary.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NotificationKey {
+    /// The root session of a task.
+    Task(String),
+    Server,
+    Summary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    Low,
+    Normal,
+    Critical,
+}
+
+/// A button on a notification (or its default action).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyAction {
+    AllowOnce {
+        request: String,
+        directory: Option<String>,
+    },
+    AlwaysAllow {
+        request: String,
+        directory: Option<String>,
+    },
+    Reject {
+        request: String,
+        directory: Option<String>,
+    },
+    Answer {
+        request: String,
+        directory: Option<String>,
+        label: String,
+    },
+    OpenSession(String),
+    RestartServer,
+    ViewLog,
+}
+
+impl NotifyAction {
+    pub fn label(&self) -> String {
+        match self {
+            NotifyAction::AllowOnce { .. } => "Allow once".into(),
+            NotifyAction::AlwaysAllow { .. } => "Always allow".into(),
+            NotifyAction::Reject { .. } => "Reject".into(),
+            NotifyAction::Answer { label, .. } => label.clone(),
+            NotifyAction::OpenSession(_) => "Open".into(),
+            NotifyAction::RestartServer => "Restart".into(),
+            NotifyAction::ViewLog => "View log".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub key: NotificationKey,
+    pub summary: String,
+    pub body: String,
+    /// Buttons, in order (empty when the server shows none).
+    pub actions: Vec<NotifyAction>,
+    /// What clicking the notification itself does.
+    pub default_action: Option<NotifyAction>,
+    pub urgency: Urgency,
+}
+
+/// What the live notification under a key is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Live {
+    Permission(String),
+    Question(String),
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotifyPolicy {
+    settings: NotifyConfig,
+    /// Whether the notification server shows buttons.
+    actions_supported: bool,
+    quiet_until: Instant,
+    /// Roots whose task tree is busy, and since when.
+    busy_roots: HashMap<String, Instant>,
+    /// Roots whose current turn the user ended (reject, dismiss, abort) or
+    /// that failed: their idle is not "finished".
+    no_finish: HashSet<String>,
+    live: HashMap<NotificationKey, Live>,
+    recent_finished: VecDeque<Instant>,
+    coalesced: Vec<String>,
+    summary_due: bool,
+    outage_announced: bool,
+    unreachable_check_due: bool,
+}
+
+/// What the policy asks for; `reduce` turns these into effects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Show(Notification),
+    Close(NotificationKey),
+    /// Call back (`on_summary_due`) after this long.
+    SummaryDueIn(Duration),
+    /// Call back (`on_unreachable_check`) after this long.
+    UnreachableCheckIn(Duration),
+}
+
+impl NotifyPolicy {
+    pub fn new(settings: NotifyConfig, now: Instant) -> Self {
+        NotifyPolicy {
+            settings,
+            actions_supported: true,
+            quiet_until: now + QUIET_PERIOD,
+            busy_roots: HashMap::new(),
+            no_finish: HashSet::new(),
+            live: HashMap::new(),
+            recent_finished: VecDeque::new(),
+            coalesced: Vec::new(),
+            summary_due: false,
+            outage_announced: false,
+            unreachable_check_due: false,
+        }
+    }
+
+    pub fn set_actions_supported(&mut self, supported: bool) {
+        self.actions_supported = supported;
+    }
+
+    fn quiet(&self, now: Instant) -> bool {
+        now < self.quiet_until
+    }
+
+    /// The event stream (re)connected: what follows is old state for a while.
+    pub fn on_connected(&mut self, now: Instant) {
+        self.quiet_until = now + QUIET_PERIOD;
+    }
+
+    fn show(&mut self, out: &mut Vec<Decision>, live: Live, mut notification: Notification) {
+        if !self.settings.enabled {
+            return;
+        }
+        if !self.actions_supported {
+            notification.actions.clear();
+            if matches!(live, Live::Permission(_) | Live::Question(_)) {
+                notification.body.push_str(
+                    "\nAnswer it in OpenCode (this desktop shows no notification buttons).",
+                );
+            }
+        }
+        self.live.insert(notification.key.clone(), live);
+        out.push(Decision::Show(notification));
+    }
+
+    fn close_if(&mut self, out: &mut Vec<Decision>, key: NotificationKey, live: &Live) {
+        if self.live.get(&key) == Some(live) {
+            self.live.remove(&key);
+            out.push(Decision::Close(key));
+        }
+    }
+
+    /// After a server event was applied to `sessions`.
+    pub fn on_server_event(
+        &mut self,
+        event: &ServerEvent,
+        sessions: &Sessions,
+        now: Instant,
+    ) -> Vec<Decision> {
+        let mut out = Vec::new();
+        let directory = event.directory.as_deref();
+        match &event.kind {
+            EventKind::PermissionAsked(request) => {
+                let root = sessions.root_of(&request.session_id).to_string();
+                if self.settings.permission {
+                    let n = permission_notification(&root, request, directory, sessions);
+                    self.show(&mut out, Live::Permission(request.id.clone()), n);
+                }
+            }
+            EventKind::PermissionReplied {
+                session_id,
+                request_id,
+                rejected,
+            } => {
+                let root = sessions.root_of(session_id).to_string();
+                if *rejected {
+                    self.no_finish.insert(root.clone());
+                }
+                self.close_if(
+                    &mut out,
+                    NotificationKey::Task(root),
+                    &Live::Permission(request_id.clone()),
+                );
+            }
+            EventKind::QuestionAsked(request) => {
+                let root = sessions.root_of(&request.session_id).to_string();
+                if self.settings.question {
+                    let n = question_notification(&root, request, directory, sessions);
+                    self.show(&mut out, Live::Question(request.id.clone()), n);
+                }
+            }
+            EventKind::QuestionClosed {
+                session_id,
+                request_id,
+                rejected,
+            } => {
+                let root = sessions.root_of(session_id).to_string();
+                if *rejected {
+                    self.no_finish.insert(root.clone());
+                }
+                self.close_if(
+                    &mut out,
+                    NotificationKey::Task(root),
+                    &Live::Question(request_id.clone()),
+                );
+            }
+            EventKind::SessionError {
+                session_id: Some(id),
+                error,
+            } => {
+                let root = sessions.root_of(id).to_string();
+                self.no_finish.insert(root.clone());
+                if !error.is_abort() && self.settings.failed && !self.quiet(now) {
+                    let title = title_of(sessions, &root);
+                    let message = if error.message.is_empty() {
+                        error.name.clone()
+                    } else {
+                        error.message.clone()
+                    };
+                    let n = Notification {
+                        key: NotificationKey::Task(root.clone()),
+                        summary: format!("Task failed: {title}"),
+                        body: first_line(&message, 200),
+                        actions: vec![NotifyAction::OpenSession(root.clone())],
+                        default_action: Some(NotifyAction::OpenSession(root)),
+                        urgency: Urgency::Critical,
+                    };
+                    self.show(&mut out, Live::Other, n);
+                }
+                self.update_task(sessions, id, now, &mut out);
+            }
+            EventKind::SessionStatus { session_id, .. } | EventKind::SessionIdle { session_id } => {
+                self.update_task(sessions, session_id, now, &mut out);
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// A snapshot or a server restart changed many sessions at once: follow
+    /// them silently (what happened meanwhile is old news).
+    pub fn resync(&mut self, sessions: &Sessions, now: Instant) {
+        let busy = busy_roots(sessions);
+        self.busy_roots.retain(|root, _| busy.contains(root));
+        for root in busy {
+            self.busy_roots.entry(root).or_insert(now);
+        }
+        self.live.retain(|key, live| match (key, live) {
+            (NotificationKey::Task(root), Live::Permission(id)) => {
+                pending_permission(sessions, root, id)
+            }
+            (NotificationKey::Task(root), Live::Question(id)) => {
+                pending_question(sessions, root, id)
+            }
+            _ => true,
+        });
+    }
+
+    /// Follows the task tree of `session`: busy → idle is "finished".
+    fn update_task(
+        &mut self,
+        sessions: &Sessions,
+        session: &str,
+        now: Instant,
+        out: &mut Vec<Decision>,
+    ) {
+        let root = sessions.root_of(session).to_string();
+        let busy = sessions
+            .iter()
+            .any(|s| s.activity.is_working() && sessions.root_of(&s.id) == root);
+        match (self.busy_roots.get(&root).copied(), busy) {
+            (None, true) => {
+                self.busy_roots.insert(root.clone(), now);
+                self.no_finish.remove(&root);
+            }
+            (Some(since), false) => {
+                self.busy_roots.remove(&root);
+                let ended_by_user = self.no_finish.remove(&root);
+                let failed = matches!(
+                    sessions.get(&root).map(|s| &s.activity),
+                    Some(Activity::Error { .. })
+                );
+                let long_enough = now.duration_since(since) >= self.settings.min_duration;
+                if !ended_by_user
+                    && !failed
+                    && long_enough
+                    && self.settings.finished
+                    && !self.quiet(now)
+                {
+                    self.finished(sessions, &root, now, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finished(&mut self, sessions: &Sessions, root: &str, now: Instant, out: &mut Vec<Decision>) {
+        while self
+            .recent_finished
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= RATE_WINDOW)
+        {
+            self.recent_finished.pop_front();
+        }
+        let title = title_of(sessions, root);
+        if self.recent_finished.len() >= RATE_LIMIT {
+            self.coalesced.push(title);
+            if !self.summary_due {
+                self.summary_due = true;
+                out.push(Decision::SummaryDueIn(RATE_WINDOW));
+            }
+            return;
+        }
+        self.recent_finished.push_back(now);
+        let text = sessions
+            .get(root)
+            .map(|s| s.last_text.as_str())
+            .unwrap_or("");
+        let n = Notification {
+            key: NotificationKey::Task(root.to_string()),
+            summary: format!("Task finished: {title}"),
+            body: first_line(text, 200),
+            actions: Vec::new(),
+            default_action: Some(NotifyAction::OpenSession(root.to_string())),
+            urgency: Urgency::Normal,
+        };
+        self.show(out, Live::Other, n);
+    }
+
+    /// The coalescing window ended: one notification for what was held back.
+    pub fn on_summary_due(&mut self) -> Vec<Decision> {
+        self.summary_due = false;
+        let mut out = Vec::new();
+        if self.coalesced.is_empty() {
+            return out;
+        }
+        let titles = std::mem::take(&mut self.coalesced);
+        let n = Notification {
+            key: NotificationKey::Summary,
+            summary: format!("{} more tasks finished", titles.len()),
+            body: titles
+                .iter()
+                .map(|t| first_line(t, 60))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            actions: Vec::new(),
+            default_action: None,
+            urgency: Urgency::Low,
+        };
+        self.show(&mut out, Live::Other, n);
+        out
+    }
+
+    /// The server state changed (`crashed`: it exited without being asked to).
+    pub fn on_server_state(
+        &mut self,
+        before: ServerState,
+        after: ServerState,
+        crashed: bool,
+        last_error: Option<&str>,
+        managed: bool,
+    ) -> Vec<Decision> {
+        let mut out = Vec::new();
+        if !self.settings.server || before == after {
+            return out;
+        }
+        let error = last_error.map(|e| first_line(e, 200)).unwrap_or_default();
+        let outage = |summary: &str, actions: Vec<NotifyAction>| Notification {
+            key: NotificationKey::Server,
+            summary: summary.to_string(),
+            body: error.clone(),
+            actions,
+            default_action: None,
+            urgency: Urgency::Critical,
+        };
+        let mut server_actions = vec![NotifyAction::RestartServer];
+        if managed {
+            server_actions.push(NotifyAction::ViewLog);
+        }
+        match after {
+            ServerState::Failed => {
+                self.outage_announced = true;
+                let n = outage("OpenCode server failed", server_actions);
+                self.show(&mut out, Live::Other, n);
+            }
+            ServerState::AuthRequired => {
+                self.outage_announced = true;
+                let n = outage("OpenCode server needs a password", Vec::new());
+                self.show(&mut out, Live::Other, n);
+            }
+            ServerState::Restarting if crashed => {
+                self.outage_announced = true;
+                let n = outage(
+                    "OpenCode server stopped unexpectedly; restarting",
+                    server_actions,
+                );
+                self.show(&mut out, Live::Other, n);
+            }
+            ServerState::Unreachable if !self.unreachable_check_due => {
+                self.unreachable_check_due = true;
+                out.push(Decision::UnreachableCheckIn(UNREACHABLE_GRACE));
+            }
+            ServerState::Running if self.outage_announced => {
+                self.outage_announced = false;
+                let n = Notification {
+                    key: NotificationKey::Server,
+                    summary: "OpenCode server recovered".into(),
+                    body: String::new(),
+                    actions: Vec::new(),
+                    default_action: None,
+                    urgency: Urgency::Low,
+                };
+                self.show(&mut out, Live::Other, n);
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The unreachable grace ended: announce it if it still is.
+    pub fn on_unreachable_check(
+        &mut self,
+        state: ServerState,
+        last_error: Option<&str>,
+    ) -> Vec<Decision> {
+        self.unreachable_check_due = false;
+        let mut out = Vec::new();
+        if state == ServerState::Unreachable && self.settings.server && !self.outage_announced {
+            self.outage_announced = true;
+            let n = Notification {
+                key: NotificationKey::Server,
+                summary: "OpenCode server unreachable".into(),
+                body: last_error.map(|e| first_line(e, 200)).unwrap_or_default(),
+                actions: vec![NotifyAction::RestartServer],
+                default_action: None,
+                urgency: Urgency::Critical,
+            };
+            self.show(&mut out, Live::Other, n);
+        }
+        out
+    }
+}
+
+fn permission_notification(
+    root: &str,
+    request: &PermissionRequest,
+    directory: Option<&str>,
+    sessions: &Sessions,
+) -> Notification {
+    let directory = directory.map(str::to_string);
+    let what = request.detail.as_deref().unwrap_or("");
+    let tool = if request.permission.is_empty() {
+        "a tool"
+    } else {
+        request.permission.as_str()
+    };
+    Notification {
+        key: NotificationKey::Task(root.to_string()),
+        summary: format!("Permission needed: {}", title_of(sessions, root)),
+        body: format!("{tool} wants to run: {}", first_line(what, 200)),
+        actions: vec![
+            NotifyAction::AllowOnce {
+                request: request.id.clone(),
+                directory: directory.clone(),
+            },
+            NotifyAction::AlwaysAllow {
+                request: request.id.clone(),
+                directory: directory.clone(),
+            },
+            NotifyAction::Reject {
+                request: request.id.clone(),
+                directory,
+            },
+        ],
+        default_action: Some(NotifyAction::OpenSession(root.to_string())),
+        urgency: Urgency::Critical,
+    }
+}
+
+fn question_notification(
+    root: &str,
+    request: &QuestionRequest,
+    directory: Option<&str>,
+    sessions: &Sessions,
+) -> Notification {
+    let question = request.questions.first();
+    let text = question.map(|q| q.question.as_str()).unwrap_or("");
+    // Buttons answer a single question; several questions need the full UI.
+    let mut actions: Vec<NotifyAction> = match (question, request.questions.len()) {
+        (Some(q), 1) => q
+            .options
+            .iter()
+            .take(MAX_OPTION_BUTTONS)
+            .map(|o| NotifyAction::Answer {
+                request: request.id.clone(),
+                directory: directory.map(str::to_string),
+                label: o.label.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    actions.push(NotifyAction::OpenSession(root.to_string()));
+    Notification {
+        key: NotificationKey::Task(root.to_string()),
+        summary: format!("Question: {}", title_of(sessions, root)),
+        body: first_line(text, 200),
+        actions,
+        default_action: Some(NotifyAction::OpenSession(root.to_string())),
+        urgency: Urgency::Critical,
+    }
+}
+
+fn busy_roots(sessions: &Sessions) -> HashSet<String> {
+    sessions
+        .iter()
+        .filter(|s| s.activity.is_working())
+        .map(|s| sessions.root_of(&s.id).to_string())
+        .collect()
+}
+
+fn pending_permission(sessions: &Sessions, root: &str, id: &str) -> bool {
+    sessions
+        .iter()
+        .filter(|s| sessions.root_of(&s.id) == root)
+        .any(|s| s.permissions.iter().any(|p| p.request.id == id))
+}
+
+fn pending_question(sessions: &Sessions, root: &str, id: &str) -> bool {
+    sessions
+        .iter()
+        .filter(|s| sessions.root_of(&s.id) == root)
+        .any(|s| s.questions.iter().any(|q| q.request.id == id))
+}
+
+fn title_of(sessions: &Sessions, root: &str) -> String {
+    let title = sessions
+        .get(root)
+        .and_then(|s| s.title.as_deref())
+        .filter(|t| !t.trim().is_empty());
+    first_line(title.unwrap_or("Untitled session"), 80)
+}
+
+/// The first line, trimmed and cut to `max` characters. Notification servers
+/// may interpret markup, so `<`, `>` and `&` are escaped by the sender.
+fn first_line(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        format!(
+            "{}…",
+            line.chars().take(max.saturating_sub(1)).collect::<String>()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{NotifyConfig, ServerMode};
+    use crate::core::{Effect, Event, ExitReport, State, Timer, WatchEvent, reduce};
+    use crate::server::events::parse_event;
+
+    /// A managed, running, connected core with notifications on, past the
+    /// start-up quiet period, plus a virtual clock.
+    struct World {
+        state: State,
+        now: Instant,
+        shown: Vec<Notification>,
+        closed: Vec<NotificationKey>,
+        timers: Vec<(Instant, Timer)>,
+        effects: Vec<Effect>,
+    }
+
+    impl World {
+        fn new(settings: NotifyConfig) -> Self {
+            let now = Instant::now();
+            let state = State::new(ServerMode::Managed, None, Duration::from_secs(30), now)
+                .with_notifications(settings, now);
+            let mut w = World {
+                state,
+                now,
+                shown: vec![],
+                closed: vec![],
+                timers: vec![],
+                effects: vec![],
+            };
+            w.send(Event::StartRequested);
+            w.send(Event::Spawned { launch: 1, pid: 9 });
+            w.send(Event::Ready {
+                launch: 1,
+                url: "http://127.0.0.1:1".into(),
+                version: "1".into(),
+            });
+            w.send(Event::Watch {
+                watch: 1,
+                event: WatchEvent::Connected {
+                    version: None,
+                    unsecured: false,
+                },
+            });
+            w.advance(QUIET_PERIOD);
+            w
+        }
+
+        fn default() -> Self {
+            Self::new(NotifyConfig::default())
+        }
+
+        fn send(&mut self, event: Event) {
+            for effect in reduce(&mut self.state, event, self.now) {
+                match &effect {
+                    Effect::Notify(n) => self.shown.push(n.clone()),
+                    Effect::CloseNotification(k) => self.closed.push(k.clone()),
+                    Effect::Schedule { timer, after } => {
+                        self.timers.push((self.now + *after, *timer))
+                    }
+                    _ => {}
+                }
+                self.effects.push(effect);
+            }
+        }
+
+        fn event(&mut self, line: &str) {
+            let event = parse_event(line).unwrap();
+            self.send(Event::Watch {
+                watch: self.watch(),
+                event: WatchEvent::Server(event),
+            });
+        }
+
+        fn watch(&self) -> u64 {
+            self.effects
+                .iter()
+                .rev()
+                .find_map(|e| match e {
+                    Effect::Watch { watch, .. } => Some(*watch),
+                    _ => None,
+                })
+                .unwrap_or(1)
+        }
+
+        fn advance(&mut self, by: Duration) {
+            let until = self.now + by;
+            loop {
+                self.timers.sort_by_key(|(at, _)| *at);
+                match self.timers.first() {
+                    Some((at, _)) if *at <= until => {
+                        let (at, timer) = self.timers.remove(0);
+                        self.now = at;
+                        self.send(Event::Timer(timer));
+                    }
+                    _ => break,
+                }
+            }
+            self.now = until;
+        }
+
+        fn status(&mut self, session: &str, kind: &str) {
+            self.event(&format!(
+                r#"{{"directory":"/p","payload":{{"type":"session.status","properties":{{"sessionID":"{session}","status":{{"type":"{kind}"}}}}}}}}"#
+            ));
+        }
+
+        fn created(&mut self, session: &str, parent: Option<&str>, title: &str) {
+            let parent = parent
+                .map(|p| format!(r#","parentID":"{p}""#))
+                .unwrap_or_default();
+            self.event(&format!(
+                r#"{{"directory":"/p","payload":{{"type":"session.created","properties":{{"info":{{"id":"{session}","title":"{title}"{parent}}}}}}}}}"#
+            ));
+        }
+
+        fn summaries(&self) -> Vec<&str> {
+            self.shown.iter().map(|n| n.summary.as_str()).collect()
+        }
+    }
+
+    fn permission(id: &str, session: &str) -> String {
+        format!(
+            r#"{{"directory":"/p","payload":{{"type":"permission.asked","properties":{{"id":"{id}","sessionID":"{session}","permission":"bash","patterns":["ls"],"metadata":{{"command":"ls -la"}}}}}}}}"#
+        )
+    }
+
+    fn replied(id: &str, session: &str, reply: &str) -> String {
+        format!(
+            r#"{{"directory":"/p","payload":{{"type":"permission.replied","properties":{{"sessionID":"{session}","requestID":"{id}","reply":"{reply}"}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn finished_after_min_duration_with_title_and_last_text() {
+        let mut w = World::default();
+        w.created("a", None, "Refactor parser");
+        w.status("a", "busy");
+        w.event(r#"{"type":"message.updated","properties":{"info":{"id":"m","sessionID":"a","role":"assistant"}}}"#);
+        w.event(r#"{"type":"message.part.updated","properties":{"part":{"id":"t","sessionID":"a","messageID":"m","type":"text","text":"All tests pass now.\nDetails follow."}}}"#);
+        w.advance(Duration::from_secs(12));
+        w.status("a", "idle");
+        w.status("a", "idle"); // repeated idle: still one notification
+        assert_eq!(w.summaries(), ["Task finished: Refactor parser"]);
+        assert_eq!(w.shown[0].body, "All tests pass now.");
+        assert_eq!(w.shown[0].key, NotificationKey::Task("a".into()));
+        assert_eq!(
+            w.shown[0].default_action,
+            Some(NotifyAction::OpenSession("a".into()))
+        );
+    }
+
+    #[test]
+    fn short_tasks_are_not_announced() {
+        let mut w = World::default();
+        w.status("a", "busy");
+        w.advance(Duration::from_secs(3));
+        w.status("a", "idle");
+        assert!(w.shown.is_empty());
+    }
+
+    #[test]
+    fn subagents_roll_up_into_one_notification_for_the_root() {
+        let mut w = World::default();
+        w.created("root", None, "Big task");
+        w.created("child1", Some("root"), "sub 1");
+        w.created("child2", Some("root"), "sub 2");
+        w.status("root", "busy");
+        w.status("child1", "busy");
+        w.status("child2", "busy");
+        w.advance(Duration::from_secs(20));
+        w.status("child1", "idle");
+        w.status("child2", "idle");
+        assert!(
+            w.shown.is_empty(),
+            "subagents finishing is not the task finishing"
+        );
+        w.status("root", "idle");
+        assert_eq!(w.summaries(), ["Task finished: Big task"]);
+    }
+
+    #[test]
+    fn quiet_period_after_start_and_reconnect_suppresses_old_news() {
+        let now = Instant::now();
+        let mut w = World::default();
+        // Reconnect: quiet again.
+        w.send(Event::Watch {
+            watch: w.watch(),
+            event: WatchEvent::Connected {
+                version: None,
+                unsecured: false,
+            },
+        });
+        w.status("a", "busy");
+        w.advance(Duration::from_secs(11));
+        w.status("a", "idle");
+        assert!(w.shown.is_empty(), "finished during the quiet period");
+        // Permission requests are live news even then.
+        w.event(&permission("per_1", "b"));
+        assert_eq!(w.summaries(), ["Permission needed: Untitled session"]);
+        let _ = now;
+    }
+
+    #[test]
+    fn permission_has_three_buttons_that_reply_and_closes_when_answered_elsewhere() {
+        let mut w = World::default();
+        w.created("a", None, "Deploy");
+        w.event(&permission("per_1", "a"));
+        let n = w.shown.last().unwrap().clone();
+        assert_eq!(n.body, "bash wants to run: ls -la");
+        let labels: Vec<String> = n.actions.iter().map(NotifyAction::label).collect();
+        assert_eq!(labels, ["Allow once", "Always allow", "Reject"]);
+        // Clicking Allow once replies to the server with the request's directory.
+        w.send(Event::NotificationAction(n.actions[0].clone()));
+        assert!(w.effects.contains(&Effect::ReplyPermission {
+            request: "per_1".into(),
+            directory: Some("/p".into()),
+            reply: crate::server::client::PermissionReply::Once
+        }));
+        // Answered (here or elsewhere): the notification goes away.
+        w.event(&replied("per_1", "a", "once"));
+        assert_eq!(w.closed, [NotificationKey::Task("a".into())]);
+    }
+
+    #[test]
+    fn rejected_permission_ends_the_task_without_a_finished_notification() {
+        let mut w = World::default();
+        w.status("a", "busy");
+        w.advance(Duration::from_secs(20));
+        w.event(&permission("per_1", "a"));
+        w.event(&replied("per_1", "a", "reject"));
+        w.status("a", "idle");
+        assert_eq!(w.summaries(), ["Permission needed: Untitled session"]);
+        // The next turn that ends normally is announced again.
+        w.status("a", "busy");
+        w.advance(Duration::from_secs(20));
+        w.status("a", "idle");
+        assert_eq!(
+            w.summaries().last(),
+            Some(&"Task finished: Untitled session")
+        );
+    }
+
+    #[test]
+    fn failure_is_announced_but_abort_is_not() {
+        let mut w = World::default();
+        w.status("a", "busy");
+        w.event(r#"{"type":"session.error","properties":{"sessionID":"a","error":{"name":"APIError","data":{"message":"rate limited\nretry later"}}}}"#);
+        w.advance(Duration::from_secs(20));
+        w.status("a", "idle");
+        assert_eq!(w.summaries(), ["Task failed: Untitled session"]);
+        assert_eq!(w.shown[0].body, "rate limited");
+        w.status("b", "busy");
+        w.advance(Duration::from_secs(20));
+        w.event(r#"{"type":"session.error","properties":{"sessionID":"b","error":{"name":"MessageAbortedError","data":{"message":"Aborted"}}}}"#);
+        w.status("b", "idle");
+        assert_eq!(w.shown.len(), 1, "an abort is the user's own doing");
+    }
+
+    #[test]
+    fn question_offers_up_to_three_labels_and_answers_with_the_label() {
+        let mut w = World::default();
+        w.event(r#"{"directory":"/p","payload":{"type":"question.asked","properties":{"id":"que_1","sessionID":"a","questions":[{"question":"Deploy now?","header":"Confirm","options":[{"label":"Yes"},{"label":"No"},{"label":"Later"},{"label":"Never"}]}]}}}"#);
+        let n = w.shown.last().unwrap().clone();
+        assert_eq!(n.body, "Deploy now?");
+        let labels: Vec<String> = n.actions.iter().map(NotifyAction::label).collect();
+        assert_eq!(labels, ["Yes", "No", "Later", "Open"]);
+        w.send(Event::NotificationAction(n.actions[0].clone()));
+        assert!(w.effects.contains(&Effect::ReplyQuestion {
+            request: "que_1".into(),
+            directory: Some("/p".into()),
+            answers: vec![vec!["Yes".into()]]
+        }));
+    }
+
+    #[test]
+    fn bursts_of_finished_tasks_are_coalesced() {
+        let mut w = World::default();
+        for s in ["a", "b", "c", "d", "e"] {
+            w.status(s, "busy");
+        }
+        w.advance(Duration::from_secs(20));
+        for s in ["a", "b", "c", "d", "e"] {
+            w.status(s, "idle");
+        }
+        assert_eq!(w.shown.len(), RATE_LIMIT);
+        w.advance(RATE_WINDOW);
+        assert_eq!(w.summaries().last(), Some(&"2 more tasks finished"));
+        assert_eq!(w.shown.last().unwrap().key, NotificationKey::Summary);
+    }
+
+    #[test]
+    fn crash_is_announced_and_recovery_only_after_an_announced_outage() {
+        let mut w = World::default();
+        w.send(Event::Exited {
+            launch: 1,
+            exit: ExitReport {
+                description: "was killed by signal 9".into(),
+                permanent: None,
+            },
+        });
+        assert_eq!(
+            w.summaries(),
+            ["OpenCode server stopped unexpectedly; restarting"]
+        );
+        let labels: Vec<String> = w.shown[0].actions.iter().map(NotifyAction::label).collect();
+        assert_eq!(labels, ["Restart", "View log"]);
+        w.advance(Duration::from_secs(1));
+        w.send(Event::Spawned { launch: 2, pid: 10 });
+        w.send(Event::Ready {
+            launch: 2,
+            url: "http://127.0.0.1:2".into(),
+            version: "1".into(),
+        });
+        let watch = w.watch();
+        w.send(Event::Watch {
+            watch,
+            event: WatchEvent::Connected {
+                version: None,
+                unsecured: false,
+            },
+        });
+        assert_eq!(w.summaries().last(), Some(&"OpenCode server recovered"));
+        // A requested stop and start announce nothing.
+        let before = w.shown.len();
+        w.send(Event::StopRequested);
+        w.send(Event::Exited {
+            launch: 2,
+            exit: ExitReport {
+                description: "exited".into(),
+                permanent: None,
+            },
+        });
+        w.send(Event::StartRequested);
+        assert_eq!(w.shown.len(), before);
+    }
+
+    #[test]
+    fn unreachable_is_announced_only_if_it_lasts() {
+        let mut w = World::default();
+        let watch = w.watch();
+        w.send(Event::Watch {
+            watch,
+            event: WatchEvent::Lost {
+                reason: "no data for 30 s".into(),
+            },
+        });
+        w.send(Event::Watch {
+            watch,
+            event: WatchEvent::Connected {
+                version: None,
+                unsecured: false,
+            },
+        });
+        w.advance(UNREACHABLE_GRACE);
+        assert!(w.shown.is_empty(), "a blip is not news");
+        w.send(Event::Watch {
+            watch,
+            event: WatchEvent::Lost {
+                reason: "no data for 30 s".into(),
+            },
+        });
+        w.advance(UNREACHABLE_GRACE);
+        assert_eq!(w.summaries(), ["OpenCode server unreachable"]);
+    }
+
+    #[test]
+    fn kinds_can_be_turned_off_and_everything_silenced() {
+        let mut w = World::new(NotifyConfig {
+            permission: false,
+            ..Default::default()
+        });
+        w.event(&permission("per_1", "a"));
+        assert!(w.shown.is_empty());
+        let mut w = World::new(NotifyConfig {
+            enabled: false,
+            ..Default::default()
+        });
+        w.event(&permission("per_1", "a"));
+        w.send(Event::Exited {
+            launch: 1,
+            exit: ExitReport {
+                description: "x".into(),
+                permanent: None,
+            },
+        });
+        assert!(w.shown.is_empty());
+    }
+
+    #[test]
+    fn without_buttons_the_text_says_how_to_answer() {
+        let mut w = World::default();
+        w.send(Event::NotifierReady { actions: false });
+        w.event(&permission("per_1", "a"));
+        let n = w.shown.last().unwrap();
+        assert!(n.actions.is_empty());
+        assert!(n.body.contains("Answer it in OpenCode"), "{}", n.body);
+    }
+}
