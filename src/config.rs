@@ -64,6 +64,8 @@ pub struct NotifyConfig {
     pub permission: bool,
     pub question: bool,
     pub server: bool,
+    /// Silence for old news after start and after each reconnect.
+    pub quiet_period: Duration,
 }
 
 impl Default for NotifyConfig {
@@ -76,6 +78,7 @@ impl Default for NotifyConfig {
             permission: true,
             question: true,
             server: true,
+            quiet_period: Duration::from_secs(15),
         }
     }
 }
@@ -304,6 +307,7 @@ impl Walker {
                 "question" => notify.question = flag(self)?,
                 "server" => notify.server = flag(self)?,
                 "min_duration" => notify.min_duration = self.seconds(&full, value, 0, 86_400)?,
+                "quiet_period" => notify.quiet_period = self.seconds(&full, value, 0, 600)?,
                 _ => self.unknown(&full),
             }
         }

@@ -13,8 +13,6 @@ use crate::server::events::{EventKind, PermissionRequest, QuestionRequest, Serve
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-/// No "finished"/"failed" notifications this long after start or a reconnect.
-pub const QUIET_PERIOD: Duration = Duration::from_secs(15);
 /// At most `RATE_LIMIT` "finished" notifications per `RATE_WINDOW`; more are
 /// coalesced into one summary at the end of the window.
 pub const RATE_WINDOW: Duration = Duration::from_secs(10);
@@ -133,9 +131,9 @@ pub enum Decision {
 impl NotifyPolicy {
     pub fn new(settings: NotifyConfig, now: Instant) -> Self {
         NotifyPolicy {
+            quiet_until: now + settings.quiet_period,
             settings,
             actions_supported: true,
-            quiet_until: now + QUIET_PERIOD,
             busy_roots: HashMap::new(),
             no_finish: HashSet::new(),
             live: HashMap::new(),
@@ -157,7 +155,7 @@ impl NotifyPolicy {
 
     /// The event stream (re)connected: what follows is old state for a while.
     pub fn on_connected(&mut self, now: Instant) {
-        self.quiet_until = now + QUIET_PERIOD;
+        self.quiet_until = now + self.settings.quiet_period;
     }
 
     fn show(&mut self, out: &mut Vec<Decision>, live: Live, mut notification: Notification) {
@@ -636,7 +634,7 @@ mod tests {
                     unsecured: false,
                 },
             });
-            w.advance(QUIET_PERIOD);
+            w.advance(Duration::from_secs(15));
             w
         }
 
