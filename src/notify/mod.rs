@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 const APP_NAME: &str = "OpenCode Nexus";
 const APP_ICON: &str = "opencode-nexus";
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Commands for the notifier task.
 #[derive(Debug)]
@@ -55,7 +56,7 @@ pub fn start(events: mpsc::Sender<Event>) -> mpsc::Sender<NotifierCommand> {
                     Some(NotifierCommand::Close(key)) => {
                         if let Some(old) = shown.remove(&key) {
                             old.waiter.abort();
-                            old.handle.close_async().await;
+                            close(&old.handle).await;
                         }
                     }
                     None => break,
@@ -122,18 +123,35 @@ async fn show(
             let mut chosen: Option<NotifyAction> = None;
             handle
                 .wait_for_action_async(|response| {
-                    if let notify_rust::NotificationResponse::Action(key) = response {
-                        chosen = pick(key, &actions, default_action.as_ref());
-                    }
+                    chosen = match response {
+                        notify_rust::NotificationResponse::Action(key) => pick(key, &actions, None),
+                        notify_rust::NotificationResponse::Default => default_action.clone(),
+                        _ => None,
+                    };
                 })
                 .await;
             if let Some(action) = chosen {
                 let _ = events.send(Event::NotificationAction(action)).await;
+                // Not every server closes a notification when a button is used.
+                close(&handle).await;
             }
             let _ = closed.send((key, id));
         })
     };
     shown.insert(n.key, Shown { id, handle, waiter });
+}
+
+/// Closes a notification; a server that does not answer cannot hold us up.
+async fn close(handle: &notify_rust::NotificationHandle) {
+    if tokio::time::timeout(CLOSE_TIMEOUT, handle.close_async())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            id = handle.id(),
+            "the notification server did not answer CloseNotification"
+        );
+    }
 }
 
 /// The action behind a button key ("0", "1", … or "default").

@@ -4,4 +4,5 @@ pub mod fake_event_server;
 pub mod headless_desktop;
 pub mod mock_model;
 pub mod nexus;
+pub mod notification_server;
 pub mod opencode_server;

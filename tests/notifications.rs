@@ -1,0 +1,159 @@
+//! Desktop notifications end to end: the daemon against the real server and
+//! the mock model, with a notification-server double on a private session bus
+//! that records `Notify` calls and clicks buttons (`ActionInvoked`).
+
+mod support;
+
+use std::time::Duration;
+use support::mock_model::MockModel;
+use support::nexus::{Nexus, managed_config, stdout};
+use support::notification_server::{NotificationServer, RecordedNotification};
+use support::opencode_server::TestHome;
+
+const WAIT: Duration = Duration::from_secs(60);
+const SERVER_START: Duration = Duration::from_secs(90);
+
+/// Managed server, notifications without the quiet period or minimum duration.
+fn config(home: &TestHome) -> String {
+    format!(
+        "{}[notify]\nmin_duration = 0\nquiet_period = 0\n",
+        managed_config(&home.project_dir())
+    )
+}
+
+async fn nexus_with(double: &NotificationServer, home: &TestHome) -> Nexus {
+    let env: Vec<(&str, String)> = double.env();
+    let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let nexus = Nexus::start_with_env(home, &config(home), &extra).await;
+    nexus.wait_for_state("running", SERVER_START).await;
+    nexus
+}
+
+fn summary_starts(prefix: &'static str) -> impl Fn(&RecordedNotification) -> bool {
+    move |n| n.summary.starts_with(prefix)
+}
+
+async fn click(double: &NotificationServer, n: &RecordedNotification, label: &str) {
+    double.wait_for_subscriber("ActionInvoked", WAIT).await;
+    let key = n
+        .action_key_for_label(label)
+        .unwrap_or_else(|| panic!("no {label:?} button on {n}"))
+        .to_string();
+    double.invoke_action(n.id, &key);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn permission_notification_allow_once_runs_the_tool_and_then_finishes() {
+    let double = NotificationServer::start_on_private_bus();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let nexus = nexus_with(&double, &home).await;
+
+    let ask = nexus.spawn(&["ask", "[bash:echo from-tool]"]);
+    let asked = double
+        .wait_for(summary_starts("Permission needed"), WAIT)
+        .await;
+    assert_eq!(asked.body, "bash wants to run: echo from-tool");
+    assert_eq!(
+        asked.action_labels(),
+        ["Allow once", "Always allow", "Reject", "Open"]
+    );
+    assert_eq!(asked.app_name, "OpenCode Nexus");
+    click(&double, &asked, "Allow once").await;
+
+    let out = ask.wait_with_output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tool said: from-tool"));
+    let finished = double.wait_for(summary_starts("Task finished"), WAIT).await;
+    assert!(finished.body.contains("tool said: from-tool"), "{finished}");
+    // The answered request's notification was closed, and only one "finished" came.
+    double.wait_for_closed(asked.id, WAIT).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let finished_count = double
+        .notifications()
+        .iter()
+        .filter(|n| n.summary.starts_with("Task finished"))
+        .count();
+    assert_eq!(finished_count, 1, "{}", double.describe());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejecting_stops_the_session_without_a_finished_notification() {
+    let double = NotificationServer::start_on_private_bus();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let nexus = nexus_with(&double, &home).await;
+
+    let ask = nexus.spawn(&["ask", "[bash:echo never]"]);
+    let asked = double
+        .wait_for(summary_starts("Permission needed"), WAIT)
+        .await;
+    click(&double, &asked, "Reject").await;
+    let out = ask.wait_with_output().await.unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("tool said: never"));
+    let idle = nexus.run(&["wait-idle", "--timeout", "30"]).await;
+    assert_eq!(idle.status.code(), Some(0));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !double
+            .notifications()
+            .iter()
+            .any(|n| n.summary.starts_with("Task finished")),
+        "{}",
+        double.describe()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answering_a_question_through_a_button_delivers_its_label() {
+    let double = NotificationServer::start_on_private_bus();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let nexus = nexus_with(&double, &home).await;
+
+    let ask = nexus.spawn(&["ask", "[question]"]);
+    let asked = double.wait_for(summary_starts("Question"), WAIT).await;
+    assert_eq!(asked.body, "Deploy now?");
+    // The options, the Open button, and the body click ("default").
+    assert_eq!(asked.action_labels(), ["Yes", "No", "Open", "Open"]);
+    click(&double, &asked, "Yes").await;
+    let out = ask.wait_with_output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("answer was:") && text.contains("Yes"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_server_is_announced_then_recovered() {
+    let double = NotificationServer::start_on_private_bus();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let nexus = nexus_with(&double, &home).await;
+    let pid = nexus.status().await["server"]["pid"].as_u64().unwrap() as i32;
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let down = double
+        .wait_for(summary_starts("OpenCode server stopped unexpectedly"), WAIT)
+        .await;
+    assert_eq!(down.action_labels(), ["Restart", "View log"]);
+    let back = double
+        .wait_for(summary_starts("OpenCode server recovered"), SERVER_START)
+        .await;
+    assert_eq!(
+        back.replaces_id, down.id,
+        "the outage notification is replaced, not stacked"
+    );
+    assert!(!stdout(&nexus.run(&["status"]).await).is_empty());
+}
