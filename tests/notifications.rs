@@ -157,3 +157,63 @@ async fn killed_server_is_announced_then_recovered() {
     );
     assert!(!stdout(&nexus.run(&["status"]).await).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_notification_daemon_shows_them() {
+    use support::headless_desktop::HeadlessDesktop;
+    HeadlessDesktop::available().expect("headless desktop packages");
+    let desktop = HeadlessDesktop::start();
+    let env = desktop.env();
+    let mut dunst = std::process::Command::new("dunst")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start dunst");
+    let dunstctl = |args: &[&str]| {
+        let out = std::process::Command::new("dunstctl")
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .expect("run dunstctl");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !desktop.name_has_owner("org.freedesktop.Notifications") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dunst never took the bus name"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let nexus = Nexus::start_with_env(&home, &config(&home), &extra).await;
+    let pid = nexus.wait_for_state("running", SERVER_START).await["server"]["pid"]
+        .as_u64()
+        .unwrap() as i32;
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let shown: u32 = dunstctl(&["count", "displayed"]).parse().unwrap_or(0);
+        let waiting: u32 = dunstctl(&["count", "waiting"]).parse().unwrap_or(0);
+        if shown + waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dunst never showed a notification"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    desktop.screenshot(artifacts.join("notification-dunst.png"));
+    dunstctl(&["close-all"]);
+    let history = dunstctl(&["history"]);
+    assert!(history.contains("OpenCode server"), "{history}");
+    let _ = dunst.kill();
+    let _ = dunst.wait();
+}
