@@ -3,10 +3,12 @@
 //! `core` decides (pure), `supervisor` runs the managed server, `server` talks
 //! to it, `ipc` connects the CLI to the resident daemon, `daemon` wires it all.
 
+pub mod autostart;
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod diagnostics;
 pub mod ipc;
 pub mod logging;
 pub mod notify;

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
             Ok(loaded) => cli::set_password(&loaded.config.server.password_file),
             Err(_) => cli::set_password(&paths.password_file()),
         },
+        Command::Autostart { action } => cli::autostart(&paths, action),
         command => runtime(false).block_on(cli::run_client(&paths, command)),
     };
     ExitCode::from(code)

@@ -20,6 +20,8 @@ pub struct Paths {
     pub runtime_dir: PathBuf,
     /// `$XDG_DATA_HOME`, for the install locations we search for `opencode`.
     pub data_home: PathBuf,
+    /// `$XDG_CONFIG_HOME/autostart`: where desktops look for programs to start at login.
+    pub autostart_dir: PathBuf,
 }
 
 impl Paths {
@@ -47,6 +49,7 @@ impl Paths {
             None => std::env::temp_dir().join(format!("{APP_DIR}-{}", crate::platform::user_id())),
         };
         Paths {
+            autostart_dir: config_home.join("autostart"),
             config_dir: config_home.join(APP_DIR),
             state_dir: state_home.join(APP_DIR),
             runtime_dir,
@@ -62,6 +65,11 @@ impl Paths {
     /// Default location of the attach-mode password (created 0600).
     pub fn password_file(&self) -> PathBuf {
         self.config_dir.join("server-password")
+    }
+
+    /// The XDG autostart entry that starts the daemon at login.
+    pub fn autostart_entry(&self) -> PathBuf {
+        self.autostart_dir.join("opencode-nexus.desktop")
     }
 
     pub fn daemon_log(&self) -> PathBuf {

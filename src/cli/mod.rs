@@ -77,6 +77,21 @@ pub enum Command {
         #[command(subcommand)]
         action: PasswordCommand,
     },
+    /// Start Nexus at login (or not).
+    Autostart {
+        #[command(subcommand)]
+        action: AutostartCommand,
+    },
+    /// Print a report for troubleshooting (versions, OS, config, state history,
+    /// recent restarts, the server's last log lines); it contains no secret.
+    Diagnostics,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum AutostartCommand {
+    Enable,
+    Disable,
+    Status,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -124,7 +139,10 @@ pub async fn run_client(paths: &Paths, command: Command) -> u8 {
         Command::WaitIdle { timeout } => wait_idle(paths, timeout).await,
         Command::Logs { follow } => logs(paths, follow).await,
         Command::Quit => quit(paths).await,
-        Command::Daemon { .. } | Command::Password { .. } => unreachable!("handled in main"),
+        Command::Diagnostics => diagnostics(paths).await,
+        Command::Daemon { .. } | Command::Password { .. } | Command::Autostart { .. } => {
+            unreachable!("handled in main")
+        }
     };
     match outcome {
         Ok(code) => code,
@@ -288,6 +306,88 @@ async fn quit(paths: &Paths) -> Result<u8, ClientError> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(code)
+}
+
+async fn diagnostics(paths: &Paths) -> Result<u8, ClientError> {
+    match Connection::open(paths, &Request::Diagnostics {}).await {
+        Ok(mut conn) => match conn.next().await? {
+            Some(Reply::Ok { message }) => {
+                println!("{message}");
+                Ok(exit_code::OK)
+            }
+            other => Ok(unexpected(other)),
+        },
+        Err(ClientError::NotRunning) => {
+            // Still useful without a daemon: versions, OS and config.
+            let (config, problem) = match crate::config::Config::load(paths) {
+                Ok(loaded) => (Some(loaded.config), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            let log: Vec<String> = std::fs::read_to_string(paths.server_log())
+                .map(|t| {
+                    t.lines()
+                        .rev()
+                        .take(200)
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect()
+                })
+                .unwrap_or_default();
+            println!(
+                "{}",
+                crate::diagnostics::report(&crate::diagnostics::DiagnosticsInput {
+                    status: None,
+                    config: config.as_ref(),
+                    config_problem: problem,
+                    server_log: &log,
+                    secrets: &[],
+                })
+            );
+            Ok(exit_code::OK)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `autostart enable|disable|status`.
+pub fn autostart(paths: &Paths, action: AutostartCommand) -> u8 {
+    use crate::autostart;
+    match action {
+        AutostartCommand::Enable => {
+            let program = match std::env::current_exe() {
+                Ok(p) => p,
+                Err(e) => return failed(&format!("cannot tell where this program is: {e}")),
+            };
+            match autostart::enable(paths, &program) {
+                Ok(entry) => {
+                    println!("OpenCode Nexus will start at login ({})", entry.display());
+                    exit_code::OK
+                }
+                Err(e) => failed(&e),
+            }
+        }
+        AutostartCommand::Disable => match autostart::disable(paths) {
+            Ok(true) => {
+                println!("OpenCode Nexus will no longer start at login");
+                exit_code::OK
+            }
+            Ok(false) => {
+                println!("start at login was not enabled");
+                exit_code::OK
+            }
+            Err(e) => failed(&e),
+        },
+        AutostartCommand::Status => {
+            let state = autostart::status(paths);
+            println!("{}", state.describe());
+            match state {
+                autostart::AutostartState::Broken { .. } => exit_code::FAILURE,
+                _ => exit_code::OK,
+            }
+        }
+    }
 }
 
 /// `password set`: reads one line from stdin into the password file (0600).

@@ -89,6 +89,18 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
         Request::WaitIdle {} => wait_idle(&shared, &mut replies).await,
         Request::Logs { follow } => logs(&shared, follow, &mut replies).await,
         Request::Quit {} => quit(&shared, &mut replies).await,
+        Request::Diagnostics {} => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let _ = shared.diagnostics_queries.send(tx).await;
+            match rx.await {
+                Ok(message) => replies.send(&Reply::Ok { message }).await,
+                Err(_) => {
+                    replies
+                        .send(&Reply::error("the daemon is shutting down"))
+                        .await
+                }
+            }
+        }
     };
     if let Err(e) = result {
         tracing::debug!("control client went away: {e}");

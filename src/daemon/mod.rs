@@ -47,6 +47,7 @@ pub struct DaemonSetup {
 pub(crate) struct Shared {
     pub events: mpsc::Sender<Event>,
     pub status_queries: mpsc::Sender<oneshot::Sender<StatusReport>>,
+    pub diagnostics_queries: mpsc::Sender<oneshot::Sender<String>>,
     pub summary: watch::Receiver<Summary>,
     /// A client for the server being watched, while there is one.
     pub server: watch::Receiver<Option<ServerClient>>,
@@ -78,6 +79,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
     let server = &setup.config.server;
     let (events_tx, mut events_rx) = mpsc::channel::<Event>(1024);
     let (status_tx, mut status_rx) = mpsc::channel(16);
+    let (diagnostics_tx, mut diagnostics_rx) = mpsc::channel::<oneshot::Sender<String>>(4);
     let (server_events, _) = broadcast::channel(4096);
     let log = Arc::new(Mutex::new(ServerLog::new(
         setup.paths.server_log(),
@@ -133,6 +135,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
     let shared = Shared {
         events: events_tx.clone(),
         status_queries: status_tx,
+        diagnostics_queries: diagnostics_tx,
         summary: summary_rx,
         server: client_rx,
         server_events,
@@ -181,6 +184,23 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
             }
             Some(reply) = status_rx.recv() => {
                 let _ = reply.send(StatusReport::derive(&state, daemon_info.clone(), Clock::system()));
+            }
+            Some(reply) = diagnostics_rx.recv() => {
+                let status = StatusReport::derive(&state, daemon_info.clone(), Clock::system());
+                let log = shared.log.lock().map(|l| l.recent()).unwrap_or_default();
+                let secrets: Vec<String> = setup
+                    .attach_password
+                    .iter()
+                    .chain(effects.supervisor.credentials(None).and_then(|c| c.password).iter())
+                    .map(|s| s.expose().to_string())
+                    .collect();
+                let _ = reply.send(crate::diagnostics::report(&crate::diagnostics::DiagnosticsInput {
+                    status: Some(&status),
+                    config: Some(&setup.config),
+                    config_problem: None,
+                    server_log: &log,
+                    secrets: &secrets,
+                }));
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => { tokio::spawn(control::serve(stream, shared.clone())); }

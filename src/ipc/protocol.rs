@@ -35,6 +35,8 @@ pub enum Request {
         follow: bool,
     },
     Quit {},
+    /// The diagnostics report (as text).
+    Diagnostics {},
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,49 @@
+//! Start at login: one small API over the platform's mechanism (an XDG
+//! autostart entry on Linux; a LaunchAgent on macOS and the Run key on
+//! Windows through auto-launch). The daemon started this way opens nothing
+//! by itself: it only shows the tray and real state.
+
+#[cfg(target_os = "linux")]
+mod xdg;
+#[cfg(target_os = "linux")]
+pub use xdg::{disable, enable, status};
+
+#[cfg(not(target_os = "linux"))]
+mod other;
+#[cfg(not(target_os = "linux"))]
+pub use other::{disable, enable, status};
+
+use std::path::PathBuf;
+
+/// Whether Nexus starts at login, checked against what is really on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutostartState {
+    Enabled {
+        entry: PathBuf,
+        program: PathBuf,
+    },
+    Disabled,
+    /// An entry exists but cannot work (the program is gone, …).
+    Broken {
+        entry: PathBuf,
+        reason: String,
+    },
+}
+
+impl AutostartState {
+    pub fn describe(&self) -> String {
+        match self {
+            AutostartState::Enabled { entry, program } => {
+                format!(
+                    "enabled: {} starts {} at login",
+                    entry.display(),
+                    program.display()
+                )
+            }
+            AutostartState::Disabled => "disabled".into(),
+            AutostartState::Broken { entry, reason } => {
+                format!("broken: {} {reason}", entry.display())
+            }
+        }
+    }
+}
