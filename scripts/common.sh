@@ -61,3 +61,13 @@ BUILD_PACKAGES=(build-essential pkg-config ca-certificates)
 # screenshots, python3-gi for the harness's fake tray item; xdotool, dunst,
 # dbus-x11 and x11-utils for pointer, notification and debugging work.
 DESKTOP_TEST_PACKAGES=(xvfb dbus dbus-x11 xfce4-panel libglib2.0-bin imagemagick x11-utils xdotool dunst python3-gi)
+
+# What the side-by-side tray benchmark needs (tests/tray_footprint.rs, run by
+# scripts/bench-tray.sh) on top of DESKTOP_TEST_PACKAGES: the peer it is
+# measured against, syncthingtray watching a loopback syncthing.
+BENCH_PACKAGES=(syncthing syncthingtray)
+
+# What the packaging tests need (tests/packaging.rs): desktop-file-validate,
+# appstreamcli, systemd-analyze (the user-unit check is skipped without it) and
+# python3 (plistlib reads the macOS plists).
+PACKAGING_TEST_PACKAGES=(desktop-file-utils appstream systemd python3)
