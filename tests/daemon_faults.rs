@@ -78,7 +78,10 @@ async fn events_from_the_stream_reach_status() {
         "session.status",
         json!({"sessionID": "ses_a", "status": {"type": "idle"}}),
     );
-    let out = waiting.wait_with_output().await.unwrap();
+    let out = tokio::time::timeout(WAIT, waiting.wait_with_output())
+        .await
+        .expect("wait-idle did not end")
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -264,7 +264,10 @@ async fn permission_request_shows_as_pending_and_clears_when_answered() {
             s["sessions"]["pending_permissions"] == 0
         })
         .await;
-    let out = ask.wait_with_output().await.unwrap();
+    let out = tokio::time::timeout(SETTLE, ask.wait_with_output())
+        .await
+        .expect("ask did not end")
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -61,7 +61,10 @@ async fn permission_notification_allow_once_runs_the_tool_and_then_finishes() {
     assert_eq!(asked.app_name, "OpenCode Nexus");
     click(&double, &asked, "Allow once").await;
 
-    let out = ask.wait_with_output().await.unwrap();
+    let out = tokio::time::timeout(WAIT, ask.wait_with_output())
+        .await
+        .expect("ask did not end")
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -94,7 +97,10 @@ async fn rejecting_stops_the_session_without_a_finished_notification() {
         .wait_for(summary_starts("Permission needed"), WAIT)
         .await;
     click(&double, &asked, "Reject").await;
-    let out = ask.wait_with_output().await.unwrap();
+    let out = tokio::time::timeout(WAIT, ask.wait_with_output())
+        .await
+        .expect("ask did not end")
+        .unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("tool said: never"));
     let idle = nexus.run(&["wait-idle", "--timeout", "30"]).await;
     assert_eq!(idle.status.code(), Some(0));
@@ -122,7 +128,10 @@ async fn answering_a_question_through_a_button_delivers_its_label() {
     // The options, the Open button, and the body click ("default").
     assert_eq!(asked.action_labels(), ["Yes", "No", "Open", "Open"]);
     click(&double, &asked, "Yes").await;
-    let out = ask.wait_with_output().await.unwrap();
+    let out = tokio::time::timeout(WAIT, ask.wait_with_output())
+        .await
+        .expect("ask did not end")
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -3,14 +3,26 @@
 //! turns button clicks back into core events.
 //!
 //! One live notification per key: a new one for the same key replaces the
-//! old (same id) instead of stacking. Every shown notification has a task
-//! that waits for its buttons; replacing or closing it ends that task.
+//! old (same id) instead of stacking. One listener hears every button click
+//! and close (see `actions`), and maps it back through the notification's id.
 
 use crate::core::Event;
 use crate::core::notify_policy::{Notification, NotificationKey, NotifyAction, Urgency};
 use std::collections::HashMap;
-use std::sync::Arc;
 use tokio::sync::mpsc;
+
+#[cfg(target_os = "linux")]
+mod actions;
+#[cfg(target_os = "linux")]
+use actions::ServerSignal;
+
+/// Elsewhere there is no listener (yet): notifications show without buttons working.
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug)]
+enum ServerSignal {
+    Action { id: u32, key: String },
+    Closed { id: u32 },
+}
 
 const APP_NAME: &str = "OpenCode Nexus";
 const APP_ICON: &str = "opencode-nexus";
@@ -23,16 +35,26 @@ pub enum NotifierCommand {
     Close(NotificationKey),
 }
 
+/// A notification on screen and what its buttons mean.
 struct Shown {
-    id: u32,
-    handle: Arc<notify_rust::NotificationHandle>,
-    waiter: tokio::task::JoinHandle<()>,
+    key: NotificationKey,
+    handle: notify_rust::NotificationHandle,
+    actions: Vec<NotifyAction>,
+    default_action: Option<NotifyAction>,
 }
 
-/// Starts the notifier: asks the server's capabilities (reported to the core
-/// as `NotifierReady`), then shows and closes notifications as told.
+/// Starts the notifier: listens for button clicks, asks the server's
+/// capabilities (reported to the core as `NotifierReady`), then shows and
+/// closes notifications as told.
 pub fn start(events: mpsc::Sender<Event>) -> mpsc::Sender<NotifierCommand> {
     let (tx, mut rx) = mpsc::channel::<NotifierCommand>(256);
+    let (signals_tx, mut signals) = mpsc::unbounded_channel::<ServerSignal>();
+    #[cfg(target_os = "linux")]
+    if let Err(e) = actions::listen(signals_tx) {
+        tracing::warn!("notification buttons will not work: {e}");
+    }
+    #[cfg(not(target_os = "linux"))]
+    drop(signals_tx);
     tokio::spawn(async move {
         let caps = tokio::task::spawn_blocking(notify_rust::get_capabilities).await;
         let actions = match caps {
@@ -47,41 +69,45 @@ pub fn start(events: mpsc::Sender<Event>) -> mpsc::Sender<NotifierCommand> {
             Err(_) => false,
         };
         let _ = events.send(Event::NotifierReady { actions }).await;
-        let mut shown: HashMap<NotificationKey, Shown> = HashMap::new();
-        let (closed_tx, mut closed_rx) = mpsc::unbounded_channel::<(NotificationKey, u32)>();
+        // By notification id; at most one per key.
+        let mut shown: HashMap<u32, Shown> = HashMap::new();
         loop {
             tokio::select! {
                 command = rx.recv() => match command {
-                    Some(NotifierCommand::Show(n)) => show(n, &mut shown, &events, &closed_tx).await,
+                    Some(NotifierCommand::Show(n)) => show(n, &mut shown).await,
                     Some(NotifierCommand::Close(key)) => {
-                        if let Some(old) = shown.remove(&key) {
-                            old.waiter.abort();
+                        let id = shown.iter().find(|(_, s)| s.key == key).map(|(id, _)| *id);
+                        if let Some(old) = id.and_then(|id| shown.remove(&id)) {
                             close(&old.handle).await;
                         }
                     }
                     None => break,
                 },
-                Some((key, id)) = closed_rx.recv() => {
-                    // Dismissed or acted on: forget it (unless already replaced).
-                    if shown.get(&key).is_some_and(|s| s.id == id) {
-                        shown.remove(&key);
+                Some(signal) = signals.recv() => match signal {
+                    ServerSignal::Action { id, key } => {
+                        let Some(clicked) = shown.remove(&id) else { continue };
+                        let action = if key == "default" {
+                            clicked.default_action.clone()
+                        } else {
+                            pick(&key, &clicked.actions, None)
+                        };
+                        if let Some(action) = action {
+                            let _ = events.send(Event::NotificationAction(action)).await;
+                        }
+                        // Not every server closes a notification when a button is used.
+                        close(&clicked.handle).await;
                     }
-                }
+                    ServerSignal::Closed { id } => {
+                        shown.remove(&id);
+                    }
+                },
             }
-        }
-        for (_, old) in shown.drain() {
-            old.waiter.abort();
         }
     });
     tx
 }
 
-async fn show(
-    n: Notification,
-    shown: &mut HashMap<NotificationKey, Shown>,
-    events: &mpsc::Sender<Event>,
-    closed: &mpsc::UnboundedSender<(NotificationKey, u32)>,
-) {
+async fn show(n: Notification, shown: &mut HashMap<u32, Shown>) {
     let mut builder = notify_rust::Notification::new();
     builder
         .appname(APP_NAME)
@@ -99,46 +125,30 @@ async fn show(
     if n.default_action.is_some() {
         builder.action("default", "Open");
     }
-    if let Some(old) = shown.remove(&n.key) {
-        old.waiter.abort();
-        builder.id(old.id); // replace, do not stack
+    let previous = shown
+        .iter()
+        .find(|(_, s)| s.key == n.key)
+        .map(|(id, _)| *id);
+    if let Some(id) = previous {
+        shown.remove(&id);
+        builder.id(id); // replace, do not stack
     }
-    let handle = match builder.show_async().await {
-        Ok(handle) => Arc::new(handle),
-        Err(e) => {
-            tracing::debug!("notification not shown: {e}");
-            return;
+    match builder.show_async().await {
+        Ok(handle) => {
+            let id = handle.id();
+            tracing::debug!(id, summary = %n.summary, "notification shown");
+            shown.insert(
+                id,
+                Shown {
+                    key: n.key,
+                    handle,
+                    actions: n.actions,
+                    default_action: n.default_action,
+                },
+            );
         }
-    };
-    let id = handle.id();
-    tracing::debug!(id, summary = %n.summary, "notification shown");
-    let waiter = {
-        let handle = handle.clone();
-        let events = events.clone();
-        let closed = closed.clone();
-        let key = n.key.clone();
-        let actions = n.actions.clone();
-        let default_action = n.default_action.clone();
-        tokio::spawn(async move {
-            let mut chosen: Option<NotifyAction> = None;
-            handle
-                .wait_for_action_async(|response| {
-                    chosen = match response {
-                        notify_rust::NotificationResponse::Action(key) => pick(key, &actions, None),
-                        notify_rust::NotificationResponse::Default => default_action.clone(),
-                        _ => None,
-                    };
-                })
-                .await;
-            if let Some(action) = chosen {
-                let _ = events.send(Event::NotificationAction(action)).await;
-                // Not every server closes a notification when a button is used.
-                close(&handle).await;
-            }
-            let _ = closed.send((key, id));
-        })
-    };
-    shown.insert(n.key, Shown { id, handle, waiter });
+        Err(e) => tracing::debug!("notification not shown: {e}"),
+    }
 }
 
 /// Closes a notification; a server that does not answer cannot hold us up.
