@@ -203,15 +203,8 @@ impl NotifyPolicy {
                 request_id,
                 rejected,
             } => {
-                let root = sessions.root_of(session_id).to_string();
-                if *rejected {
-                    self.no_finish.insert(root.clone());
-                }
-                self.close_if(
-                    &mut out,
-                    NotificationKey::Task(root),
-                    &Live::Permission(request_id.clone()),
-                );
+                let live = Live::Permission(request_id.clone());
+                self.request_closed(sessions, session_id, *rejected, live, &mut out);
             }
             EventKind::QuestionAsked(request) => {
                 let root = sessions.root_of(&request.session_id).to_string();
@@ -225,15 +218,8 @@ impl NotifyPolicy {
                 request_id,
                 rejected,
             } => {
-                let root = sessions.root_of(session_id).to_string();
-                if *rejected {
-                    self.no_finish.insert(root.clone());
-                }
-                self.close_if(
-                    &mut out,
-                    NotificationKey::Task(root),
-                    &Live::Question(request_id.clone()),
-                );
+                let live = Live::Question(request_id.clone());
+                self.request_closed(sessions, session_id, *rejected, live, &mut out);
             }
             EventKind::SessionError {
                 session_id: Some(id),
@@ -266,6 +252,23 @@ impl NotifyPolicy {
             _ => {}
         }
         out
+    }
+
+    /// A request was answered (anywhere): its notification goes; a reject or
+    /// a dismissal ends the turn, which is then not "finished".
+    fn request_closed(
+        &mut self,
+        sessions: &Sessions,
+        session: &str,
+        rejected: bool,
+        live: Live,
+        out: &mut Vec<Decision>,
+    ) {
+        let root = sessions.root_of(session).to_string();
+        if rejected {
+            self.no_finish.insert(root.clone());
+        }
+        self.close_if(out, NotificationKey::Task(root), &live);
     }
 
     /// A snapshot or a server restart changed many sessions at once: follow
