@@ -6,7 +6,7 @@ mod support;
 use serde_json::json;
 use std::time::Duration;
 use support::fake_event_server::{EventMode, FakeEventServer};
-use support::nexus::Nexus;
+use support::nexus::{Nexus, assert_exit, finished};
 use support::opencode_server::TestHome;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -78,16 +78,8 @@ async fn events_from_the_stream_reach_status() {
         "session.status",
         json!({"sessionID": "ses_a", "status": {"type": "idle"}}),
     );
-    let out = tokio::time::timeout(WAIT, waiting.wait_with_output())
-        .await
-        .expect("wait-idle did not end")
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = finished(waiting, WAIT).await;
+    assert_exit(&out, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use support::mock_model::MockModel;
 use support::nexus::{
-    Nexus, command_line, descendants, group_members, managed_config, nexus_binary, process_alive,
-    stderr, stdout,
+    Nexus, assert_exit, command_line, descendants, finished, group_members, managed_config,
+    nexus_binary, process_alive, stderr, stdout,
 };
 use support::opencode_server::{OpencodeServer, TestHome, opencode_version};
 
@@ -56,7 +56,7 @@ async fn managed_server_runs_and_ask_streams_the_mock_reply() {
     assert_eq!(model.last_user_text().as_deref(), Some("hello there"));
 
     let idle = nexus.run(&["wait-idle", "--timeout", "20"]).await;
-    assert_eq!(idle.status.code(), Some(0), "{}", stderr(&idle));
+    assert_exit(&idle, 0);
     // The password given to the server never reaches its log or ours.
     assert!(!nexus.server_log().contains("OPENCODE_SERVER_PASSWORD="));
 }
@@ -147,7 +147,7 @@ async fn quit_stops_the_server_and_every_descendant() {
     );
 
     let out = nexus.run(&["quit"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(nexus.wait_exit(SETTLE).await, Some(0));
     assert!(!process_alive(server), "the server survived quit");
     assert_eq!(
@@ -171,7 +171,7 @@ async fn server_stop_and_start_through_the_cli() {
     let first = server_pid(&status);
 
     let out = nexus.run(&["server", "stop"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let status = nexus.status().await;
     assert_eq!(status["server"]["state"], "stopped");
     assert!(status["server"]["pid"].is_null());
@@ -184,13 +184,13 @@ async fn server_stop_and_start_through_the_cli() {
     );
 
     let out = nexus.run(&["server", "start"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let status = nexus.status().await;
     assert_eq!(status["server"]["state"], "running");
     assert_ne!(server_pid(&status), first);
 
     let out = nexus.run(&["server", "restart"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let status = nexus.status().await;
     assert_eq!(status["server"]["state"], "running");
     let logs = nexus.run(&["logs"]).await;
@@ -264,16 +264,8 @@ async fn permission_request_shows_as_pending_and_clears_when_answered() {
             s["sessions"]["pending_permissions"] == 0
         })
         .await;
-    let out = tokio::time::timeout(SETTLE, ask.wait_with_output())
-        .await
-        .expect("ask did not end")
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = finished(ask, SETTLE).await;
+    assert_exit(&out, 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("tool said: from-tool"));
 }
 
@@ -405,16 +397,8 @@ async fn ctrl_c_during_ask_aborts_the_session() {
         .await;
 
     unsafe { libc::kill(ask.id().unwrap() as i32, libc::SIGINT) };
-    let out = tokio::time::timeout(SETTLE, ask.wait_with_output())
-        .await
-        .expect("ask did not end")
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = finished(ask, SETTLE).await;
+    assert_exit(&out, 130);
     assert!(String::from_utf8_lossy(&out.stderr).contains("aborted"));
     // The session really stopped: nothing busy, and the mock's stream was cut short.
     nexus

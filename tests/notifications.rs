@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 use support::mock_model::MockModel;
-use support::nexus::{Nexus, managed_config, stdout};
+use support::nexus::{Nexus, assert_exit, finished, managed_config, stdout};
 use support::notification_server::{NotificationServer, RecordedNotification};
 use support::opencode_server::TestHome;
 
@@ -21,12 +21,29 @@ fn config(home: &TestHome) -> String {
     )
 }
 
-async fn nexus_with(double: &NotificationServer, home: &TestHome) -> Nexus {
+/// A running managed Nexus with the mock model, notifying a double on a
+/// private bus. Fields drop in order: the daemon goes first.
+struct World {
+    nexus: Nexus,
+    _home: TestHome,
+    _model: MockModel,
+    double: NotificationServer,
+}
+
+async fn world() -> World {
+    let double = NotificationServer::start_on_private_bus();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
     let env: Vec<(&str, String)> = double.env();
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let nexus = Nexus::start_with_env(home, &config(home), &extra).await;
+    let nexus = Nexus::start_with_env(&home, &config(&home), &extra).await;
     nexus.wait_for_state("running", SERVER_START).await;
-    nexus
+    World {
+        nexus,
+        _home: home,
+        _model: model,
+        double,
+    }
 }
 
 fn summary_starts(prefix: &'static str) -> impl Fn(&RecordedNotification) -> bool {
@@ -44,10 +61,7 @@ async fn click(double: &NotificationServer, n: &RecordedNotification, label: &st
 
 #[tokio::test(flavor = "multi_thread")]
 async fn permission_notification_allow_once_runs_the_tool_and_then_finishes() {
-    let double = NotificationServer::start_on_private_bus();
-    let model = MockModel::start().await;
-    let home = TestHome::new(model.base_url());
-    let nexus = nexus_with(&double, &home).await;
+    let World { nexus, double, .. } = &world().await;
 
     let ask = nexus.spawn(&["ask", "[bash:echo from-tool]"]);
     let asked = double
@@ -59,18 +73,10 @@ async fn permission_notification_allow_once_runs_the_tool_and_then_finishes() {
         ["Allow once", "Always allow", "Reject", "Open"]
     );
     assert_eq!(asked.app_name, "OpenCode Nexus");
-    click(&double, &asked, "Allow once").await;
+    click(double, &asked, "Allow once").await;
 
-    let out = tokio::time::timeout(WAIT, ask.wait_with_output())
-        .await
-        .expect("ask did not end")
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = finished(ask, WAIT).await;
+    assert_exit(&out, 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("tool said: from-tool"));
     let finished = double.wait_for(summary_starts("Task finished"), WAIT).await;
     assert!(finished.body.contains("tool said: from-tool"), "{finished}");
@@ -87,20 +93,14 @@ async fn permission_notification_allow_once_runs_the_tool_and_then_finishes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rejecting_stops_the_session_without_a_finished_notification() {
-    let double = NotificationServer::start_on_private_bus();
-    let model = MockModel::start().await;
-    let home = TestHome::new(model.base_url());
-    let nexus = nexus_with(&double, &home).await;
+    let World { nexus, double, .. } = &world().await;
 
     let ask = nexus.spawn(&["ask", "[bash:echo never]"]);
     let asked = double
         .wait_for(summary_starts("Permission needed"), WAIT)
         .await;
-    click(&double, &asked, "Reject").await;
-    let out = tokio::time::timeout(WAIT, ask.wait_with_output())
-        .await
-        .expect("ask did not end")
-        .unwrap();
+    click(double, &asked, "Reject").await;
+    let out = finished(ask, WAIT).await;
     assert!(!String::from_utf8_lossy(&out.stdout).contains("tool said: never"));
     let idle = nexus.run(&["wait-idle", "--timeout", "30"]).await;
     assert_eq!(idle.status.code(), Some(0));
@@ -117,27 +117,16 @@ async fn rejecting_stops_the_session_without_a_finished_notification() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn answering_a_question_through_a_button_delivers_its_label() {
-    let double = NotificationServer::start_on_private_bus();
-    let model = MockModel::start().await;
-    let home = TestHome::new(model.base_url());
-    let nexus = nexus_with(&double, &home).await;
+    let World { nexus, double, .. } = &world().await;
 
     let ask = nexus.spawn(&["ask", "[question]"]);
     let asked = double.wait_for(summary_starts("Question"), WAIT).await;
     assert_eq!(asked.body, "Deploy now?");
     // The options, the Open button, and the body click ("default").
     assert_eq!(asked.action_labels(), ["Yes", "No", "Open", "Open"]);
-    click(&double, &asked, "Yes").await;
-    let out = tokio::time::timeout(WAIT, ask.wait_with_output())
-        .await
-        .expect("ask did not end")
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    click(double, &asked, "Yes").await;
+    let out = finished(ask, WAIT).await;
+    assert_exit(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         text.contains("answer was:") && text.contains("Yes"),
@@ -147,10 +136,7 @@ async fn answering_a_question_through_a_button_delivers_its_label() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_server_is_announced_then_recovered() {
-    let double = NotificationServer::start_on_private_bus();
-    let model = MockModel::start().await;
-    let home = TestHome::new(model.base_url());
-    let nexus = nexus_with(&double, &home).await;
+    let World { nexus, double, .. } = &world().await;
     let pid = nexus.status().await["server"]["pid"].as_u64().unwrap() as i32;
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let down = double

@@ -839,3 +839,5 @@ fn unwatch(state: &mut State, fx: &mut Vec<Effect>) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod virtual_time;

@@ -596,17 +596,17 @@ fn first_line(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::config::{NotifyConfig, ServerMode};
-    use crate::core::{Effect, Event, ExitReport, State, Timer, WatchEvent, reduce};
+    use crate::core::virtual_time::VirtualClock;
+    use crate::core::{Effect, Event, ExitReport, State, WatchEvent, reduce};
     use crate::server::events::parse_event;
 
     /// A managed, running, connected core with notifications on, past the
     /// start-up quiet period, plus a virtual clock.
     struct World {
         state: State,
-        now: Instant,
+        clock: VirtualClock,
         shown: Vec<Notification>,
         closed: Vec<NotificationKey>,
-        timers: Vec<(Instant, Timer)>,
         effects: Vec<Effect>,
     }
 
@@ -617,10 +617,9 @@ mod tests {
                 .with_notifications(settings, now);
             let mut w = World {
                 state,
-                now,
+                clock: VirtualClock::new(now),
                 shown: vec![],
                 closed: vec![],
-                timers: vec![],
                 effects: vec![],
             };
             w.send(Event::StartRequested);
@@ -646,13 +645,12 @@ mod tests {
         }
 
         fn send(&mut self, event: Event) {
-            for effect in reduce(&mut self.state, event, self.now) {
+            let effects = reduce(&mut self.state, event, self.clock.now);
+            self.clock.note(&effects);
+            for effect in effects {
                 match &effect {
                     Effect::Notify(n) => self.shown.push(n.clone()),
                     Effect::CloseNotification(k) => self.closed.push(k.clone()),
-                    Effect::Schedule { timer, after } => {
-                        self.timers.push((self.now + *after, *timer))
-                    }
                     _ => {}
                 }
                 self.effects.push(effect);
@@ -679,19 +677,11 @@ mod tests {
         }
 
         fn advance(&mut self, by: Duration) {
-            let until = self.now + by;
-            loop {
-                self.timers.sort_by_key(|(at, _)| *at);
-                match self.timers.first() {
-                    Some((at, _)) if *at <= until => {
-                        let (at, timer) = self.timers.remove(0);
-                        self.now = at;
-                        self.send(Event::Timer(timer));
-                    }
-                    _ => break,
-                }
+            let until = self.clock.now + by;
+            while let Some(timer) = self.clock.next_due(until) {
+                self.send(Event::Timer(timer));
             }
-            self.now = until;
+            self.clock.now = until;
         }
 
         fn status(&mut self, session: &str, kind: &str) {

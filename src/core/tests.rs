@@ -1,13 +1,13 @@
 //! Reducer tests under virtual time: a `Sim` feeds events at chosen instants
 //! and fires the timers the core asked for, like the daemon would.
 
+use super::virtual_time::VirtualClock;
 use super::*;
 use crate::server::events::parse_event;
 
 struct Sim {
     state: State,
-    now: Instant,
-    timers: Vec<(Instant, Timer)>,
+    clock: VirtualClock,
     effects: Vec<Effect>,
 }
 
@@ -20,38 +20,25 @@ impl Sim {
         let now = Instant::now();
         Sim {
             state: State::new(mode, url.map(str::to_string), Duration::from_secs(30), now),
-            now,
-            timers: Vec::new(),
+            clock: VirtualClock::new(now),
             effects: Vec::new(),
         }
     }
 
     fn send(&mut self, event: Event) -> Vec<Effect> {
-        let fx = reduce(&mut self.state, event, self.now);
-        for effect in &fx {
-            if let Effect::Schedule { timer, after } = effect {
-                self.timers.push((self.now + *after, *timer));
-            }
-        }
+        let fx = reduce(&mut self.state, event, self.clock.now);
+        self.clock.note(&fx);
         self.effects.extend(fx.iter().cloned());
         fx
     }
 
     /// Moves virtual time forward, firing due timers in order.
     fn advance(&mut self, by: Duration) {
-        let until = self.now + by;
-        loop {
-            self.timers.sort_by_key(|(at, _)| *at);
-            match self.timers.first() {
-                Some((at, _)) if *at <= until => {
-                    let (at, timer) = self.timers.remove(0);
-                    self.now = at;
-                    self.send(Event::Timer(timer));
-                }
-                _ => break,
-            }
+        let until = self.clock.now + by;
+        while let Some(timer) = self.clock.next_due(until) {
+            self.send(Event::Timer(timer));
         }
-        self.now = until;
+        self.clock.now = until;
     }
 
     fn last_spawn(&self) -> LaunchId {
@@ -141,7 +128,7 @@ fn restarts_crashed_server_with_backoff() {
     let mut launch = sim.bring_up(10);
     let mut waits = Vec::new();
     for pid in 11..15 {
-        let crashed_at = sim.now;
+        let crashed_at = sim.clock.now;
         sim.crash(launch);
         assert_eq!(sim.state.server_state(), ServerState::Restarting);
         assert!(
@@ -156,7 +143,7 @@ fn restarts_crashed_server_with_backoff() {
         while sim.spawn_times() == spawns {
             sim.advance(Duration::from_millis(250));
         }
-        waits.push((sim.now - crashed_at).as_millis().div_ceil(250) * 250);
+        waits.push((sim.clock.now - crashed_at).as_millis().div_ceil(250) * 250);
         launch = sim.bring_up(pid);
     }
     assert_eq!(waits, [1000, 2000, 4000, 8000]);

@@ -24,7 +24,6 @@ use axum::{
 };
 use serde_json::{Value, json};
 use tokio::{
-    net::TcpListener,
     sync::{broadcast, watch},
     time::{Instant, Interval},
 };
@@ -115,10 +114,7 @@ pub fn envelope(event_type: &str, properties: Value) -> Value {
 impl FakeEventServer {
     /// Binds 127.0.0.1:0; every connection is `Normal` with 10 s heartbeats.
     pub async fn start() -> FakeEventServer {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake event server");
-        let port = listener.local_addr().expect("fake server address").port();
+        let (listener, port) = super::local_http::bind_loopback("fake event server").await;
         let (shutdown, stop) = watch::channel(false);
         let shared = Arc::new(Shared {
             settings: Mutex::new(Settings {
@@ -148,15 +144,7 @@ impl FakeEventServer {
             .route("/question/{id}/reject", post(accepted))
             .fallback(web_ui_fallback)
             .with_state(shared.clone());
-        tokio::spawn(async move {
-            let mut stop = stop;
-            let stopped = async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            };
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await;
-        });
+        super::local_http::serve_until_stopped(listener, app, stop);
         FakeEventServer {
             base_url: format!("http://127.0.0.1:{port}"),
             shared,

@@ -37,7 +37,7 @@ use axum::{
     routing::{get, post},
 };
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, sync::watch};
+use tokio::sync::watch;
 
 /// The model id the mock serves (the config names it `mock/echo`).
 pub const MODEL_ID: &str = "echo";
@@ -172,10 +172,7 @@ struct Shared {
 impl MockModel {
     /// Binds 127.0.0.1:0 and serves in the background of the current runtime.
     pub async fn start() -> MockModel {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the mock model server");
-        let port = listener.local_addr().expect("mock model address").port();
+        let (listener, port) = super::local_http::bind_loopback("mock model server").await;
         let (shutdown, stop) = watch::channel(false);
         let shared = Arc::new(Shared {
             requests: Mutex::new(Vec::new()),
@@ -187,15 +184,7 @@ impl MockModel {
             .route("/v1/chat/completions", post(chat))
             .fallback(not_found)
             .with_state(shared.clone());
-        tokio::spawn(async move {
-            let mut stop = stop;
-            let stopped = async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            };
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await;
-        });
+        super::local_http::serve_until_stopped(listener, app, stop);
         MockModel {
             base_url: format!("http://127.0.0.1:{port}/v1"),
             shared,

@@ -2,6 +2,7 @@
 
 pub mod fake_event_server;
 pub mod headless_desktop;
+pub mod local_http;
 pub mod mock_model;
 pub mod nexus;
 pub mod notification_server;

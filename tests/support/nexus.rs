@@ -306,6 +306,26 @@ pub fn command_line(pid: u32) -> String {
         .unwrap_or_default()
 }
 
+/// Waits at most `timeout` for a command started with `Nexus::spawn` to end.
+pub async fn finished(child: tokio::process::Child, timeout: Duration) -> Output {
+    tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the command did not end within {timeout:?}"))
+        .expect("collect the command's output")
+}
+
+/// Asserts an exit code, showing what the command said when it differs.
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

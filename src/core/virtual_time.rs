@@ -1,0 +1,42 @@
+//! Test support: virtual time for driving the core. Records the timers the
+//! core schedules and hands them back in order as time is moved forward.
+
+use super::{Effect, Timer};
+use std::time::Instant;
+
+pub struct VirtualClock {
+    pub now: Instant,
+    timers: Vec<(Instant, Timer)>,
+}
+
+impl VirtualClock {
+    pub fn new(now: Instant) -> Self {
+        VirtualClock {
+            now,
+            timers: Vec::new(),
+        }
+    }
+
+    /// Notes the timers among `effects`.
+    pub fn note(&mut self, effects: &[Effect]) {
+        for effect in effects {
+            if let Effect::Schedule { timer, after } = effect {
+                self.timers.push((self.now + *after, *timer));
+            }
+        }
+    }
+
+    /// The earliest timer due by `until`, with time moved to its instant.
+    /// Callers fire it, then ask again; at the end they set `now = until`.
+    pub fn next_due(&mut self, until: Instant) -> Option<Timer> {
+        self.timers.sort_by_key(|(at, _)| *at);
+        match self.timers.first() {
+            Some((at, _)) if *at <= until => {
+                let (at, timer) = self.timers.remove(0);
+                self.now = at;
+                Some(timer)
+            }
+            _ => None,
+        }
+    }
+}
