@@ -4,18 +4,10 @@ mod support;
 
 use std::time::Duration;
 use support::mock_model::MockModel;
-use support::nexus::{Nexus, managed_config, nexus_binary, nexus_env, stdout};
+use support::nexus::{Nexus, managed_config, nexus_binary, stdout};
 use support::opencode_server::{OpencodeServer, TestHome};
 
-fn run(home: &TestHome, args: &[&str]) -> std::process::Output {
-    let env = nexus_env(home);
-    std::process::Command::new(nexus_binary())
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap()
-}
+use support::nexus::run_in as run;
 
 #[test]
 fn autostart_enable_disable_and_status_tell_the_truth() {

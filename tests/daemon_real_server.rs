@@ -8,7 +8,7 @@ use std::time::Duration;
 use support::mock_model::MockModel;
 use support::nexus::{
     Nexus, assert_exit, command_line, descendants, finished, group_members, managed_config,
-    nexus_binary, process_alive, stderr, stdout,
+    process_alive, stderr, stdout,
 };
 use support::opencode_server::{OpencodeServer, TestHome, opencode_version};
 
@@ -336,15 +336,7 @@ async fn missing_binary_and_taken_port_fail_with_a_reason_and_no_retry() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_config_and_no_daemon_have_their_exit_codes() {
     let home = TestHome::new("http://127.0.0.1:9/v1");
-    let env = support::nexus::nexus_env(&home);
-    let run = |args: &[&str]| {
-        std::process::Command::new(nexus_binary())
-            .args(args)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| support::nexus::run_in(&home, args);
     assert_eq!(run(&["status"]).status.code(), Some(3));
     assert_eq!(run(&["wait-idle"]).status.code(), Some(3));
     let dir = home.config_home().join("opencode-nexus");

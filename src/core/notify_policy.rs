@@ -596,7 +596,7 @@ fn first_line(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::config::{NotifyConfig, ServerMode};
-    use crate::core::virtual_time::VirtualClock;
+    use crate::core::virtual_time::{VirtualClock, came_up};
     use crate::core::{Effect, Event, ExitReport, State, WatchEvent, reduce};
     use crate::server::events::parse_event;
 
@@ -623,19 +623,9 @@ mod tests {
                 effects: vec![],
             };
             w.send(Event::StartRequested);
-            w.send(Event::Spawned { launch: 1, pid: 9 });
-            w.send(Event::Ready {
-                launch: 1,
-                url: "http://127.0.0.1:1".into(),
-                version: "1".into(),
-            });
-            w.send(Event::Watch {
-                watch: 1,
-                event: WatchEvent::Connected {
-                    version: None,
-                    unsecured: false,
-                },
-            });
+            for event in came_up(1, 9, 1) {
+                w.send(event);
+            }
             w.advance(Duration::from_secs(15));
             w
         }
@@ -891,20 +881,10 @@ mod tests {
         let labels: Vec<String> = w.shown[0].actions.iter().map(NotifyAction::label).collect();
         assert_eq!(labels, ["Restart", "View log"]);
         w.advance(Duration::from_secs(1));
-        w.send(Event::Spawned { launch: 2, pid: 10 });
-        w.send(Event::Ready {
-            launch: 2,
-            url: "http://127.0.0.1:2".into(),
-            version: "1".into(),
-        });
-        let watch = w.watch();
-        w.send(Event::Watch {
-            watch,
-            event: WatchEvent::Connected {
-                version: None,
-                unsecured: false,
-            },
-        });
+        let watch = w.state.next_watch;
+        for event in came_up(2, 10, watch) {
+            w.send(event);
+        }
         assert_eq!(w.summaries().last(), Some(&"OpenCode server recovered"));
         // A requested stop and start announce nothing.
         let before = w.shown.len();

@@ -1,7 +1,7 @@
 //! Reducer tests under virtual time: a `Sim` feeds events at chosen instants
 //! and fires the timers the core asked for, like the daemon would.
 
-use super::virtual_time::VirtualClock;
+use super::virtual_time::{VirtualClock, came_up};
 use super::*;
 use crate::server::events::parse_event;
 
@@ -66,20 +66,10 @@ impl Sim {
     /// Start → spawned → ready → connected.
     fn bring_up(&mut self, pid: u32) -> LaunchId {
         let launch = self.last_spawn();
-        self.send(Event::Spawned { launch, pid });
-        self.send(Event::Ready {
-            launch,
-            url: format!("http://127.0.0.1:{pid}"),
-            version: "1.18.33".into(),
-        });
-        let watch = self.last_watch();
-        self.send(Event::Watch {
-            watch,
-            event: WatchEvent::Connected {
-                version: None,
-                unsecured: false,
-            },
-        });
+        // `Ready` starts the next watch.
+        for event in came_up(launch, pid, self.state.next_watch) {
+            self.send(event);
+        }
         launch
     }
 

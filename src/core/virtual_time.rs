@@ -1,7 +1,7 @@
 //! Test support: virtual time for driving the core. Records the timers the
 //! core schedules and hands them back in order as time is moved forward.
 
-use super::{Effect, Timer};
+use super::{Effect, Event, LaunchId, Timer, WatchEvent, WatchId};
 use std::time::Instant;
 
 pub struct VirtualClock {
@@ -39,4 +39,24 @@ impl VirtualClock {
             _ => None,
         }
     }
+}
+
+/// What the supervisor and watcher report when launch `launch` (pid `pid`)
+/// comes up healthy and watch `watch` connects.
+pub fn came_up(launch: LaunchId, pid: u32, watch: WatchId) -> [Event; 3] {
+    [
+        Event::Spawned { launch, pid },
+        Event::Ready {
+            launch,
+            url: format!("http://127.0.0.1:{pid}"),
+            version: "1.18.33".into(),
+        },
+        Event::Watch {
+            watch,
+            event: WatchEvent::Connected {
+                version: None,
+                unsecured: false,
+            },
+        },
+    ]
 }

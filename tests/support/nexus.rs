@@ -306,6 +306,18 @@ pub fn command_line(pid: u32) -> String {
         .unwrap_or_default()
 }
 
+/// Runs `opencode-nexus ARGS` in `home` without any daemon (local commands,
+/// or to see how client commands behave when none runs).
+pub fn run_in(home: &TestHome, args: &[&str]) -> Output {
+    let env = nexus_env(home);
+    Command::new(nexus_binary())
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run opencode-nexus")
+}
+
 /// Waits at most `timeout` for a command started with `Nexus::spawn` to end.
 pub async fn finished(child: tokio::process::Child, timeout: Duration) -> Output {
     tokio::time::timeout(timeout, child.wait_with_output())
