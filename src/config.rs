@@ -91,6 +91,25 @@ pub struct Config {
     pub tray_icons: IconStyle,
     /// Project directories offered for quick chat and watched for pending requests.
     pub projects: Vec<PathBuf>,
+    pub popover: PopoverConfig,
+}
+
+/// `[popover]`: the quick-chat window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopoverConfig {
+    /// How long the popover process stays alive while hidden.
+    pub keep_alive: Duration,
+    /// Whether the window hides when it loses focus.
+    pub hide_on_blur: bool,
+}
+
+impl Default for PopoverConfig {
+    fn default() -> Self {
+        PopoverConfig {
+            keep_alive: Duration::from_secs(120),
+            hide_on_blur: true,
+        }
+    }
 }
 
 /// A config problem, phrased for the person who has to fix it.
@@ -134,6 +153,7 @@ impl Config {
             projects: Vec::new(),
             tray_icons: IconStyle::Color,
             notify: NotifyConfig::default(),
+            popover: PopoverConfig::default(),
         }
     }
 
@@ -173,8 +193,7 @@ impl Config {
                 "projects" => config.projects = walker.path_list("projects", value, paths)?,
                 "tray" => config.tray_icons = walker.tray(value)?,
                 "notify" => config.notify = walker.notify(value)?,
-                // Sections of features that read their own keys.
-                "popover" => {}
+                "popover" => config.popover = walker.popover(value)?,
                 other => walker.unknown(other),
             }
         }
@@ -312,6 +331,30 @@ impl Walker {
             }
         }
         Ok(notify)
+    }
+
+    fn popover(&mut self, value: &toml::Value) -> Result<PopoverConfig, ConfigError> {
+        let Some(table) = value.as_table() else {
+            return Err(self.invalid(
+                "popover",
+                value,
+                "is not a table (write a [popover] section)",
+            ));
+        };
+        let mut popover = PopoverConfig::default();
+        for (key, value) in table {
+            let full = format!("popover.{key}");
+            match key.as_str() {
+                "keep_alive" => popover.keep_alive = self.seconds(&full, value, 0, 86_400)?,
+                "hide_on_blur" => {
+                    popover.hide_on_blur = value
+                        .as_bool()
+                        .ok_or_else(|| self.invalid(&full, value, "is not true or false"))?
+                }
+                _ => self.unknown(&full),
+            }
+        }
+        Ok(popover)
     }
 
     fn tray(&mut self, value: &toml::Value) -> Result<IconStyle, ConfigError> {

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod notify;
 pub mod paths;
 pub mod platform;
+pub mod popover;
 pub mod server;
 pub mod supervisor;
 pub mod tray;

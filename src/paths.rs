@@ -76,6 +76,21 @@ impl Paths {
         self.state_dir.join("nexus.log")
     }
 
+    /// The popover process's own output (GTK/WebKit warnings, crashes).
+    pub fn popover_log(&self) -> PathBuf {
+        self.state_dir.join("popover.log")
+    }
+
+    /// Drafts typed in the popover, by session (survive restarts).
+    pub fn drafts_file(&self) -> PathBuf {
+        self.state_dir.join("drafts.json")
+    }
+
+    /// The popover window's remembered size.
+    pub fn popover_state_file(&self) -> PathBuf {
+        self.state_dir.join("popover-window.json")
+    }
+
     pub fn server_log(&self) -> PathBuf {
         self.state_dir.join("server.log")
     }

@@ -6,6 +6,7 @@
 //! here and can be tested without a process, a network or real time.
 
 pub mod notify_policy;
+pub mod popover_lifecycle;
 pub mod restart_policy;
 pub mod sessions;
 pub mod status;
@@ -16,6 +17,7 @@ use crate::platform::StopSignal;
 use crate::server::client::PermissionReply;
 use crate::server::events::ServerEvent;
 use notify_policy::{Decision, NotifyAction, NotifyPolicy};
+use popover_lifecycle::{OpenRequest, PopoverEffect, PopoverEvent, PopoverLifecycle};
 use restart_policy::{HEALTHY_RESET, RestartDecision, RestartPolicy};
 use sessions::{DirectorySnapshot, Sessions};
 use std::collections::VecDeque;
@@ -108,6 +110,8 @@ pub enum Event {
     NotifierReady {
         actions: bool,
     },
+    /// The quick-chat popover: an open request, or news of its process.
+    Popover(PopoverEvent),
 }
 
 /// What the event-stream watcher reports.
@@ -137,6 +141,8 @@ pub enum Timer {
     NotifySummary,
     /// The grace before announcing an unreachable server ended.
     UnreachableCheck,
+    /// A started popover process should have connected back by now.
+    PopoverStart(popover_lifecycle::PopoverGeneration),
 }
 
 /// What the caller must do.
@@ -181,6 +187,8 @@ pub enum Effect {
         directory: Option<String>,
         answers: Vec<Vec<String>>,
     },
+    /// Something for the quick-chat popover process.
+    Popover(PopoverEffect),
     /// Quit is complete: the daemon may exit.
     Exit,
 }
@@ -253,6 +261,7 @@ pub struct State {
     pub sessions: Sessions,
     pub history: VecDeque<Transition>,
     pub notify: NotifyPolicy,
+    pub popover: PopoverLifecycle,
     start_timeout: Duration,
     policy: RestartPolicy,
     next_launch: LaunchId,
@@ -294,6 +303,7 @@ impl State {
                 },
                 now,
             ),
+            popover: PopoverLifecycle::default(),
             start_timeout,
             policy: RestartPolicy::default(),
             next_launch: 1,
@@ -371,6 +381,10 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
             decided(state.notify.on_summary_due(), &mut fx);
             return fx;
         }
+        Event::Popover(event) => return popover(state, event),
+        Event::Timer(Timer::PopoverStart(generation)) => {
+            return popover(state, PopoverEvent::StartTimedOut(generation));
+        }
         Event::Timer(Timer::UnreachableCheck) => {
             let mut fx = Vec::new();
             let decisions = state
@@ -379,6 +393,11 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
             decided(decisions, &mut fx);
             return fx;
         }
+        other => other,
+    };
+    // A menu choice or notification click may have become a popover open.
+    let event = match event {
+        Event::Popover(event) => return popover(state, event),
         other => other,
     };
     let before = state.server_state();
@@ -408,6 +427,30 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// The popover's lifecycle; a spawn comes with its start limit.
+fn popover(state: &mut State, event: PopoverEvent) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    for effect in state.popover.on(event) {
+        if let PopoverEffect::Spawn(generation) = effect {
+            fx.push(Effect::Schedule {
+                timer: Timer::PopoverStart(generation),
+                after: popover_lifecycle::POPOVER_START_LIMIT,
+            });
+        }
+        fx.push(Effect::Popover(effect));
+    }
+    fx
+}
+
+/// An open of the popover that nobody waits on (tray, menu, notification).
+fn open_popover(session: Option<String>) -> Event {
+    Event::Popover(PopoverEvent::Open(OpenRequest {
+        session,
+        anchor: None,
+        token: 0,
+    }))
 }
 
 /// Turns the notification policy's decisions into effects.
@@ -458,8 +501,7 @@ fn notification_event(action: NotifyAction) -> Result<Event, Vec<Effect>> {
         }]),
         NotifyAction::RestartServer => Ok(Event::RestartRequested),
         NotifyAction::ViewLog => Err(vec![Effect::OpenServerLog]),
-        // The quick-chat popover does not exist yet.
-        NotifyAction::OpenSession(_) => Err(Vec::new()),
+        NotifyAction::OpenSession(session) => Ok(open_popover(Some(session))),
     }
 }
 
@@ -479,8 +521,8 @@ fn menu_event(state: &State, action: tray_view::MenuAction) -> Result<Event, Vec
             .into_iter()
             .collect()),
         MenuAction::ViewLogs => Err(vec![Effect::OpenServerLog]),
-        // The quick-chat popover does not exist yet.
-        MenuAction::OpenQuickChat | MenuAction::OpenSession(_) => Err(Vec::new()),
+        MenuAction::OpenQuickChat => Ok(open_popover(None)),
+        MenuAction::OpenSession(session) => Ok(open_popover(Some(session))),
     }
 }
 
@@ -656,7 +698,10 @@ fn managed(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) 
         },
         Event::Watch { watch, event } => watched(state, watch, event, now, fx),
         // Translated by `reduce` before dispatch.
-        Event::Menu(_) | Event::NotificationAction(_) | Event::NotifierReady { .. } => {}
+        Event::Menu(_)
+        | Event::NotificationAction(_)
+        | Event::NotifierReady { .. }
+        | Event::Popover(_) => {}
     }
 }
 

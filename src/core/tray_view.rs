@@ -104,9 +104,6 @@ pub struct TrayView {
 
 /// Sessions and requests listed in the menu at most.
 const MENU_LIST_LIMIT: usize = 6;
-/// Features that exist in later builds: shown, but disabled until then.
-const QUICK_CHAT_AVAILABLE: bool = false;
-
 impl TrayView {
     pub fn derive(state: &State) -> Self {
         let server = state.server_state();
@@ -163,19 +160,24 @@ impl TrayView {
                 Activity::Retry { attempt, .. } => format!("retrying (attempt {attempt})"),
                 _ => "working".into(),
             };
-            menu.push(MenuItem::Label(format!(
-                "{} — {status}",
-                title_of(session.title.as_deref())
-            )));
+            menu.push(MenuItem::Action {
+                action: MenuAction::OpenSession(session.id.clone()),
+                text: format!("{} — {status}", title_of(session.title.as_deref())),
+                enabled: true,
+            });
         }
         for (session, p) in permissions.iter().take(MENU_LIST_LIMIT) {
             let what = p.request.detail.as_deref().unwrap_or("");
-            menu.push(MenuItem::Label(format!(
-                "Permission: {} {} — {}",
-                p.request.permission,
-                one_line(what, 60),
-                title_of(session.title.as_deref())
-            )));
+            menu.push(MenuItem::Action {
+                action: MenuAction::OpenSession(session.id.clone()),
+                text: format!(
+                    "Permission: {} {} — {}",
+                    p.request.permission,
+                    one_line(what, 60),
+                    title_of(session.title.as_deref())
+                ),
+                enabled: true,
+            });
         }
         for (session, q) in questions.iter().take(MENU_LIST_LIMIT) {
             let text = q
@@ -184,17 +186,21 @@ impl TrayView {
                 .first()
                 .map(|q| q.question.as_str())
                 .unwrap_or("");
-            menu.push(MenuItem::Label(format!(
-                "Question: {} — {}",
-                one_line(text, 60),
-                title_of(session.title.as_deref())
-            )));
+            menu.push(MenuItem::Action {
+                action: MenuAction::OpenSession(session.id.clone()),
+                text: format!(
+                    "Question: {} — {}",
+                    one_line(text, 60),
+                    title_of(session.title.as_deref())
+                ),
+                enabled: true,
+            });
         }
         menu.push(MenuItem::Separator);
         menu.push(MenuItem::Action {
             action: MenuAction::OpenQuickChat,
             text: "Open Quick Chat".into(),
-            enabled: QUICK_CHAT_AVAILABLE && server == ServerState::Running,
+            enabled: server == ServerState::Running,
         });
         let managed = state.mode == ServerMode::Managed;
         let (can_start, can_stop) = match server {
@@ -423,9 +429,12 @@ mod tests {
         );
         let view = TrayView::derive(&s);
         assert_eq!(view.icon, IconState::Attention);
-        assert!(view.menu.contains(&MenuItem::Label(
-            "Permission: bash rm -rf build — Untitled session".into()
-        )));
+        // Each waiting request opens its session in the quick chat.
+        assert!(view.menu.contains(&MenuItem::Action {
+            action: MenuAction::OpenSession("a".into()),
+            text: "Permission: bash rm -rf build — Untitled session".into(),
+            enabled: true,
+        }));
         assert_eq!(IconState::Working(12).icon_name(), "working-9plus");
     }
 
@@ -461,7 +470,7 @@ mod tests {
         );
         let view = TrayView::derive(&s);
         let label = view.menu.iter().find_map(|i| match i {
-            MenuItem::Label(t) if t.contains("working") && t.contains("line one") => {
+            MenuItem::Action { text: t, .. } if t.contains("working") && t.contains("line one") => {
                 Some(t.clone())
             }
             _ => None,

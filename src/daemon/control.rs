@@ -2,6 +2,7 @@
 
 use super::Shared;
 use super::ask;
+use super::popover_link;
 use crate::core::{Event, ServerState};
 use crate::ipc::protocol::{self, MAX_LINE_BYTES, Reply, Request, ServerAction};
 use std::time::Duration;
@@ -16,8 +17,13 @@ pub(crate) struct Replies {
 
 impl Replies {
     pub async fn send(&mut self, reply: &Reply) -> std::io::Result<()> {
+        self.send_message(reply).await
+    }
+
+    /// Sends any message as one line (the popover link's commands).
+    pub async fn send_message<T: serde::Serialize>(&mut self, message: &T) -> std::io::Result<()> {
         self.writer
-            .write_all(protocol::encode(reply).as_bytes())
+            .write_all(protocol::encode(message).as_bytes())
             .await
     }
 }
@@ -89,6 +95,12 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
         Request::WaitIdle {} => wait_idle(&shared, &mut replies).await,
         Request::Logs { follow } => logs(&shared, follow, &mut replies).await,
         Request::Quit {} => quit(&shared, &mut replies).await,
+        Request::Open { session, anchor } => {
+            popover_link::open(&shared, session, anchor, &mut replies).await
+        }
+        Request::PopoverAttach { pid } => {
+            popover_link::serve_link(&shared, pid, &mut reader, &mut replies).await
+        }
         Request::Diagnostics {} => {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let _ = shared.diagnostics_queries.send(tx).await;

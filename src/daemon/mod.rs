@@ -3,12 +3,15 @@
 
 mod ask;
 mod control;
+mod popover_link;
 
 use crate::config::{Config, ServerMode};
+use crate::core::popover_lifecycle::PopoverEffect;
 use crate::core::status::{Clock, DaemonInfo, StatusReport, Summary};
 use crate::core::tray_view::TrayView;
 use crate::core::{Effect, Event, State, reduce};
 use crate::ipc::instance::{self, InstanceError};
+use crate::ipc::protocol::{PopoverSetup, ServerAccess, ToPopover};
 use crate::notify::NotifierCommand;
 use crate::paths::Paths;
 use crate::server::client::{Credentials, Secret, ServerClient};
@@ -17,6 +20,7 @@ use crate::server::watch::{WatchOptions, Watcher};
 use crate::supervisor::server_log::ServerLog;
 use crate::supervisor::{Supervisor, SupervisorSetup};
 use crate::tray::{Tray, TrayStatus};
+use popover_link::{PopoverHub, PopoverNews, PopoverProcesses};
 use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -57,6 +61,7 @@ pub(crate) struct Shared {
     /// Where `ask` creates sessions when no directory is given.
     pub default_directory: String,
     pub start_timeout: std::time::Duration,
+    pub popover: PopoverHub,
 }
 
 fn now() -> Instant {
@@ -94,6 +99,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
     let (summary_tx, summary_rx) = watch::channel(Summary::derive(&state));
     let (client_tx, client_rx) = watch::channel(None);
     let (exited_tx, exited_rx) = watch::channel(false);
+    let (access_tx, access_rx) = watch::channel(None);
 
     let mut directories: Vec<String> = setup
         .config
@@ -102,16 +108,33 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         .map(|p| p.display().to_string())
         .collect();
     directories.push(server.directory.display().to_string());
+    let popover = PopoverHub::new(
+        PopoverSetup {
+            directories: directories.clone(),
+            default_directory: server.directory.display().to_string(),
+            keep_alive_secs: setup.config.popover.keep_alive.as_secs(),
+            hide_on_blur: setup.config.popover.hide_on_blur,
+        },
+        access_rx,
+    );
+    let supervisor = Supervisor::new(
+        SupervisorSetup {
+            server: server.clone(),
+            paths: setup.paths.clone(),
+            path_var: setup.path_var.clone(),
+        },
+        log.clone(),
+        events_tx.clone(),
+    );
     let mut effects = Executor {
-        supervisor: Supervisor::new(
-            SupervisorSetup {
-                server: server.clone(),
-                paths: setup.paths.clone(),
-                path_var: setup.path_var.clone(),
-            },
-            log.clone(),
+        popover_processes: PopoverProcesses::new(
+            supervisor.own_children(),
             events_tx.clone(),
+            setup.paths.popover_log(),
         ),
+        popover: popover.clone(),
+        access: access_tx,
+        supervisor,
         watcher: None,
         events: events_tx.clone(),
         server_events: server_events.clone(),
@@ -143,6 +166,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         exited: exited_rx,
         default_directory: server.directory.display().to_string(),
         start_timeout: server.start_timeout,
+        popover,
     };
     let (tray, tray_status) = start_tray(setup.tray, setup.config.tray_icons, &state, &events_tx);
     let mut shown_view = tray.as_ref().map(|_| TrayView::derive(&state));
@@ -217,6 +241,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         }
     }
     summary_tx.send_replace(Summary::derive(&state));
+    shared.popover.send(ToPopover::Quit {});
     // Remove the icon before saying we are gone.
     drop(tray);
     let _ = exited_tx.send(true);
@@ -253,6 +278,10 @@ fn start_tray(
 /// Carries out the core's effects.
 struct Executor {
     supervisor: Supervisor,
+    popover_processes: PopoverProcesses,
+    popover: PopoverHub,
+    /// How the popover reaches the server being watched.
+    access: watch::Sender<Option<ServerAccess>>,
     watcher: Option<JoinHandle<()>>,
     events: mpsc::Sender<Event>,
     server_events: broadcast::Sender<Arc<ServerEvent>>,
@@ -309,6 +338,14 @@ impl Executor {
                     };
                     let client = ServerClient::new(&url, &credentials);
                     self.client.send_replace(Some(client.clone()));
+                    self.access.send_replace(Some(ServerAccess {
+                        url: url.clone(),
+                        username: credentials.username.clone(),
+                        password: credentials
+                            .password
+                            .as_ref()
+                            .map(|p| p.expose().to_string()),
+                    }));
                     let watcher = Watcher {
                         id: watch,
                         client,
@@ -381,6 +418,34 @@ impl Executor {
                         tracing::warn!("view logs: {e}");
                     }
                 }
+                Effect::Popover(effect) => match effect {
+                    PopoverEffect::Spawn(generation) => {
+                        if let Some(event) = self.popover_processes.spawn(generation) {
+                            follow_ups.push_back(event);
+                        }
+                    }
+                    PopoverEffect::Kill(generation) => self.popover_processes.kill(generation),
+                    PopoverEffect::Show(request) => {
+                        let shown = self.popover.send(ToPopover::Show {
+                            token: request.token,
+                            session: request.session,
+                            anchor: request.anchor,
+                        });
+                        if !shown {
+                            let _ = self.popover.news.send(PopoverNews::Failed {
+                                token: request.token,
+                                reason: "the popover went away; try again".into(),
+                            });
+                        }
+                    }
+                    PopoverEffect::OpenFailed { token, reason } => {
+                        tracing::warn!("quick chat: {reason}");
+                        let _ = self
+                            .popover
+                            .news
+                            .send(PopoverNews::Failed { token, reason });
+                    }
+                },
                 Effect::Exit => exit = true,
             }
         }
@@ -392,6 +457,7 @@ impl Executor {
             task.abort();
         }
         self.client.send_replace(None);
+        self.access.send_replace(None);
     }
 }
 

@@ -46,14 +46,29 @@ impl Connection {
     }
 
     pub async fn send(&mut self, request: &Request) -> Result<(), ClientError> {
+        self.send_message(request).await
+    }
+
+    /// Sends any message as one line.
+    pub async fn send_message<T: serde::Serialize>(
+        &mut self,
+        message: &T,
+    ) -> Result<(), ClientError> {
         self.writer
-            .write_all(protocol::encode(request).as_bytes())
+            .write_all(protocol::encode(message).as_bytes())
             .await?;
         Ok(())
     }
 
     /// The next reply; `None` when the daemon closed the connection.
     pub async fn next(&mut self) -> Result<Option<Reply>, ClientError> {
+        self.next_message().await
+    }
+
+    /// The next line as any message type (the popover's link carries `ToPopover`).
+    pub async fn next_message<T: serde::de::DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<T>, ClientError> {
         match self.lines.next_line().await? {
             Some(line) => protocol::decode(&line)
                 .map(Some)

@@ -1,6 +1,7 @@
 //! One JSON object per line, both ways. A connection carries one request;
 //! streaming commands (ask, logs --follow) answer with many lines.
 
+pub use crate::core::popover_lifecycle::ScreenPoint;
 use serde::{Deserialize, Serialize};
 
 /// The largest line either side accepts.
@@ -37,6 +38,86 @@ pub enum Request {
     Quit {},
     /// The diagnostics report (as text).
     Diagnostics {},
+    /// Show the quick-chat popover (starting its process when needed);
+    /// answered once it has painted.
+    Open {
+        #[serde(default)]
+        session: Option<String>,
+        #[serde(default)]
+        anchor: Option<ScreenPoint>,
+    },
+    /// Sent by the popover process: this connection becomes its link
+    /// (`ToPopover` lines from the daemon, `FromPopover` lines back).
+    PopoverAttach {
+        pid: u32,
+    },
+}
+
+/// How the popover reaches the OpenCode server. Crosses only the private
+/// control socket; never logged (Debug hides the password).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerAccess {
+    pub url: String,
+    pub username: String,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for ServerAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerAccess")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// What the popover needs to know once, when it attaches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopoverSetup {
+    /// Project directories to offer (config `projects`, the server's directory).
+    pub directories: Vec<String>,
+    pub default_directory: String,
+    /// Seconds to stay alive while hidden.
+    pub keep_alive_secs: u64,
+    /// Whether losing focus hides the window.
+    pub hide_on_blur: bool,
+}
+
+/// Daemon → popover, one per line on the popover's link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToPopover {
+    Setup {
+        setup: PopoverSetup,
+    },
+    /// The server to talk to (`None` while Nexus has none running).
+    Server {
+        access: Option<ServerAccess>,
+    },
+    Show {
+        token: u64,
+        #[serde(default)]
+        session: Option<String>,
+        #[serde(default)]
+        anchor: Option<ScreenPoint>,
+    },
+    /// Exit now (Nexus is quitting).
+    Quit {},
+}
+
+/// Popover → daemon, one per line on the popover's link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FromPopover {
+    /// The window for the open with this token has painted.
+    Painted { token: u64 },
+    /// The window was hidden.
+    Hidden {},
+    /// The session on screen (`None`: none, or hidden).
+    Focus { session: Option<String> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

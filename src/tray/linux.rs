@@ -5,6 +5,7 @@
 use super::icons;
 use crate::config::IconStyle;
 use crate::core::Event;
+use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, ScreenPoint};
 use crate::core::tray_view::{MenuAction, MenuItem, TrayView};
 use std::sync::mpsc as std_mpsc;
 use tokio::sync::mpsc;
@@ -46,11 +47,20 @@ pub(super) fn start(
     TrayIconEvent::set_event_handler(Some(move |event: TrayIconEvent| {
         if let TrayIconEvent::Click {
             button: MouseButton::Left,
+            position,
             ..
         } = event
         {
-            // The quick-chat popover (its own issue) will open here.
-            let _ = events.try_send(Event::Menu(MenuAction::OpenQuickChat));
+            // Open the quick-chat popover beside the icon.
+            let request = OpenRequest {
+                session: None,
+                anchor: Some(ScreenPoint {
+                    x: position.x.round() as i32,
+                    y: position.y.round() as i32,
+                }),
+                token: 0,
+            };
+            let _ = events.try_send(Event::Popover(PopoverEvent::Open(request)));
         }
     }));
 

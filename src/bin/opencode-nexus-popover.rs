@@ -1,0 +1,3 @@
+fn main() {
+    opencode_nexus::popover::probe();
+}

@@ -1,0 +1,286 @@
+//! The quick-chat popover's process, as the daemon sees it: absent, starting
+//! (spawned, not yet connected back), or attached. The popover is its own
+//! process (GTK and WebKit never load into the daemon); it is started on the
+//! first open, shows later opens at once, and exits by itself after staying
+//! hidden a while. A crash is just "gone": the next open starts a fresh one.
+
+use std::time::Duration;
+
+/// How long a started popover has to connect back before it is given up on.
+pub const POPOVER_START_LIMIT: Duration = Duration::from_secs(20);
+
+/// Identifies one popover process, so late news of an earlier one is ignored.
+pub type PopoverGeneration = u64;
+
+/// A screen position (physical pixels), e.g. where the tray icon was clicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScreenPoint {
+    pub x: i32,
+    pub y: i32,
+}
+
+/// One request to show the popover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenRequest {
+    /// The session to show (from a notification or `open --session`).
+    pub session: Option<String>,
+    /// Where to put the window (the tray click); `None` = near a screen corner.
+    pub anchor: Option<ScreenPoint>,
+    /// Echoed back once the window has painted (`open` waits for it); 0 = nobody waits.
+    pub token: u64,
+}
+
+/// What happened to the popover process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PopoverEvent {
+    Open(OpenRequest),
+    /// A popover process connected to the daemon.
+    Attached,
+    /// Its connection closed (it exited or crashed).
+    Detached,
+    /// The spawned process ended (or could not be spawned), with why.
+    Exited {
+        generation: PopoverGeneration,
+        reason: String,
+    },
+    /// The start limit of this generation ran out.
+    StartTimedOut(PopoverGeneration),
+}
+
+/// What the daemon must do for the popover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PopoverEffect {
+    /// Start `opencode-nexus popover`, and report its exit as this generation.
+    Spawn(PopoverGeneration),
+    /// Tell the attached popover to show itself.
+    Show(OpenRequest),
+    /// Stop this generation's process (it never connected back).
+    Kill(PopoverGeneration),
+    /// The open with this token cannot be carried out (0 = nobody is waiting).
+    OpenFailed { token: u64, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    Absent,
+    Starting {
+        generation: PopoverGeneration,
+        pending: OpenRequest,
+    },
+    Attached,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PopoverLifecycle {
+    phase: Phase,
+    next_generation: PopoverGeneration,
+}
+
+impl Default for PopoverLifecycle {
+    fn default() -> Self {
+        PopoverLifecycle {
+            phase: Phase::Absent,
+            next_generation: 1,
+        }
+    }
+}
+
+impl PopoverLifecycle {
+    /// Whether a popover process is connected.
+    pub fn is_attached(&self) -> bool {
+        self.phase == Phase::Attached
+    }
+
+    /// Applies one event; the caller schedules `StartTimedOut` when a spawn is asked for.
+    pub fn on(&mut self, event: PopoverEvent) -> Vec<PopoverEffect> {
+        match (event, &mut self.phase) {
+            (PopoverEvent::Open(request), Phase::Attached) => vec![PopoverEffect::Show(request)],
+            (PopoverEvent::Open(request), Phase::Starting { pending, .. }) => {
+                // The latest open wins; an earlier waiter is told it was superseded
+                // only in the sense that the window shows the newer request.
+                let earlier = std::mem::replace(pending, request);
+                superseded(earlier)
+            }
+            (PopoverEvent::Open(request), Phase::Absent) => {
+                let generation = self.next_generation;
+                self.next_generation += 1;
+                self.phase = Phase::Starting {
+                    generation,
+                    pending: request,
+                };
+                vec![PopoverEffect::Spawn(generation)]
+            }
+            (PopoverEvent::Attached, phase) => {
+                let previous = std::mem::replace(phase, Phase::Attached);
+                match previous {
+                    Phase::Starting { pending, .. } => vec![PopoverEffect::Show(pending)],
+                    Phase::Absent | Phase::Attached => Vec::new(),
+                }
+            }
+            (PopoverEvent::Detached, phase) => {
+                if *phase == Phase::Attached {
+                    *phase = Phase::Absent;
+                }
+                Vec::new()
+            }
+            (PopoverEvent::Exited { generation, reason }, phase) => match phase {
+                Phase::Starting {
+                    generation: current,
+                    pending,
+                } if *current == generation => {
+                    let token = pending.token;
+                    *phase = Phase::Absent;
+                    vec![PopoverEffect::OpenFailed {
+                        token,
+                        reason: format!("the popover could not start: {reason}"),
+                    }]
+                }
+                // An attached popover's exit is seen as Detached; anything else is late news.
+                _ => Vec::new(),
+            },
+            (PopoverEvent::StartTimedOut(generation), phase) => match phase {
+                Phase::Starting {
+                    generation: current,
+                    pending,
+                } if *current == generation => {
+                    let token = pending.token;
+                    *phase = Phase::Absent;
+                    vec![
+                        PopoverEffect::Kill(generation),
+                        PopoverEffect::OpenFailed {
+                            token,
+                            reason: format!(
+                                "the popover did not start within {}s",
+                                POPOVER_START_LIMIT.as_secs()
+                            ),
+                        },
+                    ]
+                }
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// An open replaced by a newer one before the window showed: its waiter is
+/// released (the window will show, just for the newer request).
+fn superseded(earlier: OpenRequest) -> Vec<PopoverEffect> {
+    if earlier.token == 0 {
+        return Vec::new();
+    }
+    vec![PopoverEffect::OpenFailed {
+        token: earlier.token,
+        reason: "a newer open request replaced this one".into(),
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(token: u64) -> PopoverEvent {
+        PopoverEvent::Open(OpenRequest {
+            session: None,
+            anchor: None,
+            token,
+        })
+    }
+
+    fn request(token: u64) -> OpenRequest {
+        OpenRequest {
+            session: None,
+            anchor: None,
+            token,
+        }
+    }
+
+    #[test]
+    fn first_open_spawns_then_shows_once_attached() {
+        let mut p = PopoverLifecycle::default();
+        assert_eq!(p.on(open(1)), vec![PopoverEffect::Spawn(1)]);
+        assert!(!p.is_attached());
+        assert_eq!(
+            p.on(PopoverEvent::Attached),
+            vec![PopoverEffect::Show(request(1))]
+        );
+        assert!(p.is_attached());
+        // A warm open shows at once, no spawn.
+        assert_eq!(p.on(open(2)), vec![PopoverEffect::Show(request(2))]);
+    }
+
+    #[test]
+    fn opens_while_starting_collapse_into_the_latest() {
+        let mut p = PopoverLifecycle::default();
+        p.on(open(1));
+        assert_eq!(
+            p.on(open(2)),
+            vec![PopoverEffect::OpenFailed {
+                token: 1,
+                reason: "a newer open request replaced this one".into()
+            }]
+        );
+        assert_eq!(
+            p.on(open(0)),
+            vec![PopoverEffect::OpenFailed {
+                token: 2,
+                reason: "a newer open request replaced this one".into()
+            }]
+        );
+        assert_eq!(
+            p.on(PopoverEvent::Attached),
+            vec![PopoverEffect::Show(request(0))]
+        );
+    }
+
+    #[test]
+    fn a_crash_means_the_next_open_starts_a_fresh_process() {
+        let mut p = PopoverLifecycle::default();
+        p.on(open(0));
+        p.on(PopoverEvent::Attached);
+        assert!(p.on(PopoverEvent::Detached).is_empty());
+        assert_eq!(p.on(open(0)), vec![PopoverEffect::Spawn(2)]);
+        // The first process's exit arriving late changes nothing.
+        assert!(
+            p.on(PopoverEvent::Exited {
+                generation: 1,
+                reason: "killed by signal 11".into()
+            })
+            .is_empty()
+        );
+        assert_eq!(
+            p.on(PopoverEvent::Attached),
+            vec![PopoverEffect::Show(request(0))]
+        );
+    }
+
+    #[test]
+    fn a_popover_that_cannot_start_fails_the_open_and_allows_a_retry() {
+        let mut p = PopoverLifecycle::default();
+        p.on(open(7));
+        assert_eq!(
+            p.on(PopoverEvent::Exited {
+                generation: 1,
+                reason: "exited with code 1".into()
+            }),
+            vec![PopoverEffect::OpenFailed {
+                token: 7,
+                reason: "the popover could not start: exited with code 1".into()
+            }]
+        );
+        assert_eq!(p.on(open(8)), vec![PopoverEffect::Spawn(2)]);
+    }
+
+    #[test]
+    fn a_popover_that_never_connects_is_killed_after_the_limit() {
+        let mut p = PopoverLifecycle::default();
+        p.on(open(3));
+        let fx = p.on(PopoverEvent::StartTimedOut(1));
+        assert_eq!(fx[0], PopoverEffect::Kill(1));
+        assert!(matches!(fx[1], PopoverEffect::OpenFailed { token: 3, .. }));
+        // A stale timer of an earlier generation is ignored.
+        p.on(open(4));
+        p.on(PopoverEvent::Attached);
+        assert!(p.on(PopoverEvent::StartTimedOut(1)).is_empty());
+        assert!(p.is_attached());
+    }
+}

@@ -1,0 +1,297 @@
+//! The daemon's side of the quick-chat popover: the `open` command, the
+//! popover process's link (one control connection it keeps open), and
+//! starting and stopping that process.
+
+use super::Shared;
+use super::control::{Replies, read_line};
+use crate::core::Event;
+use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, PopoverGeneration, ScreenPoint};
+use crate::ipc::protocol::{self, FromPopover, Reply, ServerAccess, ToPopover};
+use crate::platform::{ProcessId, StopSignal};
+use crate::supervisor::descendants::OwnChildren;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, BufReader};
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// How long `open` waits for the window to paint (a cold start included).
+const OPEN_LIMIT: Duration = Duration::from_secs(30);
+
+/// What `open` callers wait for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PopoverNews {
+    Painted(u64),
+    Failed { token: u64, reason: String },
+}
+
+/// The popover's side of things that control connections and the executor share.
+#[derive(Clone)]
+pub(crate) struct PopoverHub {
+    /// Commands for the attached popover, while one is attached.
+    link: Arc<Mutex<Option<mpsc::UnboundedSender<ToPopover>>>>,
+    pub news: broadcast::Sender<PopoverNews>,
+    next_token: Arc<std::sync::atomic::AtomicU64>,
+    pub setup: protocol::PopoverSetup,
+    /// How the popover reaches the server (follows restarts).
+    pub access: watch::Receiver<Option<ServerAccess>>,
+}
+
+impl PopoverHub {
+    pub fn new(
+        setup: protocol::PopoverSetup,
+        access: watch::Receiver<Option<ServerAccess>>,
+    ) -> Self {
+        PopoverHub {
+            link: Arc::default(),
+            news: broadcast::channel(64).0,
+            next_token: Arc::new(1.into()),
+            setup,
+            access,
+        }
+    }
+
+    /// Sends a command to the attached popover; false when none is attached.
+    pub fn send(&self, command: ToPopover) -> bool {
+        let link = self.link.lock().ok().and_then(|l| l.clone());
+        link.is_some_and(|l| l.send(command).is_ok())
+    }
+}
+
+/// `opencode-nexus open`: asks the core to show the popover and answers once
+/// it has painted (or why it could not).
+pub(crate) async fn open(
+    shared: &Shared,
+    session: Option<String>,
+    anchor: Option<ScreenPoint>,
+    replies: &mut Replies,
+) -> std::io::Result<()> {
+    let hub = &shared.popover;
+    let token = hub
+        .next_token
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut news = hub.news.subscribe();
+    let request = OpenRequest {
+        session,
+        anchor,
+        token,
+    };
+    let _ = shared
+        .events
+        .send(Event::Popover(PopoverEvent::Open(request)))
+        .await;
+    let outcome = tokio::time::timeout(OPEN_LIMIT, async {
+        loop {
+            match news.recv().await {
+                Ok(PopoverNews::Painted(t)) if t == token => return Ok(()),
+                Ok(PopoverNews::Failed { token: t, reason }) if t == token => return Err(reason),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => {
+                    return Err("the daemon is shutting down".to_string());
+                }
+            }
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(())) => {
+            replies
+                .send(&Reply::Ok {
+                    message: "shown".into(),
+                })
+                .await
+        }
+        Ok(Err(reason)) => replies.send(&Reply::error(reason)).await,
+        Err(_) => {
+            replies
+                .send(&Reply::error(format!(
+                    "the popover did not show within {}s (see popover.log)",
+                    OPEN_LIMIT.as_secs()
+                )))
+                .await
+        }
+    }
+}
+
+/// A popover process connected: it stays connected until it exits. The
+/// daemon sends it its setup, the server's address (again whenever it
+/// changes) and show commands; it reports paints and the session on screen.
+pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
+    shared: &Shared,
+    pid: u32,
+    reader: &mut BufReader<R>,
+    replies: &mut Replies,
+) -> std::io::Result<()> {
+    let hub = &shared.popover;
+    let (tx, mut commands) = mpsc::unbounded_channel();
+    let attached = match hub.link.lock() {
+        Ok(mut link) if !link.as_ref().is_some_and(|l| !l.is_closed()) => {
+            *link = Some(tx);
+            true
+        }
+        _ => false,
+    };
+    if !attached {
+        return replies
+            .send(&Reply::error("another popover is already running"))
+            .await;
+    }
+    tracing::info!(pid, "popover attached");
+    let mut access = hub.access.clone();
+    let current = access.borrow_and_update().clone();
+    let result = async {
+        send(
+            replies,
+            &ToPopover::Setup {
+                setup: hub.setup.clone(),
+            },
+        )
+        .await?;
+        send(replies, &ToPopover::Server { access: current }).await?;
+        let _ = shared
+            .events
+            .send(Event::Popover(PopoverEvent::Attached))
+            .await;
+        loop {
+            tokio::select! {
+                Some(command) = commands.recv() => send(replies, &command).await?,
+                Ok(()) = access.changed() => {
+                    let now = access.borrow_and_update().clone();
+                    send(replies, &ToPopover::Server { access: now }).await?;
+                }
+                line = read_line(reader) => match line {
+                    Ok(Some(line)) => match protocol::decode::<FromPopover>(&line) {
+                        Ok(FromPopover::Painted { token }) => {
+                            let _ = hub.news.send(PopoverNews::Painted(token));
+                        }
+                        Ok(FromPopover::Hidden {}) | Ok(FromPopover::Focus { .. }) => {}
+                        Err(e) => tracing::warn!("popover sent something invalid: {e}"),
+                    },
+                    Ok(None) => return Ok(()),
+                    Err(e) => {
+                        tracing::warn!("popover link: {e}");
+                        return Ok(());
+                    }
+                },
+            }
+        }
+    }
+    .await;
+    if let Ok(mut link) = hub.link.lock() {
+        *link = None;
+    }
+    tracing::info!(pid, "popover detached");
+    let _ = shared
+        .events
+        .send(Event::Popover(PopoverEvent::Detached))
+        .await;
+    result
+}
+
+async fn send(replies: &mut Replies, command: &ToPopover) -> std::io::Result<()> {
+    replies.send_message(command).await
+}
+
+/// Starts and stops popover processes for the executor.
+pub(crate) struct PopoverProcesses {
+    own_children: OwnChildren,
+    events: mpsc::Sender<Event>,
+    log: std::path::PathBuf,
+    running: Option<(PopoverGeneration, ProcessId)>,
+}
+
+impl PopoverProcesses {
+    pub fn new(
+        own_children: OwnChildren,
+        events: mpsc::Sender<Event>,
+        log: std::path::PathBuf,
+    ) -> Self {
+        PopoverProcesses {
+            own_children,
+            events,
+            log,
+            running: None,
+        }
+    }
+
+    /// Spawns `opencode-nexus-popover` (beside this binary); its exit comes
+    /// back as `PopoverEvent::Exited`. The server password is not in its
+    /// environment: it gets the server's address over its link.
+    pub fn spawn(&mut self, generation: PopoverGeneration) -> Option<Event> {
+        let exited =
+            |reason: String| Some(Event::Popover(PopoverEvent::Exited { generation, reason }));
+        let program = match popover_program() {
+            Ok(p) => p,
+            Err(reason) => return exited(reason),
+        };
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map(std::process::Stdio::from)
+            .unwrap_or_else(|_| std::process::Stdio::null());
+        let mut command = tokio::process::Command::new(&program);
+        command
+            .env_remove("OPENCODE_SERVER_PASSWORD")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .kill_on_drop(false);
+        let mut child = match command.spawn() {
+            Ok(c) => c,
+            Err(e) => return exited(format!("cannot run {}: {e}", program.display())),
+        };
+        let pid = child.id().unwrap_or_default();
+        self.own_children.insert(pid);
+        self.running = crate::platform::process_start_time(pid)
+            .map(|start_time| (generation, ProcessId { pid, start_time }));
+        tracing::info!(pid, "popover started");
+        let events = self.events.clone();
+        let own = self.own_children.clone();
+        tokio::spawn(async move {
+            let reason = match child.wait().await {
+                Ok(status) => describe(status),
+                Err(e) => format!("lost track of it: {e}"),
+            };
+            own.remove(pid);
+            tracing::info!(pid, "popover {reason}");
+            let _ = events
+                .send(Event::Popover(PopoverEvent::Exited { generation, reason }))
+                .await;
+        });
+        None
+    }
+
+    /// Stops the process of this generation (it never connected back).
+    pub fn kill(&mut self, generation: PopoverGeneration) {
+        if let Some((g, process)) = self.running
+            && g == generation
+        {
+            crate::platform::signal_process(process, StopSignal::Kill);
+            self.running = None;
+        }
+    }
+}
+
+/// The popover binary: beside the running one (installed together).
+fn popover_program() -> Result<std::path::PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let name = format!("opencode-nexus-popover{}", std::env::consts::EXE_SUFFIX);
+    let program = exe.with_file_name(name);
+    if program.is_file() {
+        Ok(program)
+    } else {
+        Err(format!(
+            "{} is missing (it is installed beside opencode-nexus)",
+            program.display()
+        ))
+    }
+}
+
+fn describe(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        _ => "exited".to_string(),
+    }
+}
