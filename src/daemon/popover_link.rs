@@ -124,7 +124,7 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
     let hub = &shared.popover;
     let (tx, mut commands) = mpsc::unbounded_channel();
     let attached = match hub.link.lock() {
-        Ok(mut link) if !link.as_ref().is_some_and(|l| !l.is_closed()) => {
+        Ok(mut link) if link.as_ref().is_none_or(|l| l.is_closed()) => {
             *link = Some(tx);
             true
         }
