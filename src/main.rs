@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             Err(_) => cli::set_password(&paths.password_file()),
         },
         Command::Autostart { action } => cli::autostart(&paths, action),
+        Command::Popover => cli::run_popover(),
         command => runtime(false).block_on(cli::run_client(&paths, command)),
     };
     ExitCode::from(code)

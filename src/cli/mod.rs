@@ -64,6 +64,14 @@ pub enum Command {
         #[arg(long)]
         timeout: Option<f64>,
     },
+    /// Show the quick-chat popover (returns once it is on screen).
+    Open {
+        /// Open this session.
+        #[arg(long)]
+        session: Option<String>,
+    },
+    /// Run the quick-chat popover process (the daemon starts it by itself).
+    Popover,
     /// Show the server's log.
     Logs {
         /// Keep printing new lines.
@@ -139,8 +147,21 @@ pub async fn run_client(paths: &Paths, command: Command) -> u8 {
         Command::WaitIdle { timeout } => wait_idle(paths, timeout).await,
         Command::Logs { follow } => logs(paths, follow).await,
         Command::Quit => quit(paths).await,
+        Command::Open { session } => {
+            simple_quiet(
+                paths,
+                Request::Open {
+                    session,
+                    anchor: None,
+                },
+            )
+            .await
+        }
         Command::Diagnostics => diagnostics(paths).await,
-        Command::Daemon { .. } | Command::Password { .. } | Command::Autostart { .. } => {
+        Command::Daemon { .. }
+        | Command::Password { .. }
+        | Command::Autostart { .. }
+        | Command::Popover => {
             unreachable!("handled in main")
         }
     };
@@ -201,6 +222,48 @@ async fn simple(paths: &Paths, request: Request) -> Result<u8, ClientError> {
             Ok(exit_code::OK)
         }
         other => Ok(unexpected(other)),
+    }
+}
+
+/// A request answered by one `Ok` that needs no printing.
+async fn simple_quiet(paths: &Paths, request: Request) -> Result<u8, ClientError> {
+    let mut conn = Connection::open(paths, &request).await?;
+    match conn.next().await? {
+        Some(Reply::Ok { .. }) => Ok(exit_code::OK),
+        other => Ok(unexpected(other)),
+    }
+}
+
+/// `opencode-nexus popover`: becomes the popover binary installed beside this one.
+pub fn run_popover() -> u8 {
+    let program = std::env::current_exe().map(|exe| {
+        exe.with_file_name(format!(
+            "opencode-nexus-popover{}",
+            std::env::consts::EXE_SUFFIX
+        ))
+    });
+    let program = match program {
+        Ok(p) if p.is_file() => p,
+        Ok(p) => {
+            return failed(&format!(
+                "{} is missing (it is installed beside opencode-nexus)",
+                p.display()
+            ));
+        }
+        Err(e) => return failed(&format!("cannot find this program: {e}")),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let e = std::process::Command::new(&program).exec();
+        failed(&format!("cannot run {}: {e}", program.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        match std::process::Command::new(&program).status() {
+            Ok(s) => s.code().unwrap_or(1).clamp(0, 255) as u8,
+            Err(e) => failed(&format!("cannot run {}: {e}", program.display())),
+        }
     }
 }
 

@@ -6,6 +6,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// Opens a web link in the system browser (callers check it is http(s)).
+pub fn open_url(url: &str) -> Result<(), String> {
+    open_path(Path::new(url))
+}
+
 /// Opens `path` with the desktop's default handler.
 pub fn open_path(path: &Path) -> Result<(), String> {
     let opener = if cfg!(target_os = "macos") {

@@ -1,11 +1,110 @@
-//! The quick-chat popover process.
-pub fn probe() {
-    let event_loop = tao::event_loop::EventLoop::new();
-    let window = tao::window::WindowBuilder::new()
-        .build(&event_loop)
-        .unwrap();
-    let builder = wry::WebViewBuilder::new().with_html("hi");
-    use tao::platform::unix::WindowExtUnix;
-    use wry::WebViewBuilderExtUnix;
-    let _w = builder.build_gtk(window.default_vbox().unwrap()).unwrap();
+//! The quick-chat popover: its own process (`opencode-nexus popover`, the
+//! `opencode-nexus-popover` binary), started by the daemon on the first open
+//! so that GTK and WebKit never load into the resident process. It connects
+//! back to the daemon for the server's address and show commands, talks to
+//! the server itself (the page never sees the password), and exits after
+//! staying hidden for `popover.keep_alive`.
+//!
+//! `page_protocol` (the page's messages and the call allowlist), `event_feed`,
+//! `drafts`, `placement` and `assets` are plain code with unit tests;
+//! `window` is the thin tao/wry shell and `backend` the async side.
+
+pub mod assets;
+pub mod backend;
+pub mod drafts;
+pub mod event_feed;
+pub mod page_link;
+pub mod page_protocol;
+pub mod placement;
+pub mod window;
+
+use crate::ipc::client::{ClientError, Connection};
+use crate::ipc::protocol::{Request, ToPopover};
+use crate::paths::Paths;
+use page_link::{PageLink, UiEvent};
+use std::sync::{Arc, Mutex};
+
+/// Runs the popover process; returns only on failure (with an exit code).
+pub fn run(paths: Paths) -> u8 {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return failed(&format!("cannot start the async runtime: {e}")),
+    };
+    // Attach to the daemon first: its setup and the server's address.
+    let attached = runtime.block_on(async {
+        let mut daemon = Connection::open(
+            &paths,
+            &Request::PopoverAttach {
+                pid: std::process::id(),
+            },
+        )
+        .await?;
+        let setup = match daemon.next_message::<ToPopover>().await? {
+            Some(ToPopover::Setup { setup }) => setup,
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "expected the popover setup, got {other:?}"
+                )));
+            }
+        };
+        let access = match daemon.next_message::<ToPopover>().await? {
+            Some(ToPopover::Server { access }) => access,
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "expected the server's address, got {other:?}"
+                )));
+            }
+        };
+        Ok((daemon, setup, access))
+    });
+    let (daemon, setup, access) = match attached {
+        Ok(a) => a,
+        Err(e) => return failed(&e.to_string()),
+    };
+
+    let event_loop = tao::event_loop::EventLoopBuilder::<UiEvent>::with_user_event().build();
+    let page = PageLink::new(event_loop.create_proxy());
+    let drafts = Arc::new(Mutex::new(drafts::Drafts::load(paths.drafts_file())));
+    let (to_backend, from_window) = tokio::sync::mpsc::unbounded_channel();
+    let background = backend::Backend {
+        daemon,
+        page,
+        drafts: drafts.clone(),
+        access,
+    };
+    std::thread::Builder::new()
+        .name("popover-backend".into())
+        .spawn(move || runtime.block_on(backend::run(background, from_window)))
+        .map_err(|e| failed(&format!("cannot start the background thread: {e}")))
+        .ok();
+    window::run(
+        event_loop,
+        window::WindowSetup {
+            setup,
+            drafts,
+            backend: to_backend,
+            size_file: paths.popover_state_file(),
+        },
+    )
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+fn failed(message: &str) -> u8 {
+    tracing::error!("{message}");
+    eprintln!("error: {message}");
+    crate::cli::exit_code::FAILURE
 }

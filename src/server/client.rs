@@ -324,6 +324,46 @@ impl ServerClient {
         Ok(())
     }
 
+    /// One JSON request (the popover's allowlisted calls are built from these):
+    /// the body (`null` when empty, as for 204) and the `x-next-cursor` header
+    /// (message paging).
+    pub async fn call_json(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<(serde_json::Value, Option<String>), ApiError> {
+        let mut req = self.request(method, path, None).query(query);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = self.send(req, REQUEST_TIMEOUT).await?;
+        let cursor = resp
+            .headers()
+            .get("x-next-cursor")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
+        if resp.status() == StatusCode::NO_CONTENT {
+            return Ok((serde_json::Value::Null, cursor));
+        }
+        let ct = content_type(&resp);
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| transport_error(e, REQUEST_TIMEOUT))?;
+        if body.trim().is_empty() {
+            return Ok((serde_json::Value::Null, cursor));
+        }
+        if !ct.starts_with("application/json") {
+            // An unknown route answers 200 with the web UI's HTML.
+            return Err(ApiError::WrongContent(ct));
+        }
+        let value = serde_json::from_str(&body).map_err(|e| ApiError::Malformed(e.to_string()))?;
+        Ok((value, cursor))
+    }
+
     /// Opens `GET /global/event`; only 200 with `text/event-stream` is accepted.
     pub async fn open_event_stream(&self) -> Result<reqwest::Response, ApiError> {
         let req = self

@@ -1,0 +1,683 @@
+//! The messages between the popover's page and Rust (`ui/README.md` is the
+//! page's side of this contract), and the allowlist of server calls.
+//!
+//! The page is treated as untrusted: every message is parsed strictly
+//! (unknown types and fields, wrong types and oversized messages are
+//! rejected), every id and directory is checked, and a `ServerCall` can only
+//! become one of the fixed requests below — sessions, messages, prompts,
+//! aborts, permission and question replies, providers and agents. There is
+//! no way to name a route, so no shell, file, config or MCP call can be made.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The largest message the page may send.
+pub const MAX_PAGE_MESSAGE_BYTES: usize = 1024 * 1024;
+/// The largest draft kept per key.
+pub const MAX_DRAFT_BYTES: usize = 256 * 1024;
+
+/// A message from the page.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FromPage {
+    Ready {},
+    Call { id: u64, call: ServerCall },
+    Draft { key: String, text: String },
+    Hide {},
+    OpenExternal { url: String },
+    Painted { token: u64 },
+    FocusSession { session: Option<String> },
+}
+
+/// A model choice sent with a prompt.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelChoice {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionAnswer {
+    Once,
+    Always,
+    Reject,
+}
+
+/// The server calls the page may ask for — all of them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerCall {
+    Sessions {
+        directory: String,
+        #[serde(default)]
+        search: Option<String>,
+    },
+    CreateSession {
+        directory: String,
+    },
+    RenameSession {
+        session: String,
+        title: String,
+    },
+    DeleteSession {
+        session: String,
+    },
+    Messages {
+        session: String,
+        limit: u32,
+        #[serde(default)]
+        before: Option<String>,
+    },
+    Prompt {
+        session: String,
+        text: String,
+        #[serde(default)]
+        model: Option<ModelChoice>,
+        #[serde(default)]
+        agent: Option<String>,
+    },
+    Abort {
+        session: String,
+    },
+    SessionStatus {
+        directory: String,
+    },
+    Permissions {
+        directory: String,
+    },
+    Questions {
+        directory: String,
+    },
+    ReplyPermission {
+        request: String,
+        directory: String,
+        reply: PermissionAnswer,
+    },
+    ReplyQuestion {
+        request: String,
+        directory: String,
+        answers: Vec<Vec<String>>,
+    },
+    RejectQuestion {
+        request: String,
+        directory: String,
+    },
+    Providers {},
+    Agents {},
+}
+
+/// A message the page sent that Rust will not act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The call's id, when it was a call (so the page gets an answer).
+    pub call_id: Option<u64>,
+    pub reason: String,
+}
+
+/// Parses and validates one message from the page.
+pub fn parse(text: &str) -> Result<FromPage, Rejected> {
+    let reject = |call_id, reason: String| Rejected { call_id, reason };
+    if text.len() > MAX_PAGE_MESSAGE_BYTES {
+        return Err(reject(
+            None,
+            format!(
+                "message too large ({} bytes, at most {MAX_PAGE_MESSAGE_BYTES})",
+                text.len()
+            ),
+        ));
+    }
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| reject(None, format!("not JSON: {e}")))?;
+    let call_id = (value["type"] == "call")
+        .then(|| value["id"].as_u64())
+        .flatten();
+    let message: FromPage = serde_json::from_value(value)
+        .map_err(|e| reject(call_id, format!("invalid message: {e}")))?;
+    validate(&message).map_err(|reason| reject(call_id, reason))?;
+    Ok(message)
+}
+
+fn validate(message: &FromPage) -> Result<(), String> {
+    match message {
+        FromPage::Call { call, .. } => call.validate(),
+        FromPage::Draft { key, text } => {
+            let valid_key = match key.split_once(':') {
+                Some(("session", id)) => is_id(id),
+                Some(("new", dir)) => is_directory(dir),
+                _ => false,
+            };
+            check(valid_key && key.len() <= 4096, "draft key")?;
+            check(text.len() <= MAX_DRAFT_BYTES, "draft text (too long)")
+        }
+        FromPage::OpenExternal { url } => check(is_web_url(url), "link (only http and https)"),
+        FromPage::FocusSession { session } => {
+            check(session.as_deref().is_none_or(is_id), "session id")
+        }
+        FromPage::Ready {} | FromPage::Hide {} | FromPage::Painted { .. } => Ok(()),
+    }
+}
+
+fn check(ok: bool, what: &str) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid {what}"))
+    }
+}
+
+/// Session, message and request ids: `ses_…`, `per_…`, `que_…`.
+pub fn is_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn is_directory(dir: &str) -> bool {
+    dir.len() <= 4096 && std::path::Path::new(dir).is_absolute() && !dir.contains('\0')
+}
+
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:/@".contains(&b))
+}
+
+pub fn is_web_url(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 4096
+        && !url.chars().any(char::is_control)
+}
+
+impl ServerCall {
+    fn validate(&self) -> Result<(), String> {
+        use ServerCall::*;
+        match self {
+            Sessions { directory, search } => {
+                check(is_directory(directory), "directory")?;
+                check(search.as_ref().is_none_or(|s| s.len() <= 256), "search")
+            }
+            CreateSession { directory }
+            | SessionStatus { directory }
+            | Permissions { directory }
+            | Questions { directory } => check(is_directory(directory), "directory"),
+            RenameSession { session, title } => {
+                check(is_id(session), "session id")?;
+                check(!title.trim().is_empty() && title.len() <= 512, "title")
+            }
+            DeleteSession { session } | Abort { session } => check(is_id(session), "session id"),
+            Messages {
+                session,
+                limit,
+                before,
+            } => {
+                check(is_id(session), "session id")?;
+                check((1..=200).contains(limit), "limit (1–200)")?;
+                check(
+                    before
+                        .as_ref()
+                        .is_none_or(|c| c.len() <= 1024 && !c.chars().any(char::is_control)),
+                    "cursor",
+                )
+            }
+            Prompt {
+                session,
+                text,
+                model,
+                agent,
+            } => {
+                check(is_id(session), "session id")?;
+                check(!text.trim().is_empty(), "prompt (empty)")?;
+                check(
+                    model
+                        .as_ref()
+                        .is_none_or(|m| is_name(&m.provider_id) && is_name(&m.model_id)),
+                    "model",
+                )?;
+                check(agent.as_deref().is_none_or(is_name), "agent")
+            }
+            ReplyPermission {
+                request, directory, ..
+            }
+            | RejectQuestion { request, directory } => {
+                check(is_id(request), "request id")?;
+                check(is_directory(directory), "directory")
+            }
+            ReplyQuestion {
+                request,
+                directory,
+                answers,
+            } => {
+                check(is_id(request), "request id")?;
+                check(is_directory(directory), "directory")?;
+                check(
+                    !answers.is_empty()
+                        && answers.len() <= 16
+                        && answers
+                            .iter()
+                            .all(|a| a.len() <= 16 && a.iter().all(|l| l.len() <= 1024)),
+                    "answers",
+                )
+            }
+            Providers {} | Agents {} => Ok(()),
+        }
+    }
+
+    /// The HTTP requests this call is made of (the only ones the page can cause).
+    pub fn requests(&self) -> Vec<ApiRequest> {
+        use ServerCall::*;
+        let session_path = |id: &str, rest: &str| format!("/session/{id}{rest}");
+        let dir = |d: &str| vec![("directory".to_string(), d.to_string())];
+        let one = |method, path: String, query, body| {
+            vec![ApiRequest {
+                method,
+                path,
+                query,
+                body,
+            }]
+        };
+        match self {
+            Sessions { directory, search } => {
+                let mut query = dir(directory);
+                query.push(("roots".into(), "true".into()));
+                query.push(("limit".into(), "100".into()));
+                if let Some(s) = search.as_ref().filter(|s| !s.trim().is_empty()) {
+                    query.push(("search".into(), s.trim().to_string()));
+                }
+                one(Method::Get, "/session".into(), query, None)
+            }
+            CreateSession { directory } => one(
+                Method::Post,
+                "/session".into(),
+                dir(directory),
+                Some(json!({})),
+            ),
+            RenameSession { session, title } => one(
+                Method::Patch,
+                session_path(session, ""),
+                vec![],
+                Some(json!({ "title": title.trim() })),
+            ),
+            DeleteSession { session } => {
+                one(Method::Delete, session_path(session, ""), vec![], None)
+            }
+            Messages {
+                session,
+                limit,
+                before,
+            } => {
+                let mut query = vec![("limit".to_string(), limit.to_string())];
+                if let Some(cursor) = before {
+                    query.push(("before".into(), cursor.clone()));
+                }
+                one(Method::Get, session_path(session, "/message"), query, None)
+            }
+            Prompt {
+                session,
+                text,
+                model,
+                agent,
+            } => {
+                let mut body = json!({ "parts": [{ "type": "text", "text": text }] });
+                if let Some(m) = model {
+                    body["model"] = json!({ "providerID": m.provider_id, "modelID": m.model_id });
+                }
+                if let Some(a) = agent {
+                    body["agent"] = json!(a);
+                }
+                one(
+                    Method::Post,
+                    session_path(session, "/prompt_async"),
+                    vec![],
+                    Some(body),
+                )
+            }
+            Abort { session } => one(
+                Method::Post,
+                session_path(session, "/abort"),
+                vec![],
+                Some(json!({})),
+            ),
+            SessionStatus { directory } => {
+                one(Method::Get, "/session/status".into(), dir(directory), None)
+            }
+            Permissions { directory } => {
+                one(Method::Get, "/permission".into(), dir(directory), None)
+            }
+            Questions { directory } => one(Method::Get, "/question".into(), dir(directory), None),
+            ReplyPermission {
+                request,
+                directory,
+                reply,
+            } => {
+                let reply = match reply {
+                    PermissionAnswer::Once => "once",
+                    PermissionAnswer::Always => "always",
+                    PermissionAnswer::Reject => "reject",
+                };
+                one(
+                    Method::Post,
+                    format!("/permission/{request}/reply"),
+                    dir(directory),
+                    Some(json!({ "reply": reply })),
+                )
+            }
+            ReplyQuestion {
+                request,
+                directory,
+                answers,
+            } => one(
+                Method::Post,
+                format!("/question/{request}/reply"),
+                dir(directory),
+                Some(json!({ "answers": answers })),
+            ),
+            RejectQuestion { request, directory } => one(
+                Method::Post,
+                format!("/question/{request}/reject"),
+                dir(directory),
+                Some(json!({})),
+            ),
+            // The connected providers, and the user's configured model (only
+            // the `model` key of the config is ever passed on).
+            Providers {} => vec![
+                ApiRequest {
+                    method: Method::Get,
+                    path: "/config/providers".into(),
+                    query: vec![],
+                    body: None,
+                },
+                ApiRequest {
+                    method: Method::Get,
+                    path: "/config".into(),
+                    query: vec![],
+                    body: None,
+                },
+            ],
+            Agents {} => one(Method::Get, "/agent".into(), vec![], None),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+/// One HTTP request to the OpenCode server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Value>,
+}
+
+/// Shapes the server's answers into what the page gets. Only what the page
+/// needs is passed on: provider `options` (which hold API keys) and the rest
+/// of the config never reach it.
+pub fn shape_answer(call: &ServerCall, answers: Vec<(Value, Option<String>)>) -> Value {
+    let mut answers = answers.into_iter();
+    let mut next = || answers.next().unwrap_or((Value::Null, None));
+    match call {
+        ServerCall::Sessions { .. } => {
+            let (list, _) = next();
+            Value::Array(
+                list.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s["time"]["archived"].is_null())
+                    .cloned()
+                    .collect(),
+            )
+        }
+        ServerCall::Messages { .. } => {
+            let (messages, cursor) = next();
+            json!({ "messages": messages, "before": cursor })
+        }
+        ServerCall::Prompt { .. } => Value::Null,
+        ServerCall::Providers {} => {
+            let (providers, _) = next();
+            let (config, _) = next();
+            let list: Vec<Value> = providers["providers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let mut models: Vec<Value> = p["models"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(
+                            |(id, m)| json!({ "id": id, "name": m["name"].as_str().unwrap_or(id) }),
+                        )
+                        .collect();
+                    models.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+                    json!({ "id": p["id"], "name": p["name"], "models": models })
+                })
+                .collect();
+            let default = config["model"]
+                .as_str()
+                .filter(|m| m.contains('/'))
+                .map(|m| json!(m))
+                .unwrap_or(Value::Null);
+            json!({ "providers": list, "default": default })
+        }
+        ServerCall::Agents {} => {
+            let (agents, _) = next();
+            Value::Array(
+                agents
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| a["mode"] != "subagent" && a["hidden"] != true)
+                    .map(|a| json!({ "name": a["name"], "description": a["description"] }))
+                    .collect(),
+            )
+        }
+        _ => next().0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(json: &str) -> Result<ServerCall, Rejected> {
+        match parse(&format!(r#"{{"type":"call","id":7,"call":{json}}}"#))? {
+            FromPage::Call { call, .. } => Ok(call),
+            other => panic!("not a call: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn page_messages_parse() {
+        assert_eq!(parse(r#"{"type":"ready"}"#).unwrap(), FromPage::Ready {});
+        assert_eq!(
+            parse(r#"{"type":"painted","token":3}"#).unwrap(),
+            FromPage::Painted { token: 3 }
+        );
+        assert_eq!(
+            parse(r#"{"type":"draft","key":"session:ses_1","text":"hi"}"#).unwrap(),
+            FromPage::Draft {
+                key: "session:ses_1".into(),
+                text: "hi".into()
+            }
+        );
+        assert_eq!(
+            call(r#"{"name":"prompt","session":"ses_1","text":"hi","model":{"providerID":"mock","modelID":"echo"},"agent":"plan"}"#)
+                .unwrap(),
+            ServerCall::Prompt {
+                session: "ses_1".into(),
+                text: "hi".into(),
+                model: Some(ModelChoice {
+                    provider_id: "mock".into(),
+                    model_id: "echo".into()
+                }),
+                agent: Some("plan".into())
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_types_fields_and_calls_are_rejected() {
+        for bad in [
+            r#"{"type":"eval","code":"x"}"#,
+            r#"{"type":"ready","extra":1}"#,
+            r#"{"type":"hide","now":true}"#,
+            r#"not json"#,
+            r#"{"type":"painted","token":"3"}"#,
+        ] {
+            let rejected = parse(bad).unwrap_err();
+            assert_eq!(rejected.call_id, None, "{bad}");
+        }
+        // A rejected call still names its id, so the page gets an answer.
+        for bad in [
+            r#"{"name":"shell","command":"rm -rf ~"}"#,
+            r#"{"name":"file","path":"/etc/passwd"}"#,
+            r#"{"name":"config_update","config":{}}"#,
+            r#"{"name":"mcp","server":"x"}"#,
+            r#"{"name":"abort","session":"ses_1","path":"/x"}"#,
+            r#"{"name":"sessions"}"#,
+        ] {
+            let rejected = call(bad).unwrap_err();
+            assert_eq!(rejected.call_id, Some(7), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_directories_and_sizes_are_checked() {
+        for bad in [
+            r#"{"name":"abort","session":"../../config"}"#,
+            r#"{"name":"abort","session":"ses_1/../x"}"#,
+            r#"{"name":"abort","session":""}"#,
+            r#"{"name":"delete_session","session":"ses 1"}"#,
+            r#"{"name":"sessions","directory":"relative/dir"}"#,
+            r#"{"name":"permissions","directory":""}"#,
+            r#"{"name":"messages","session":"ses_1","limit":0}"#,
+            r#"{"name":"messages","session":"ses_1","limit":100000}"#,
+            r#"{"name":"prompt","session":"ses_1","text":"   "}"#,
+            r#"{"name":"prompt","session":"ses_1","text":"x","agent":"a b"}"#,
+            r#"{"name":"reply_permission","request":"per_1","directory":"/p","reply":"sudo"}"#,
+            r#"{"name":"reply_question","request":"que_1","directory":"/p","answers":[]}"#,
+            r#"{"name":"rename_session","session":"ses_1","title":" "}"#,
+        ] {
+            assert!(call(bad).is_err(), "accepted {bad}");
+        }
+        let huge = format!(
+            r#"{{"type":"call","id":1,"call":{{"name":"prompt","session":"s","text":"{}"}}}}"#,
+            "x".repeat(MAX_PAGE_MESSAGE_BYTES)
+        );
+        assert!(parse(&huge).unwrap_err().reason.contains("too large"));
+        let long_draft = format!(
+            r#"{{"type":"draft","key":"new:/p","text":"{}"}}"#,
+            "x".repeat(MAX_DRAFT_BYTES + 1)
+        );
+        assert!(parse(&long_draft).is_err());
+        assert!(parse(r#"{"type":"draft","key":"session:a/b","text":""}"#).is_err());
+        assert!(parse(r#"{"type":"open_external","url":"file:///etc/passwd"}"#).is_err());
+        assert!(parse(r#"{"type":"open_external","url":"javascript:alert(1)"}"#).is_err());
+        assert!(parse(r#"{"type":"open_external","url":"https://opencode.ai/docs"}"#).is_ok());
+    }
+
+    /// Every call the page can make maps onto the allowlisted routes, and
+    /// nothing else: sessions, messages, prompt, abort, permission and
+    /// question routes, providers, the config's model, agents.
+    #[test]
+    fn every_call_stays_on_the_allowlist() {
+        let calls = [
+            r#"{"name":"sessions","directory":"/p","search":"fix"}"#,
+            r#"{"name":"create_session","directory":"/p"}"#,
+            r#"{"name":"rename_session","session":"ses_1","title":"New"}"#,
+            r#"{"name":"delete_session","session":"ses_1"}"#,
+            r#"{"name":"messages","session":"ses_1","limit":30,"before":"cur"}"#,
+            r#"{"name":"prompt","session":"ses_1","text":"hi"}"#,
+            r#"{"name":"abort","session":"ses_1"}"#,
+            r#"{"name":"session_status","directory":"/p"}"#,
+            r#"{"name":"permissions","directory":"/p"}"#,
+            r#"{"name":"questions","directory":"/p"}"#,
+            r#"{"name":"reply_permission","request":"per_1","directory":"/p","reply":"once"}"#,
+            r#"{"name":"reply_question","request":"que_1","directory":"/p","answers":[["Yes"]]}"#,
+            r#"{"name":"reject_question","request":"que_1","directory":"/p"}"#,
+            r#"{"name":"providers"}"#,
+            r#"{"name":"agents"}"#,
+        ];
+        let allowed = |r: &ApiRequest| {
+            let p = r.path.as_str();
+            let session_route = p == "/session"
+                || p == "/session/status"
+                || p.strip_prefix("/session/ses_1").is_some_and(|rest| {
+                    ["", "/message", "/prompt_async", "/abort"].contains(&rest)
+                });
+            let request_route = ["/permission", "/question"].contains(&p)
+                || p == "/permission/per_1/reply"
+                || p == "/question/que_1/reply"
+                || p == "/question/que_1/reject";
+            let read_only = r.method == Method::Get;
+            session_route
+                || request_route
+                || (read_only && ["/config/providers", "/config", "/agent"].contains(&p))
+        };
+        for c in calls {
+            let requests = call(c).unwrap().requests();
+            assert!(!requests.is_empty());
+            for r in &requests {
+                assert!(allowed(r), "{c} became {r:?}");
+            }
+        }
+        // Directory-scoped routes carry the directory.
+        let reply = call(
+            r#"{"name":"reply_permission","request":"per_1","directory":"/p","reply":"always"}"#,
+        )
+        .unwrap()
+        .requests();
+        assert_eq!(reply[0].query, vec![("directory".into(), "/p".into())]);
+        assert_eq!(reply[0].body, Some(json!({"reply":"always"})));
+    }
+
+    #[test]
+    fn answers_pass_on_only_what_the_page_needs() {
+        let providers = json!({"providers":[{"id":"mock","name":"Mock","options":{"apiKey":"sk-secret"},
+            "models":{"echo":{"id":"echo","name":"Echo"}}}],"default":{"mock":"echo"}});
+        let config =
+            json!({"model":"mock/echo","provider":{"mock":{"options":{"apiKey":"sk-secret"}}}});
+        let shaped = shape_answer(
+            &ServerCall::Providers {},
+            vec![(providers, None), (config, None)],
+        );
+        assert!(!shaped.to_string().contains("sk-secret"));
+        assert_eq!(shaped["default"], "mock/echo");
+        assert_eq!(shaped["providers"][0]["models"][0]["name"], "Echo");
+
+        let agents = json!([{"name":"build","mode":"primary"},{"name":"plan","mode":"primary"},
+            {"name":"explore","mode":"subagent"},{"name":"title","mode":"primary","hidden":true}]);
+        let shaped = shape_answer(&ServerCall::Agents {}, vec![(agents, None)]);
+        let names: Vec<&str> = shaped
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["build", "plan"]);
+
+        let sessions = json!([{"id":"a","time":{}},{"id":"b","time":{"archived":1}}]);
+        let shaped = shape_answer(
+            &ServerCall::Sessions {
+                directory: "/p".into(),
+                search: None,
+            },
+            vec![(sessions, None)],
+        );
+        assert_eq!(shaped, json!([{"id":"a","time":{}}]));
+    }
+}
