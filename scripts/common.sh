@@ -51,8 +51,26 @@ install_opencode_into() {
     "$bin" --version >/dev/null
 }
 
-# What building Nexus needs from the system.
-BUILD_PACKAGES=(build-essential pkg-config ca-certificates)
+# What building Nexus needs from the system: the popover binary links GTK 3
+# and WebKitGTK 4.1 (the resident binary links neither).
+BUILD_PACKAGES=(build-essential pkg-config ca-certificates libgtk-3-dev libwebkit2gtk-4.1-dev)
+
+# The accessibility checker the popover tests run against the page (npm).
+AXE_CORE_VERSION=4.10.3
+
+# Installs the pinned axe-core into PREFIX (npm --prefix), unless it is there.
+install_axe_into() {
+    local prefix="$1"
+    local script="$prefix/node_modules/axe-core/axe.min.js"
+    if [ -f "$script" ] && grep -q "\"version\": \"$AXE_CORE_VERSION\"" "$prefix/node_modules/axe-core/package.json"; then
+        return 0
+    fi
+    ensure_npm
+    say "installing axe-core@$AXE_CORE_VERSION into $prefix"
+    mkdir -p "$prefix"
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "axe-core@$AXE_CORE_VERSION" >&2
+    [ -f "$script" ]
+}
 
 # What the headless-desktop tray tests need (tests/support/headless_desktop.rs):
 # Xvfb, a private session bus, xfce4-panel whose systray plugin is the
@@ -60,7 +78,8 @@ BUILD_PACKAGES=(build-essential pkg-config ca-certificates)
 # --no-install-recommends is enough), gdbus to read items, `import` for
 # screenshots, python3-gi for the harness's fake tray item; xdotool, dunst,
 # dbus-x11 and x11-utils for pointer, notification and debugging work.
-DESKTOP_TEST_PACKAGES=(xvfb dbus dbus-x11 xfce4-panel libglib2.0-bin imagemagick x11-utils xdotool dunst python3-gi)
+# webkit2gtk-driver (WebKitWebDriver) drives the real popover in tests.
+DESKTOP_TEST_PACKAGES=(xvfb dbus dbus-x11 xfce4-panel libglib2.0-bin imagemagick x11-utils xdotool dunst python3-gi webkit2gtk-driver)
 
 # What the side-by-side tray benchmark needs (tests/tray_footprint.rs, run by
 # scripts/bench-tray.sh) on top of DESKTOP_TEST_PACKAGES: the peer it is

@@ -11,6 +11,7 @@ source "$(dirname "$0")/common.sh"
 
 apt_install "${BUILD_PACKAGES[@]}" procps "${DESKTOP_TEST_PACKAGES[@]}" "${PACKAGING_TEST_PACKAGES[@]}"
 install_opencode_into "$TOOLS/opencode"
+install_axe_into "$TOOLS/axe"
 
 cd "$ROOT"
 say "building"

@@ -12,27 +12,21 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 
 /// Every file of the page: (path, content type, bytes).
 pub const FILES: &[(&str, &str, &[u8])] = &[
+    ("index.html", HTML, include_bytes!("../../ui/index.html")),
+    ("style.css", CSS, include_bytes!("../../ui/style.css")),
+    ("markdown.js", JS, include_bytes!("../../ui/markdown.js")),
     (
-        "index.html",
-        "text/html; charset=utf-8",
-        include_bytes!("../../ui/index.html"),
+        "conversation.js",
+        JS,
+        include_bytes!("../../ui/conversation.js"),
     ),
-    (
-        "style.css",
-        "text/css; charset=utf-8",
-        include_bytes!("../../ui/style.css"),
-    ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../../ui/app.js"),
-    ),
-    (
-        "markdown.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../../ui/markdown.js"),
-    ),
+    ("render.js", JS, include_bytes!("../../ui/render.js")),
+    ("app.js", JS, include_bytes!("../../ui/app.js")),
 ];
+
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
 
 /// An answer of the custom protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,3 +7,4 @@ pub mod mock_model;
 pub mod nexus;
 pub mod notification_server;
 pub mod opencode_server;
+pub mod webdriver;

@@ -1,0 +1,348 @@
+//! The quick-chat popover for real: `opencode-nexus open` starts the popover
+//! process under a headless desktop, WebKitWebDriver drives its page (the
+//! popover's automation switch, attach mode), and the real server with the
+//! mock model answers.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::headless_desktop::HeadlessDesktop;
+use support::mock_model::MockModel;
+use support::nexus::{Nexus, managed_config, process_alive, stderr};
+use support::opencode_server::TestHome;
+use support::webdriver::{self, ENTER, ESCAPE, WebDriver};
+
+const WAIT: Duration = Duration::from_secs(30);
+const SERVER_START: Duration = Duration::from_secs(90);
+
+fn desktop() -> HeadlessDesktop {
+    if let Err(missing) = HeadlessDesktop::available() {
+        panic!("the headless desktop cannot run here: {missing}");
+    }
+    HeadlessDesktop::start()
+}
+
+fn artifacts() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts")
+}
+
+/// Nexus on the desktop, its popover open to automation on `inspector`.
+async fn start_nexus(
+    desktop: &HeadlessDesktop,
+    home: &TestHome,
+    popover_config: &str,
+    inspector: u16,
+) -> Nexus {
+    let mut env: Vec<(&str, String)> = desktop.env();
+    env.push(("OPENCODE_NEXUS_AUTOMATION", "1".into()));
+    env.push(("WEBKIT_INSPECTOR_SERVER", format!("127.0.0.1:{inspector}")));
+    let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let config = format!(
+        "{}\n[popover]\n{popover_config}\n",
+        managed_config(&home.project_dir())
+    );
+    let nexus = Nexus::start_with_env(home, &config, &extra).await;
+    nexus.wait_for_state("running", SERVER_START).await;
+    nexus
+}
+
+/// `opencode-nexus open` (returns once the window has painted).
+async fn open(nexus: &Nexus, args: &[&str]) {
+    let mut all = vec!["open"];
+    all.extend_from_slice(args);
+    let out = nexus.run(&all).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "open failed: {}\npopover log:\n{}",
+        stderr(&out),
+        popover_log(nexus)
+    );
+}
+
+fn popover_log(nexus: &Nexus) -> String {
+    std::fs::read_to_string(nexus.state_dir.join("popover.log")).unwrap_or_default()
+}
+
+/// The popover processes among the daemon's children.
+fn popover_pids(nexus: &Nexus) -> Vec<u32> {
+    support::nexus::descendants(nexus.pid())
+        .into_iter()
+        .filter(|pid| support::nexus::command_line(*pid).contains("opencode-nexus-popover"))
+        .collect()
+}
+
+/// Types `text` into the composer and presses Enter.
+async fn send_prompt(driver: &WebDriver, text: &str) {
+    let composer = driver.wait_for("#composer", WAIT).await;
+    driver.send_keys(&composer, text).await;
+    driver.send_keys(&composer, ENTER).await;
+}
+
+/// Waits until the message history's text contains `text`.
+async fn wait_for_history(driver: &WebDriver, text: &str) -> String {
+    driver
+        .wait_until(
+            &format!("history shows {text:?}"),
+            &format!(
+                "const m = document.querySelector('#messages'); \
+                 return m && m.textContent.includes({}) ? m.textContent : '';",
+                json!(text)
+            ),
+            WAIT,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Libraries that must never be mapped into the resident process.
+fn gui_libraries_mapped(pid: u32) -> Vec<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    let mut libs: Vec<String> = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|p| {
+            ["gtk", "gdk", "webkit", "javascriptcore"]
+                .iter()
+                .any(|n| p.contains(n))
+        })
+        .map(str::to_string)
+        .collect();
+    libs.dedup();
+    libs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quick_chat_streams_renders_safely_answers_permissions_and_switches_sessions() {
+    let desktop = desktop();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let inspector = webdriver::free_port();
+    let nexus = start_nexus(&desktop, &home, "hide_on_blur = false", inspector).await;
+
+    // `open` starts the popover process and returns once it has painted.
+    open(&nexus, &[]).await;
+    assert_eq!(popover_pids(&nexus).len(), 1, "one popover process");
+    let driver = WebDriver::attach(inspector, &home.root().join("webdriver.log")).await;
+    driver.wait_for("#composer", WAIT).await;
+    // The resident process still has no GUI toolkit; the popover has it.
+    assert_eq!(gui_libraries_mapped(nexus.pid()), Vec::<String>::new());
+    assert!(!gui_libraries_mapped(popover_pids(&nexus)[0]).is_empty());
+
+    // A prompt streams the mock's reply into the page.
+    send_prompt(&driver, "hello popover").await;
+    wait_for_history(&driver, "echo: hello popover").await;
+    let composer_text = driver
+        .execute(
+            "return document.querySelector('#composer').value",
+            json!([]),
+        )
+        .await;
+    assert_eq!(composer_text, "", "the composer is cleared after sending");
+
+    // Markdown: a fenced block renders as code, with a copy button.
+    send_prompt(&driver, "[markdown]").await;
+    let code = driver
+        .wait_until(
+            "a code block",
+            "const c = [...document.querySelectorAll('#messages pre code')]\
+               .find(c => c.textContent.includes('fn main()')); return c ? c.textContent : '';",
+            WAIT,
+        )
+        .await;
+    assert!(
+        code.as_str().unwrap().contains("println!(\"hi\");"),
+        "{code}"
+    );
+    assert!(driver.find("#messages .code-block .copy").await.is_some());
+
+    // Hostile markup in agent output stays inert text.
+    send_prompt(&driver, "[html]").await;
+    wait_for_history(&driver, "<img src=x onerror=alert(1)>").await;
+    let injected = driver
+        .execute(
+            "return document.querySelectorAll('#messages img, #messages script, #messages [onerror]').length",
+            json!([]),
+        )
+        .await;
+    assert_eq!(injected, 0, "agent output created elements");
+    wait_for_history(&driver, "<script>alert(2)</script>").await;
+
+    // A permission request shows inline; Allow once lets the tool run.
+    send_prompt(&driver, "[bash:echo from-popover]").await;
+    driver
+        .wait_for("#pending .permission button[data-reply='once']", WAIT)
+        .await;
+    let pending_text = driver.text_of("#pending .permission").await;
+    assert!(pending_text.contains("echo from-popover"), "{pending_text}");
+    driver
+        .click_css("#pending .permission button[data-reply='once']", WAIT)
+        .await;
+    wait_for_history(&driver, "tool said: from-popover").await;
+    driver
+        .wait_until(
+            "the answered request leaves the page",
+            "return document.querySelectorAll('#pending .permission').length === 0",
+            WAIT,
+        )
+        .await;
+    let first_session = driver
+        .wait_until(
+            "a current session",
+            "const e = document.querySelector('#sessions [aria-current=\"true\"]'); \
+             return e ? e.dataset.sessionId : '';",
+            WAIT,
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A slow reply is aborted from the page (the Stop button).
+    send_prompt(&driver, "[slow] take your time").await;
+    driver.wait_for("#abort:not([hidden])", WAIT).await;
+    wait_for_history(&driver, "word2 ").await;
+    driver.click_css("#abort:not([hidden])", WAIT).await;
+    driver
+        .wait_until(
+            "the session is idle again",
+            "const a = document.querySelector('#abort'); return !a || a.hidden",
+            WAIT,
+        )
+        .await;
+    let status = nexus.status().await;
+    assert_eq!(status["sessions"]["busy"], 0, "{status}");
+    let history = driver.text_of("#messages").await;
+    assert!(
+        !history.contains("word60"),
+        "the reply ran to its end: {history}"
+    );
+
+    // A second session (opened from the CLI) shows its own history; the
+    // session list switches back to the first.
+    let out = nexus
+        .run(&[
+            "ask",
+            "--dir",
+            home.project_dir().to_str().unwrap(),
+            "second topic",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let second = stderr(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("session ").map(str::to_string))
+        .expect("ask names its session");
+    open(&nexus, &["--session", &second]).await;
+    let history = wait_for_history(&driver, "echo: second topic").await;
+    assert!(!history.contains("hello popover"), "{history}");
+    driver.click_css("#sessions-toggle", WAIT).await;
+    driver
+        .click_css(
+            &format!("#sessions .session[data-session-id='{first_session}']"),
+            WAIT,
+        )
+        .await;
+    let history = wait_for_history(&driver, "echo: hello popover").await;
+    assert!(!history.contains("echo: second topic"), "{history}");
+
+    // The page with all of that in it passes an automated accessibility check.
+    let violations = axe_violations(&driver).await;
+    driver
+        .screenshot(&artifacts().join("popover-chat.png"))
+        .await;
+    assert!(
+        violations.is_empty(),
+        "accessibility violations: {violations:#?}"
+    );
+
+    driver.close().await;
+    // The mock saw the prompts the page sent, with the model and agent chosen.
+    let sent = model
+        .agent_requests()
+        .into_iter()
+        .any(|r| r.last_user_text().as_deref() == Some("hello popover"));
+    assert!(sent, "the mock model never got the popover's prompt");
+}
+
+/// Runs axe-core (WCAG 2.0/2.1/2.2 A and AA rules) in the page; its violations.
+async fn axe_violations(driver: &WebDriver) -> Vec<Value> {
+    let axe = std::fs::read_to_string(webdriver::axe_script())
+        .expect("axe-core is installed by scripts/setup-and-test.sh (tools/axe)");
+    driver.execute(&axe, json!([])).await;
+    let result = driver
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a','wcag2aa','wcag21a','wcag21aa','wcag22aa']}})\
+               .then(r => done(r.passes.length < 10\
+                   ? [{id: 'axe-ran-too-few-rules', passes: r.passes.length}]\
+                   : r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,\
+                       nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))\
+               .catch(e => done([{id: 'axe-error', help: String(e)}]));",
+            json!([]),
+        )
+        .await;
+    result.as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_popover_exits_after_keep_alive_survives_a_crash_and_keeps_drafts() {
+    let desktop = desktop();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let inspector = webdriver::free_port();
+    let nexus = start_nexus(
+        &desktop,
+        &home,
+        "keep_alive = 2\nhide_on_blur = false",
+        inspector,
+    )
+    .await;
+
+    open(&nexus, &[]).await;
+    let first = popover_pids(&nexus);
+    assert_eq!(first.len(), 1);
+    let driver = WebDriver::attach(inspector, &home.root().join("webdriver-1.log")).await;
+    let composer = driver.wait_for("#composer", WAIT).await;
+    driver.send_keys(&composer, "a draft worth keeping").await;
+    // Escape with nothing running hides the window …
+    driver.send_keys(&composer, ESCAPE).await;
+    driver.close().await;
+    // … and after keep_alive the process is gone.
+    let deadline = Instant::now() + WAIT;
+    while process_alive(first[0]) && !popover_pids(&nexus).is_empty() {
+        assert!(Instant::now() < deadline, "the hidden popover did not exit");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The next open starts a fresh process, and the draft is back.
+    open(&nexus, &[]).await;
+    let second = popover_pids(&nexus);
+    assert_eq!(second.len(), 1);
+    assert_ne!(second, first);
+    let driver = WebDriver::attach(inspector, &home.root().join("webdriver-2.log")).await;
+    driver
+        .wait_until(
+            "the draft is restored",
+            "const c = document.querySelector('#composer'); return c && c.value === 'a draft worth keeping'",
+            WAIT,
+        )
+        .await;
+    driver.close().await;
+
+    // A crashed popover is replaced on the next open.
+    unsafe { libc::kill(second[0] as i32, libc::SIGKILL) };
+    let deadline = Instant::now() + WAIT;
+    while popover_pids(&nexus).contains(&second[0]) {
+        assert!(Instant::now() < deadline, "the killed popover lingers");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    open(&nexus, &[]).await;
+    let third = popover_pids(&nexus);
+    assert_eq!(third.len(), 1);
+    assert_ne!(third, second);
+}
