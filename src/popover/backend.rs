@@ -33,6 +33,8 @@ pub struct Backend {
     pub page: PageLink,
     pub drafts: Arc<Mutex<Drafts>>,
     pub access: Option<ServerAccess>,
+    /// How long the window may stay hidden before the process exits.
+    pub keep_alive: Duration,
 }
 
 struct Running {
@@ -95,7 +97,10 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
         page,
         drafts,
         access,
+        keep_alive,
     } = backend;
+    // The window starts hidden: it too counts towards keep-alive.
+    wake_after(&page, keep_alive);
     let mut running = Running {
         page: page.clone(),
         client: None,
@@ -147,7 +152,10 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                         }
                         None
                     }
-                    BackendInput::Hidden => Some(FromPopover::Hidden {}),
+                    BackendInput::Hidden => {
+                        wake_after(&page, keep_alive);
+                        Some(FromPopover::Hidden {})
+                    }
                     // Handled on the window's thread.
                     BackendInput::Page(FromPage::Ready {} | FromPage::Hide {}) => None,
                 };
@@ -169,6 +177,15 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
         d.save_if_changed();
     }
     page.ui(UiEvent::Quit);
+}
+
+/// Asks the window to check its keep-alive once `after` has passed.
+fn wake_after(page: &PageLink, after: Duration) {
+    let page = page.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after + Duration::from_millis(20)).await;
+        page.ui(UiEvent::KeepAliveCheck);
+    });
 }
 
 /// Carries out one allowlisted call: its requests in order, then the shaping.

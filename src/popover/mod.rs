@@ -76,6 +76,7 @@ pub fn run(paths: Paths) -> u8 {
         page,
         drafts: drafts.clone(),
         access,
+        keep_alive: std::time::Duration::from_secs(setup.keep_alive_secs),
     };
     std::thread::Builder::new()
         .name("popover-backend".into())

@@ -20,6 +20,9 @@ pub enum UiEvent {
     Hide,
     /// The page has loaded: send it `init` and what waited for it.
     PageReady,
+    /// Exit if the window has stayed hidden for the keep-alive time (tao's
+    /// GTK loop does not wake for `ControlFlow::WaitUntil` by itself).
+    KeepAliveCheck,
     /// Exit now (Nexus quits, or the daemon went away).
     Quit,
 }

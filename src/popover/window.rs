@@ -104,6 +104,7 @@ pub fn run(event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
         let _keep = &context;
         match event {
             Event::NewEvents(StartCause::ResumeTimeReached { .. })
+            | Event::UserEvent(UiEvent::KeepAliveCheck)
                 if hidden_since.is_some_and(|t| t.elapsed() >= keep_alive) =>
             {
                 tracing::info!("hidden for {}s: exiting", keep_alive.as_secs());

@@ -14,6 +14,7 @@
 //! | `[error:CODE]`  | HTTP CODE with an OpenAI-style error body                     |
 //! | `[markdown]`    | [`MARKDOWN_REPLY`] (a fenced rust block)                      |
 //! | `[html]`        | [`HTML_REPLY`] (an `<img onerror>` and a `<script>`)          |
+//! | `[burst:N]`     | N words `wI ` at [`BURST_RATE`] chunks a second (benchmarks)   |
 //! | `[delay:MS]`    | combines with the others: wait MS before the first chunk      |
 //!
 //! A request without `tools` (opencode's hidden title agent) always gets
@@ -57,6 +58,15 @@ pub const HTML_REPLY: &str =
 pub const QUESTION_TEXT: &str = "Deploy now?";
 /// The header of that question.
 pub const QUESTION_HEADER: &str = "Confirm";
+/// How many chunks a second `[burst:N]` streams (in groups every 10 ms).
+pub const BURST_RATE: usize = 2000;
+const BURST_TICK: Duration = Duration::from_millis(10);
+
+/// The text `[burst:N]` streams.
+pub fn burst_text(words: usize) -> String {
+    (1..=words).map(|i| format!("w{i} ")).collect()
+}
+
 /// How many words `[slow]` streams, and how far apart.
 pub const SLOW_WORDS: usize = 60;
 pub const SLOW_INTERVAL: Duration = Duration::from_millis(500);
@@ -353,7 +363,9 @@ enum Reply {
     Text {
         reasoning: Option<String>,
         chunks: Vec<String>,
+        /// The pause before each group of `per_pause` chunks.
         interval: Duration,
+        per_pause: usize,
     },
     ToolCall {
         name: &'static str,
@@ -418,6 +430,15 @@ fn reply_for(request: &RecordedRequest, text: &str) -> Result<Reply, StatusCode>
             reasoning: None,
             chunks: words,
             interval: SLOW_INTERVAL,
+            per_pause: 1,
+        });
+    }
+    if let Some(n) = marker_arg(text, "burst").and_then(|n| n.trim().parse::<usize>().ok()) {
+        return Ok(Reply::Text {
+            reasoning: None,
+            chunks: split_words(&burst_text(n.min(200_000))),
+            interval: BURST_TICK,
+            per_pause: BURST_RATE * BURST_TICK.as_millis() as usize / 1000,
         });
     }
     let echo = format!("echo: {text}");
@@ -426,6 +447,7 @@ fn reply_for(request: &RecordedRequest, text: &str) -> Result<Reply, StatusCode>
             reasoning: Some(REASONING_TEXT.to_owned()),
             chunks: split_words(&echo),
             interval: WORD_INTERVAL,
+            per_pause: 1,
         });
     }
     if text.contains("[markdown]") {
@@ -443,6 +465,7 @@ impl Reply {
             reasoning: None,
             chunks: split_words(text),
             interval: WORD_INTERVAL,
+            per_pause: 1,
         }
     }
 }
@@ -514,14 +537,20 @@ fn stream_frames(
             reasoning,
             chunks,
             interval,
+            per_pause,
         } => {
             if let Some(reasoning) = reasoning {
                 for word in split_words(reasoning) {
                     deltas.push((WORD_INTERVAL, json!({"reasoning_content": word})));
                 }
             }
-            for word in chunks {
-                deltas.push((*interval, json!({"content": word})));
+            for (i, word) in chunks.iter().enumerate() {
+                let pause = if i % (*per_pause).max(1) == 0 {
+                    *interval
+                } else {
+                    Duration::ZERO
+                };
+                deltas.push((pause, json!({"content": word})));
             }
             "stop"
         }
