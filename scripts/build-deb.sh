@@ -27,6 +27,7 @@ printf '%s\n' "$listing"
 
 expected=(
     ./usr/bin/opencode-nexus
+    ./usr/bin/opencode-nexus-popover
     ./usr/share/applications/io.github.opencode_nexus.OpencodeNexus.desktop
     ./usr/share/metainfo/io.github.opencode_nexus.OpencodeNexus.metainfo.xml
     ./usr/lib/systemd/user/opencode-nexus.service

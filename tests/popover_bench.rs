@@ -204,6 +204,24 @@ async fn popover_open_stream_and_keep_alive() {
     let lost_text = got != expected;
     let deltas = metrics["deltas"].as_f64().unwrap_or(0.0) - deltas_before;
 
+    // The page alone at exactly BURST_RATE deltas a second for 5 s (synthetic
+    // events through the same `window.nexus.receive` the Rust side calls),
+    // so the renderer is measured even where the server streams slower.
+    let page_stream = driver
+        .execute_async(PAGE_STREAM_SCRIPT, json!([BURST_RATE, 5]))
+        .await;
+    let page_expected: Vec<&str> = page_stream["expected"]
+        .as_str()
+        .unwrap_or("x")
+        .split_whitespace()
+        .collect();
+    let page_shown: Vec<&str> = page_stream["shown"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let page_lost_text = page_expected != page_shown;
+
     // 20 open/close cycles, then keep-alive: the popover exits and the
     // resident process is back at its idle figure.
     for _ in 0..20 {
@@ -231,6 +249,13 @@ async fn popover_open_stream_and_keep_alive() {
             "max_frame_gap_ms": metrics["maxFrameGapMs"],
             "lost_text": lost_text,
         },
+        "page_stream": {
+            "deltas_per_second": page_stream["rate"],
+            "deltas": page_stream["sent"],
+            "seconds": page_stream["seconds"],
+            "max_frame_gap_ms": page_stream["maxGap"],
+            "lost_text": page_lost_text,
+        },
         "keep_alive": {"configured_s": KEEP_ALIVE_SECS, "popover_exited_after_s": exited_after},
         "daemon_rss_mib": {
             "idle_before": rss_idle_before,
@@ -245,4 +270,47 @@ async fn popover_open_stream_and_keep_alive() {
         got.len(),
         expected.len()
     );
+    assert!(!page_lost_text, "page stream lost text: {page_stream}");
 }
+
+/// Feeds the current session a synthetic assistant message at `rate` deltas a
+/// second for `seconds`, in ~16 ms batches, then reports what the page shows
+/// and the longest gap between animation frames meanwhile.
+const PAGE_STREAM_SCRIPT: &str = r#"
+const [rate, seconds, done] = arguments;
+const current = document.querySelector('#sessions [aria-current="true"]');
+const sid = current ? current.dataset.sessionId : null;
+const message = 'msg_zzbench', part = 'prt_zzbench';
+const now = Date.now();
+window.nexus.receive({type: 'events', events: [
+  {directory: null, type: 'message.updated', properties: {sessionID: sid, info: {id: message, sessionID: sid,
+    role: 'assistant', time: {created: now}, parentID: 'msg_zzparent', agent: 'build', providerID: 'mock', modelID: 'echo'}}},
+  {directory: null, type: 'message.part.updated', properties: {sessionID: sid, part: {id: part, messageID: message,
+    sessionID: sid, type: 'text', text: '', time: {start: now}}}},
+]});
+window.nexusMetrics.resetFrameWatch();
+const total = rate * seconds;
+let sent = 0, expected = '';
+const start = performance.now();
+const timer = setInterval(() => {
+  const due = Math.min(total, Math.round((performance.now() - start) * rate / 1000));
+  const events = [];
+  while (sent < due) {
+    const delta = 'd' + sent + ' ';
+    expected += delta;
+    events.push({directory: null, type: 'message.part.delta', properties: {sessionID: sid, messageID: message,
+      partID: part, field: 'text', delta}});
+    sent++;
+  }
+  if (events.length) window.nexus.receive({type: 'events', events});
+  if (sent >= total) {
+    clearInterval(timer);
+    const elapsed = (performance.now() - start) / 1000;
+    setTimeout(() => {
+      const el = document.querySelector('[data-part-id="' + part + '"]');
+      done({rate: sent / elapsed, sent, seconds: elapsed, expected, shown: el ? el.textContent : null,
+            maxGap: window.nexusMetrics.maxFrameGapMs});
+    }, 500);
+  }
+}, 16);
+"#;
