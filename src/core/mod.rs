@@ -432,6 +432,10 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
 /// The popover's lifecycle; a spawn comes with its start limit.
 fn popover(state: &mut State, event: PopoverEvent) -> Vec<Effect> {
     let mut fx = Vec::new();
+    if let PopoverEvent::Viewing(session) = event {
+        state.notify.set_viewing(&state.sessions, session);
+        return fx;
+    }
     for effect in state.popover.on(event) {
         if let PopoverEffect::Spawn(generation) = effect {
             fx.push(Effect::Schedule {

@@ -115,6 +115,9 @@ pub struct NotifyPolicy {
     summary_due: bool,
     outage_announced: bool,
     unreachable_check_due: bool,
+    /// The root session on screen in the quick-chat popover: nothing is
+    /// announced about it (the user is looking at it).
+    viewing: Option<String>,
 }
 
 /// What the policy asks for; `reduce` turns these into effects.
@@ -142,7 +145,17 @@ impl NotifyPolicy {
             summary_due: false,
             outage_announced: false,
             unreachable_check_due: false,
+            viewing: None,
         }
+    }
+
+    /// The session on screen in the popover (`None`: none, or hidden).
+    pub fn set_viewing(&mut self, sessions: &Sessions, session: Option<String>) {
+        self.viewing = session.map(|s| sessions.root_of(&s).to_string());
+    }
+
+    fn is_viewed(&self, root: &str) -> bool {
+        self.viewing.as_deref() == Some(root)
     }
 
     pub fn set_actions_supported(&mut self, supported: bool) {
@@ -193,7 +206,7 @@ impl NotifyPolicy {
         match &event.kind {
             EventKind::PermissionAsked(request) => {
                 let root = sessions.root_of(&request.session_id).to_string();
-                if self.settings.permission {
+                if self.settings.permission && !self.is_viewed(&root) {
                     let n = permission_notification(&root, request, directory, sessions);
                     self.show(&mut out, Live::Permission(request.id.clone()), n);
                 }
@@ -208,7 +221,7 @@ impl NotifyPolicy {
             }
             EventKind::QuestionAsked(request) => {
                 let root = sessions.root_of(&request.session_id).to_string();
-                if self.settings.question {
+                if self.settings.question && !self.is_viewed(&root) {
                     let n = question_notification(&root, request, directory, sessions);
                     self.show(&mut out, Live::Question(request.id.clone()), n);
                 }
@@ -227,7 +240,11 @@ impl NotifyPolicy {
             } => {
                 let root = sessions.root_of(id).to_string();
                 self.no_finish.insert(root.clone());
-                if !error.is_abort() && self.settings.failed && !self.quiet(now) {
+                if !error.is_abort()
+                    && self.settings.failed
+                    && !self.quiet(now)
+                    && !self.is_viewed(&root)
+                {
                     let title = title_of(sessions, &root);
                     let message = if error.message.is_empty() {
                         error.name.clone()
@@ -329,6 +346,9 @@ impl NotifyPolicy {
     }
 
     fn finished(&mut self, sessions: &Sessions, root: &str, now: Instant, out: &mut Vec<Decision>) {
+        if self.is_viewed(root) {
+            return;
+        }
         while self
             .recent_finished
             .front()
@@ -723,6 +743,27 @@ mod tests {
             w.shown[0].default_action,
             Some(NotifyAction::OpenSession("a".into()))
         );
+    }
+
+    #[test]
+    fn nothing_is_announced_about_the_session_on_screen_in_the_popover() {
+        use crate::core::popover_lifecycle::PopoverEvent;
+        let mut w = World::default();
+        w.created("a", None, "Watched");
+        w.created("b", None, "Elsewhere");
+        w.send(Event::Popover(PopoverEvent::Viewing(Some("a".into()))));
+        w.status("a", "busy");
+        w.status("b", "busy");
+        w.event(&permission("per_a", "a"));
+        w.advance(Duration::from_secs(20));
+        w.status("a", "idle");
+        w.status("b", "idle");
+        assert_eq!(w.summaries(), ["Task finished: Elsewhere"]);
+        // Once the popover is hidden, the session is announced again.
+        w.send(Event::Popover(PopoverEvent::Viewing(None)));
+        w.event(&permission("per_a2", "a"));
+        assert_eq!(w.shown.len(), 2);
+        assert_eq!(w.shown[1].summary, "Permission needed: Watched");
     }
 
     #[test]

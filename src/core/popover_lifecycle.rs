@@ -45,6 +45,9 @@ pub enum PopoverEvent {
     },
     /// The start limit of this generation ran out.
     StartTimedOut(PopoverGeneration),
+    /// The session the user is looking at in the shown popover (`None`:
+    /// none, or the popover is hidden).
+    Viewing(Option<String>),
 }
 
 /// What the daemon must do for the popover.
@@ -138,6 +141,8 @@ impl PopoverLifecycle {
                 // An attached popover's exit is seen as Detached; anything else is late news.
                 _ => Vec::new(),
             },
+            // Notification policy, not lifecycle: `reduce` handles it.
+            (PopoverEvent::Viewing(_), _) => Vec::new(),
             (PopoverEvent::StartTimedOut(generation), phase) => match phase {
                 Phase::Starting {
                     generation: current,

@@ -138,6 +138,9 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
     tracing::info!(pid, "popover attached");
     let mut access = hub.access.clone();
     let current = access.borrow_and_update().clone();
+    // What the user is looking at: the popover's session while it is shown.
+    let mut focus: Option<String> = None;
+    let mut visible = false;
     let result = async {
         send(
             replies,
@@ -160,10 +163,24 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
                 }
                 line = read_line(reader) => match line {
                     Ok(Some(line)) => match protocol::decode::<FromPopover>(&line) {
-                        Ok(FromPopover::Painted { token }) => {
-                            let _ = hub.news.send(PopoverNews::Painted(token));
+                        Ok(report) => {
+                            let viewing_before = visible.then(|| focus.clone()).flatten();
+                            match report {
+                                FromPopover::Painted { token } => {
+                                    visible = true;
+                                    let _ = hub.news.send(PopoverNews::Painted(token));
+                                }
+                                FromPopover::Hidden {} => visible = false,
+                                FromPopover::Focus { session } => focus = session,
+                            }
+                            let viewing = visible.then(|| focus.clone()).flatten();
+                            if viewing != viewing_before {
+                                let _ = shared
+                                    .events
+                                    .send(Event::Popover(PopoverEvent::Viewing(viewing)))
+                                    .await;
+                            }
                         }
-                        Ok(FromPopover::Hidden {}) | Ok(FromPopover::Focus { .. }) => {}
                         Err(e) => tracing::warn!("popover sent something invalid: {e}"),
                     },
                     Ok(None) => return Ok(()),
@@ -180,6 +197,10 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
         *link = None;
     }
     tracing::info!(pid, "popover detached");
+    let _ = shared
+        .events
+        .send(Event::Popover(PopoverEvent::Viewing(None)))
+        .await;
     let _ = shared
         .events
         .send(Event::Popover(PopoverEvent::Detached))
