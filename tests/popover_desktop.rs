@@ -56,9 +56,10 @@ async fn open(nexus: &Nexus, args: &[&str]) {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "open failed: {}\npopover log:\n{}",
+        "open failed: {}\npopover log:\n{}\ndaemon log:\n{}",
         stderr(&out),
-        popover_log(nexus)
+        popover_log(nexus),
+        nexus.daemon_log()
     );
 }
 
@@ -150,7 +151,7 @@ async fn quick_chat_streams_renders_safely_answers_permissions_and_switches_sess
         .wait_until(
             "a code block",
             "const c = [...document.querySelectorAll('#messages pre code')]\
-               .find(c => c.textContent.includes('fn main()')); return c ? c.textContent : '';",
+               .find(c => c.textContent.includes('println!')); return c ? c.textContent : '';",
             WAIT,
         )
         .await;

@@ -16,14 +16,15 @@
  * only the chunk that is still growing (see MarkdownView in render.js).
  *
  * Exposes window.NexusMarkdown = { render, renderChunk, splitChunks,
- * highlight, safeUrl }.
+ * newChunkScan, scanChunks, parseFencedChunk, createCodeBlock, highlight,
+ * safeUrl }.
  */
 (function () {
   'use strict';
 
   /** Nesting limit for block quotes / lists / inline emphasis; deeper input renders as text. */
   const MAX_DEPTH = 16;
-  /** Code longer than this is shown without highlighting (keeps rendering cheap). */
+  /** Code past this offset in a block is shown without highlighting (keeps rendering cheap). */
   const HIGHLIGHT_LIMIT = 40000;
 
   const FENCE_OPEN = /^ {0,3}(`{3,}|~{3,})[ \t]*([^`\s]*)[^`]*$/;
@@ -98,42 +99,74 @@
   // ---------------------------------------------------------------- chunks
 
   /**
-   * Start offsets of the top-level chunks of `text`, scanning from `from`
-   * (which must itself be a chunk start, 0 for the whole text). A chunk ends
-   * at a blank line outside a code fence, unless the next line is indented or
-   * continues a list the chunk started.
+   * Could `text` at `pos` (a line start) be a closing fence for `fence`?
+   * Checked without allocating: this runs for every line inside a code block.
    */
-  function splitChunks(text, from) {
-    const starts = [from || 0];
-    let fence = null;
-    let chunkIsList = null; // decided by the chunk's first non-blank line
-    let afterBlank = false;
-    let pos = from || 0;
+  function mayCloseFence(text, pos, fence) {
+    let i = pos;
+    while (i < pos + 3 && text.charCodeAt(i) === 32) i++;
+    return text[i] === fence[0];
+  }
+
+  /** A fresh chunk scan of a text from its start. */
+  function newChunkScan() {
+    return { starts: [0], pos: 0, fence: null, chunkIsList: null, afterBlank: false };
+  }
+
+  /**
+   * Finds the start offsets of the top-level chunks of `text`, continuing a
+   * scan (newChunkScan() for a fresh one). A chunk ends at a blank line
+   * outside a code fence, unless the next line is indented or continues a
+   * list the chunk started.
+   *
+   * Returns { starts, resume }: `resume` is the scan as it stood at the start
+   * of the last, possibly unfinished, line; scanning a longer text that
+   * begins with this one can continue from there.
+   */
+  function scanChunks(text, scan) {
+    const starts = scan.starts.slice();
+    let fence = scan.fence;
+    let chunkIsList = scan.chunkIsList; // decided by the chunk's first non-blank line
+    let afterBlank = scan.afterBlank;
+    let pos = scan.pos;
+    let resume = null;
     while (pos < text.length) {
       let end = text.indexOf('\n', pos);
-      if (end === -1) end = text.length;
-      const line = text.slice(pos, end);
+      if (end === -1) {
+        resume = { starts: starts.slice(), pos: pos, fence: fence, chunkIsList: chunkIsList, afterBlank: afterBlank };
+        end = text.length;
+      }
       if (fence) {
-        if (isFenceClose(line, fence)) fence = null;
-      } else if (isBlank(line)) {
-        if (chunkIsList !== null) afterBlank = true;
+        if (mayCloseFence(text, pos, fence) && isFenceClose(text.slice(pos, end), fence)) fence = null;
       } else {
-        if (afterBlank) {
-          const continues =
-            line[0] === ' ' || line[0] === '\t' || (chunkIsList && LIST_ITEM.test(line));
-          if (!continues) {
-            starts.push(pos);
-            chunkIsList = null;
+        const line = text.slice(pos, end);
+        if (isBlank(line)) {
+          if (chunkIsList !== null) afterBlank = true;
+        } else {
+          if (afterBlank) {
+            const continues = line[0] === ' ' || line[0] === '\t' || (chunkIsList && LIST_ITEM.test(line));
+            if (!continues) {
+              starts.push(pos);
+              chunkIsList = null;
+            }
+            afterBlank = false;
           }
-          afterBlank = false;
+          if (chunkIsList === null) chunkIsList = LIST_ITEM.test(line);
+          const open = FENCE_OPEN.exec(line);
+          if (open) fence = open[1];
         }
-        if (chunkIsList === null) chunkIsList = LIST_ITEM.test(line);
-        const open = FENCE_OPEN.exec(line);
-        if (open) fence = open[1];
       }
       pos = end + 1;
     }
-    return starts;
+    if (!resume) {
+      resume = { starts: starts.slice(), pos: text.length, fence: fence, chunkIsList: chunkIsList, afterBlank: afterBlank };
+    }
+    return { starts: starts, resume: resume };
+  }
+
+  /** Start offsets of the top-level chunks of `text`. */
+  function splitChunks(text) {
+    return scanChunks(text, newChunkScan()).starts;
   }
 
   // ---------------------------------------------------------------- blocks
@@ -414,8 +447,17 @@
 
   // ---------------------------------------------------------------- code blocks
 
-  function codeBlock(code, rawLang) {
-    const lang = (rawLang || '').toLowerCase().replace(/[^a-z0-9_+#.-]/g, '').slice(0, 32);
+  function normalizeLang(rawLang) {
+    return (rawLang || '').toLowerCase().replace(/[^a-z0-9_+#.-]/g, '').slice(0, 32);
+  }
+
+  /**
+   * A code block whose code can grow: { rawLang, view: CodeView, element }.
+   * <div class="code-block"> with a header (language, Copy) and a <pre>.
+   */
+  function createCodeBlock(rawLang) {
+    const lang = normalizeLang(rawLang);
+    const view = new CodeView(lang);
     const block = el('div', 'code-block');
     const head = el('div', 'code-head');
     const label = el('span', 'code-lang');
@@ -426,15 +468,46 @@
     copy.textContent = 'Copy';
     head.appendChild(label);
     head.appendChild(copy);
-
     const pre = el('pre');
-    pre.tabIndex = 0; // long lines scroll sideways; let the keyboard reach them
-    const codeEl = el('code', 'language-' + (lang.replace(/[^a-z0-9_-]/g, '') || 'text'));
-    codeEl.appendChild(highlight(code, lang));
-    pre.appendChild(codeEl);
+    pre.appendChild(view.element);
     block.appendChild(head);
     block.appendChild(pre);
-    return block;
+    return { rawLang: rawLang || '', view: view, element: block };
+  }
+
+  function codeBlock(code, rawLang) {
+    const block = createCodeBlock(rawLang);
+    block.view.update(code);
+    return block.element;
+  }
+
+  /**
+   * If a chunk is nothing but one fenced code block (closed or still open),
+   * its { lang, code } — exactly what renderBlocks would put in the block.
+   */
+  function parseFencedChunk(source) {
+    const firstEnd = source.indexOf('\n');
+    const firstLine = firstEnd === -1 ? source : source.slice(0, firstEnd);
+    const fence = FENCE_OPEN.exec(firstLine);
+    if (!fence) return null;
+    const fenceIndent = indentWidth(firstLine);
+    if (firstEnd === -1) return { lang: fence[2], code: '' };
+    // Find the closing fence line without splitting the (possibly huge) source.
+    let close = -1;
+    let pos = firstEnd + 1;
+    while (pos <= source.length) {
+      let end = source.indexOf('\n', pos);
+      if (end === -1) end = source.length;
+      if (mayCloseFence(source, pos, fence[1]) && isFenceClose(source.slice(pos, end), fence[1])) {
+        close = pos;
+        if (source.slice(end).trim() !== '') return null; // more than the code block
+        break;
+      }
+      pos = end + 1;
+    }
+    const body = close === -1 ? source.slice(firstEnd + 1) : source.slice(firstEnd + 1, Math.max(firstEnd + 1, close - 1));
+    if (fenceIndent === 0) return { lang: fence[2], code: body };
+    return { lang: fence[2], code: body.split('\n').map((line) => dedent(line, fenceIndent)).join('\n') };
   }
 
   // ---------------------------------------------------------------- inline
@@ -838,139 +911,108 @@
   /** Fenced blocks in these languages (and unlabelled ones) are shown as plain text. */
   const PLAIN_LANGS = words('text txt plain plaintext log output md markdown');
 
-  /** Diffs are coloured by line: additions, deletions and hunk headers. */
-  function highlightDiff(code, fragment) {
-    const lines = code.split('\n');
-    lines.forEach(function (line, index) {
-      const text = index < lines.length - 1 ? line + '\n' : line;
-      let kind = '';
-      if (line.startsWith('+++') || line.startsWith('---') || line.startsWith('@@')) kind = 'meta';
-      else if (line[0] === '+') kind = 'ins';
-      else if (line[0] === '-') kind = 'del';
-      if (kind) {
-        const span = document.createElement('span');
-        span.className = 'tok-' + kind;
-        span.textContent = text;
-        fragment.appendChild(span);
-      } else {
-        fragment.appendChild(document.createTextNode(text));
-      }
-    });
-    return fragment;
-  }
-
   const IDENTIFIER = /[A-Za-z_$][\w$]*/y;
   const NUMBER = /(?:0[xX][\da-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?)[A-Za-z\d_]*/y;
   const SHELL_VARIABLE = /\$(?:\{[^}\n]*\}|[A-Za-z_]\w*|[0-9@#?*$!-])/y;
   const RUST_CHAR = /'(?:\\.[^'\n]{0,8}|[^\\'\n])'/y;
 
-  /**
-   * Highlights `code` as `lang`: a fragment of text nodes and
-   * <span class="tok-…"> (kw, str, com, num, lit, prop, var). Never throws on
-   * odd input; unterminated strings/comments run to the end of line/code.
-   */
-  function highlight(code, lang) {
-    const fragment = document.createDocumentFragment();
-    if (code.length > HIGHLIGHT_LIMIT || !lang || PLAIN_LANGS.has(lang)) {
-      fragment.appendChild(document.createTextNode(code));
-      return fragment;
-    }
-    if (lang === 'diff' || lang === 'patch') return highlightDiff(code, fragment);
-    const rules = languageRules(lang);
-    let plain = '';
-    const flushPlain = function () {
-      if (plain) {
-        fragment.appendChild(document.createTextNode(plain));
-        plain = '';
-      }
-    };
-    const token = function (kind, text) {
-      flushPlain();
-      const span = document.createElement('span');
-      span.className = 'tok-' + kind;
-      span.textContent = text;
-      fragment.appendChild(span);
-    };
+  function isIdentifierStart(code) {
+    return (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95 || code === 36;
+  }
 
+  function isWordChar(code) {
+    return isIdentifierStart(code) || (code >= 48 && code <= 57);
+  }
+
+  /**
+   * Splits `code` into tokens, calling emit(kind, text) with kind one of kw,
+   * str, com, num, lit, prop, var (or null for plain text). Returns true when
+   * the code ends inside a multi-line string or comment. Never throws;
+   * unterminated strings and comments run to the end of the line or code.
+   */
+  function tokenize(code, rules, emit) {
     const n = code.length;
+    let plainStart = 0;
+    let open = false;
     let i = 0;
+    const token = function (kind, end) {
+      if (plainStart < i) emit(null, code.slice(plainStart, i));
+      emit(kind, code.slice(i, end));
+      i = end;
+      plainStart = end;
+    };
     while (i < n) {
       const c = code[i];
+      const cc = code.charCodeAt(i);
 
-      // Comments
       if (rules.blockComment && c === '/' && code[i + 1] === '*') {
-        let end = code.indexOf('*/', i + 2);
-        end = end === -1 ? n : end + 2;
-        token('com', code.slice(i, end));
-        i = end;
+        const close = code.indexOf('*/', i + 2);
+        if (close === -1) open = true;
+        token('com', close === -1 ? n : close + 2);
         continue;
       }
       if (rules.lineComment && startsLineComment(code, i, rules)) {
-        let end = code.indexOf('\n', i);
-        if (end === -1) end = n;
-        token('com', code.slice(i, end));
-        i = end;
+        const newline = code.indexOf('\n', i);
+        token('com', newline === -1 ? n : newline);
         continue;
       }
-
-      // Shell variables
       if (rules.variables && c === '$') {
         SHELL_VARIABLE.lastIndex = i;
         const variable = SHELL_VARIABLE.exec(code);
         if (variable) {
-          token('var', variable[0]);
-          i += variable[0].length;
+          token('var', i + variable[0].length);
           continue;
         }
       }
-
-      // Strings
       if (rules.charLiterals && c === "'") {
         RUST_CHAR.lastIndex = i;
         const literal = RUST_CHAR.exec(code);
-        if (literal) {
-          token('str', literal[0]);
-          i += literal[0].length;
-        } else {
-          plain += c; // a lifetime such as 'a
-          i++;
-        }
+        if (literal) token('str', i + literal[0].length);
+        else i++; // a lifetime such as 'a
         continue;
       }
       if (rules.quotes.indexOf(c) !== -1) {
         const end = stringEnd(code, i, rules);
-        const text = code.slice(i, end);
-        if (rules.propertyKeys && /^\s*:/.test(code.slice(end, end + 64))) token('prop', text);
-        else token('str', text);
-        i = end;
+        if (end < 0) open = true;
+        const stop = end < 0 ? n : end;
+        token(rules.propertyKeys && /^\s*:/.test(code.slice(stop, stop + 64)) ? 'prop' : 'str', stop);
         continue;
       }
-
-      // Numbers (not in the middle of an identifier)
-      if (c >= '0' && c <= '9' && !/[\w$]/.test(code[i - 1] || '')) {
+      const previous = i > 0 ? code.charCodeAt(i - 1) : 0;
+      if (cc >= 48 && cc <= 57 && !isWordChar(previous)) {
         NUMBER.lastIndex = i;
-        const number = NUMBER.exec(code);
-        token('num', number[0]);
-        i += number[0].length;
+        token('num', i + NUMBER.exec(code)[0].length);
         continue;
       }
-
-      // Identifiers: keywords and literals
-      if (/[A-Za-z_$]/.test(c) && !/[\w$]/.test(code[i - 1] || '')) {
+      if (isIdentifierStart(cc) && !isWordChar(previous)) {
         IDENTIFIER.lastIndex = i;
         const word = IDENTIFIER.exec(code)[0];
-        if (rules.keywords.has(word)) token('kw', word);
-        else if (rules.literals.has(word)) token('lit', word);
-        else plain += word;
-        i += word.length;
+        if (rules.keywords.has(word)) token('kw', i + word.length);
+        else if (rules.literals.has(word)) token('lit', i + word.length);
+        else i += word.length;
         continue;
       }
-
-      plain += c;
       i++;
     }
-    flushPlain();
-    return fragment;
+    if (plainStart < n) emit(null, code.slice(plainStart));
+    return open;
+  }
+
+  /** Diffs are coloured by line: additions, deletions and hunk headers. */
+  function tokenizeDiff(code, emit) {
+    let start = 0;
+    while (start < code.length) {
+      let end = code.indexOf('\n', start);
+      end = end === -1 ? code.length : end + 1;
+      const line = code.slice(start, end);
+      let kind = null;
+      if (line.startsWith('+++') || line.startsWith('---') || line.startsWith('@@')) kind = 'meta';
+      else if (line[0] === '+') kind = 'ins';
+      else if (line[0] === '-') kind = 'del';
+      emit(kind, line);
+      start = end;
+    }
+    return false;
   }
 
   function startsLineComment(code, i, rules) {
@@ -983,12 +1025,12 @@
     return false;
   }
 
-  /** Index just past the string literal opening at code[start]. */
+  /** Index just past the string literal opening at code[start]; -1 when a multi-line one is still open at the end. */
   function stringEnd(code, start, rules) {
     const quote = code[start];
     if (rules.tripleQuotes && code.startsWith(quote + quote + quote, start)) {
       const close = code.indexOf(quote + quote + quote, start + 3);
-      return close === -1 ? code.length : close + 3;
+      return close === -1 ? -1 : close + 3;
     }
     const multiline = quote === '`' || rules.multilineStrings;
     const escapes = !(rules.variables && quote === "'"); // shell '…' has no escapes
@@ -998,7 +1040,118 @@
       else if (c === quote) return i + 1;
       else if (c === '\n' && !multiline) return i;
     }
-    return code.length;
+    return multiline ? -1 : code.length;
+  }
+
+  /** The tokenizer for a language: null for plain text. */
+  function tokenizerFor(lang) {
+    if (!lang || PLAIN_LANGS.has(lang)) return null;
+    if (lang === 'diff' || lang === 'patch') return tokenizeDiff;
+    const rules = languageRules(lang);
+    return function (code, emit) {
+      return tokenize(code, rules, emit);
+    };
+  }
+
+  // ---------------------------------------------------------------- code rendering
+
+  /*
+   * Code is rendered in line groups, each a block-level <span class="code-group">.
+   * A group ends at a line end once it has CODE_GROUP_LINES lines or
+   * CODE_GROUP_CHARS characters, and only where the highlighter is not inside
+   * a multi-line string or comment. Groups depend only on the text from their
+   * start, so a code block that is still streaming can keep its finished
+   * groups and re-render just the last one — and ends up exactly as a full
+   * render would draw it. Appending a group relayouts only that group.
+   */
+  const CODE_GROUP_LINES = 24;
+  const CODE_GROUP_CHARS = 2048;
+  const CODE_GROUP_RETRIES = 16; // give up waiting for a multi-line token to close
+
+  /** End of the group starting at `start`, or -1 if it runs to the end of `code` unsealed. */
+  function codeGroupEnd(code, start, tokenizer) {
+    let lines = 0;
+    let retries = 0;
+    let position = start;
+    for (;;) {
+      const newline = code.indexOf('\n', position);
+      if (newline === -1) return -1;
+      lines++;
+      position = newline + 1;
+      if (lines >= CODE_GROUP_LINES || position - start >= CODE_GROUP_CHARS) {
+        if (!tokenizer || retries >= CODE_GROUP_RETRIES) return position;
+        if (!tokenizer(code.slice(start, position), function () {})) return position;
+        retries++;
+      }
+    }
+  }
+
+  function codeGroupElement(text, tokenizer) {
+    const group = el('span', 'code-group');
+    if (!tokenizer) {
+      group.textContent = text;
+      return group;
+    }
+    tokenizer(text, function (kind, piece) {
+      if (kind) {
+        const span = el('span', 'tok-' + kind);
+        span.textContent = piece;
+        group.appendChild(span);
+      } else {
+        group.appendChild(document.createTextNode(piece));
+      }
+    });
+    return group;
+  }
+
+  /**
+   * A <code> element showing code in `lang` that can be updated as the code
+   * grows: update(code) re-renders only from the first unfinished group.
+   */
+  class CodeView {
+    constructor(lang) {
+      this.lang = lang;
+      this.element = el('code', 'language-' + (lang.replace(/[^a-z0-9_-]/g, '') || 'text'));
+      this.code = '';
+      this.sealedEnd = 0; // text before this offset is in finished groups
+      this.tail = null; // the unfinished last group
+    }
+
+    update(code) {
+      if (code.length < this.sealedEnd || !code.startsWith(this.code.slice(0, this.sealedEnd))) {
+        this.element.replaceChildren();
+        this.sealedEnd = 0;
+        this.tail = null;
+      }
+      if (this.tail) {
+        this.tail.remove();
+        this.tail = null;
+      }
+      const tokenizerAt = (offset) => (offset < HIGHLIGHT_LIMIT ? tokenizerFor(this.lang) : null);
+      let start = this.sealedEnd;
+      while (start < code.length) {
+        const tokenizer = tokenizerAt(start);
+        const end = codeGroupEnd(code, start, tokenizer);
+        const group = codeGroupElement(code.slice(start, end === -1 ? code.length : end), tokenizer);
+        this.element.appendChild(group);
+        if (end === -1) {
+          this.tail = group;
+          break;
+        }
+        start = end;
+        this.sealedEnd = end;
+      }
+      this.code = code;
+      return this;
+    }
+  }
+
+  /** Highlights `code` as `lang` into a fragment (line groups of token spans). */
+  function highlight(code, lang) {
+    const view = new CodeView(lang || '').update(code);
+    const fragment = document.createDocumentFragment();
+    while (view.element.firstChild) fragment.appendChild(view.element.firstChild);
+    return fragment;
   }
 
   // ---------------------------------------------------------------- entry points
@@ -1014,7 +1167,7 @@
   function render(text) {
     const source = typeof text === 'string' ? text.replace(/\r\n?/g, '\n') : '';
     const fragment = document.createDocumentFragment();
-    const starts = splitChunks(source, 0);
+    const starts = splitChunks(source);
     for (let k = 0; k < starts.length; k++) {
       const end = k + 1 < starts.length ? starts[k + 1] : source.length;
       fragment.appendChild(renderChunk(source.slice(starts[k], end)));
@@ -1026,6 +1179,10 @@
     render: render,
     renderChunk: renderChunk,
     splitChunks: splitChunks,
+    newChunkScan: newChunkScan,
+    scanChunks: scanChunks,
+    parseFencedChunk: parseFencedChunk,
+    createCodeBlock: createCodeBlock,
     highlight: highlight,
     safeUrl: safeUrl,
   };

@@ -17,8 +17,8 @@
 
   /** A growing chunk larger than this is shown as plain text until it completes. */
   const STREAM_MARKDOWN_LIMIT = 20000;
-  /** A chunk larger than this is never rendered as Markdown (too costly in one go). */
-  const FINAL_MARKDOWN_LIMIT = 200000;
+  /** A chunk (other than a code block) larger than this stays plain text: too costly to lay out in one go. */
+  const FINAL_MARKDOWN_LIMIT = 64000;
   /** Plain text is split into blocks of about this size so appending relayouts little. */
   const PLAIN_BLOCK_SIZE = 4096;
   /** Tool output beyond this is cut in the card. */
@@ -33,6 +33,10 @@
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
+  }
+
+  function setAttribute(node, name, value) {
+    if (node.getAttribute(name) !== value) node.setAttribute(name, value);
   }
 
   function str(value) {
@@ -71,7 +75,8 @@
       this.container = container;
       this.text = '';
       this.starts = []; // chunk start offsets into this.text
-      this.chunks = []; // { src, el, plain: null | { length, block } }
+      this.resume = null; // chunk scan state at the start of this.text's last line
+      this.chunks = []; // { src, el, plain, code } per chunk, see _renderChunk
       this.nextRenderAt = 0; // back-off after an expensive render
     }
 
@@ -81,14 +86,12 @@
      */
     update(text, streaming) {
       const md = window.NexusMarkdown;
-      // Append-only growth (the streaming case): chunk boundaries before the
-      // second-to-last chunk cannot change, so only the tail is re-split.
-      let keep = 0;
-      if (this.starts.length && text.length >= this.text.length && text.startsWith(this.text)) {
-        keep = Math.max(0, this.starts.length - 2);
-      }
-      const from = keep > 0 ? this.starts[keep] : 0;
-      const starts = this.starts.slice(0, keep).concat(md.splitChunks(text, from));
+      // Append-only growth (the streaming case): the chunk scan resumes at the
+      // last line, and only the last two chunks can have changed.
+      const grew = this.resume !== null && text.length >= this.text.length && text.startsWith(this.text);
+      const scan = md.scanChunks(text, grew ? this.resume : md.newChunkScan());
+      const starts = scan.starts;
+      const keep = grew ? Math.max(0, this.starts.length - 2) : 0;
 
       for (let k = keep; k < starts.length; k++) {
         const src = text.slice(starts[k], k + 1 < starts.length ? starts[k + 1] : text.length);
@@ -101,26 +104,42 @@
       }
       this.text = text;
       this.starts = starts;
+      this.resume = scan.resume;
     }
 
     _renderChunk(index, src, growing) {
+      const md = window.NexusMarkdown;
       const existing = this.chunks[index];
       if (existing && existing.src === src && !(existing.plain && !growing && src.length <= FINAL_MARKDOWN_LIMIT)) {
         return; // unchanged (a plain chunk that completed is re-rendered as Markdown below)
       }
-      const asPlain = (growing && src.length > STREAM_MARKDOWN_LIMIT) || src.length > FINAL_MARKDOWN_LIMIT;
+
+      // A code block grows in place: only its unfinished last line group is redrawn.
+      const fenced = md.parseFencedChunk(src);
+      if (fenced && existing && existing.code && existing.code.rawLang === fenced.lang) {
+        existing.code.view.update(fenced.code);
+        existing.src = src;
+        return;
+      }
+
+      const chunk = { src: src, el: el('div', 'md-chunk'), plain: null, code: null };
+      const asPlain = !fenced && ((growing && src.length > STREAM_MARKDOWN_LIMIT) || src.length > FINAL_MARKDOWN_LIMIT);
       if (asPlain && existing && existing.plain && src.startsWith(existing.src)) {
         appendPlain(existing, src.slice(existing.src.length));
         existing.src = src;
         return;
       }
-      const chunk = { src: src, el: el('div', 'md-chunk'), plain: null };
-      if (asPlain) {
+      if (fenced) {
+        chunk.code = md.createCodeBlock(fenced.lang);
+        chunk.code.view.update(fenced.code);
+        chunk.el.appendChild(chunk.code.element);
+      } else if (asPlain) {
         chunk.el.classList.add('md-plain');
-        chunk.plain = { block: null, length: 0 };
+        // Blocks go into an inner box, so appending one changes nothing the chunk's CSS looks at.
+        chunk.plain = { body: chunk.el.appendChild(el('div', 'plain-body')), block: null, length: 0 };
         appendPlain(chunk, src);
       } else {
-        chunk.el.appendChild(window.NexusMarkdown.renderChunk(src));
+        chunk.el.appendChild(md.renderChunk(src));
       }
       if (existing) {
         existing.el.replaceWith(chunk.el);
@@ -147,7 +166,7 @@
         if (!state.block || newline !== -1) {
           state.block = el('div', 'plain-block');
           state.block.appendChild(document.createTextNode(''));
-          chunk.el.appendChild(state.block);
+          state.body.appendChild(state.block);
           state.length = 0;
         }
       }
@@ -385,11 +404,12 @@
       const info = entry.info;
       const role = info.role === 'user' ? 'user' : 'assistant';
       const article = view.article;
-      article.dataset.role = role;
-      article.dataset.messageId = id;
-      article.setAttribute('aria-label', role === 'user' ? 'You' : 'Assistant');
       const streaming = role === 'assistant' && !info.error && !(info.time && info.time.completed);
-      article.setAttribute('aria-busy', streaming ? 'true' : 'false');
+      // Only touch what changed: a rewritten attribute restyles everything styled by it.
+      setAttribute(article, 'data-role', role);
+      setAttribute(article, 'data-message-id', id);
+      setAttribute(article, 'aria-label', role === 'user' ? 'You' : 'Assistant');
+      setAttribute(article, 'aria-busy', streaming ? 'true' : 'false');
 
       // Part elements in part order; parts that are not shown get none.
       let cursor = view.body.firstElementChild;
@@ -472,10 +492,12 @@
           partView = { el: div, type: 'text', markdown: info.role === 'user' ? null : new MarkdownView(div) };
           this._placePart(view, entry, part.id, partView);
         }
+        const text = str(part.text);
+        partView.el.classList.toggle('is-blank', text.trim() === '');
         if (info.role === 'user') {
-          partView.el.textContent = str(part.text); // what the user typed, as typed
+          if (partView.el.textContent !== text) partView.el.textContent = text; // as typed
         } else {
-          renderMarkdown(partView.markdown, str(part.text), streaming);
+          renderMarkdown(partView.markdown, text, streaming);
         }
       } else if (part.type === 'reasoning') {
         if (!partView) {

@@ -6,7 +6,7 @@ mod control;
 mod popover_link;
 
 use crate::config::{Config, ServerMode};
-use crate::core::popover_lifecycle::PopoverEffect;
+use crate::core::popover_lifecycle::{PopoverEffect, PopoverEvent};
 use crate::core::status::{Clock, DaemonInfo, StatusReport, Summary};
 use crate::core::tray_view::TrayView;
 use crate::core::{Effect, Event, State, reduce};
@@ -428,14 +428,13 @@ impl Executor {
                     PopoverEffect::Show(request) => {
                         let shown = self.popover.send(ToPopover::Show {
                             token: request.token,
-                            session: request.session,
+                            session: request.session.clone(),
                             anchor: request.anchor,
                         });
                         if !shown {
-                            let _ = self.popover.news.send(PopoverNews::Failed {
-                                token: request.token,
-                                reason: "the popover went away; try again".into(),
-                            });
+                            // Its link has just closed: a fresh popover gets this open.
+                            follow_ups.push_back(Event::Popover(PopoverEvent::Detached));
+                            follow_ups.push_back(Event::Popover(PopoverEvent::Open(request)));
                         }
                     }
                     PopoverEffect::OpenFailed { token, reason } => {

@@ -31,6 +31,8 @@ pub(crate) struct PopoverHub {
     link: Arc<Mutex<Option<mpsc::UnboundedSender<ToPopover>>>>,
     pub news: broadcast::Sender<PopoverNews>,
     next_token: Arc<std::sync::atomic::AtomicU64>,
+    /// Opens already re-issued once after their popover died.
+    retried: Arc<Mutex<std::collections::HashSet<u64>>>,
     pub setup: protocol::PopoverSetup,
     /// How the popover reaches the server (follows restarts).
     pub access: watch::Receiver<Option<ServerAccess>>,
@@ -45,6 +47,7 @@ impl PopoverHub {
             link: Arc::default(),
             news: broadcast::channel(64).0,
             next_token: Arc::new(1.into()),
+            retried: Arc::default(),
             setup,
             access,
         }
@@ -141,6 +144,9 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
     // What the user is looking at: the popover's session while it is shown.
     let mut focus: Option<String> = None;
     let mut visible = false;
+    // Shows sent but not yet painted: if the popover dies first, they are
+    // opened again (once), so a waiting `open` gets a fresh popover.
+    let mut unpainted: Vec<OpenRequest> = Vec::new();
     let result = async {
         send(
             replies,
@@ -156,7 +162,16 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
             .await;
         loop {
             tokio::select! {
-                Some(command) = commands.recv() => send(replies, &command).await?,
+                Some(command) = commands.recv() => {
+                    if let ToPopover::Show { token, session, anchor } = &command {
+                        unpainted.push(OpenRequest {
+                            token: *token,
+                            session: session.clone(),
+                            anchor: *anchor,
+                        });
+                    }
+                    send(replies, &command).await?
+                }
                 Ok(()) = access.changed() => {
                     let now = access.borrow_and_update().clone();
                     send(replies, &ToPopover::Server { access: now }).await?;
@@ -168,6 +183,7 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
                             match report {
                                 FromPopover::Painted { token } => {
                                     visible = true;
+                                    unpainted.retain(|r| r.token != token);
                                     let _ = hub.news.send(PopoverNews::Painted(token));
                                 }
                                 FromPopover::Hidden {} => visible = false,
@@ -205,6 +221,40 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
         .events
         .send(Event::Popover(PopoverEvent::Detached))
         .await;
+    // Shows that raced with the popover's end go to a fresh one.
+    while let Ok(command) = commands.try_recv() {
+        if let ToPopover::Show {
+            token,
+            session,
+            anchor,
+        } = command
+        {
+            unpainted.push(OpenRequest {
+                token,
+                session,
+                anchor,
+            });
+        }
+    }
+    for request in unpainted {
+        if request.token != 0
+            && hub
+                .retried
+                .lock()
+                .is_ok_and(|mut r| r.insert(request.token))
+        {
+            tracing::info!("reopening a show the popover did not finish");
+            let _ = shared
+                .events
+                .send(Event::Popover(PopoverEvent::Open(request)))
+                .await;
+        } else {
+            let _ = hub.news.send(PopoverNews::Failed {
+                token: request.token,
+                reason: "the popover went away before showing; try again".into(),
+            });
+        }
+    }
     result
 }
 
