@@ -17,8 +17,14 @@
 
   /** A growing chunk larger than this is shown as plain text until it completes. */
   const STREAM_MARKDOWN_LIMIT = 20000;
-  /** A chunk (other than a code block) larger than this stays plain text: too costly to lay out in one go. */
-  const FINAL_MARKDOWN_LIMIT = 64000;
+  /**
+   * A chunk (other than a code block) larger than this stays plain text: too
+   * costly to lay out in one go (a 60 KB paragraph re-rendered as Markdown when
+   * its stream completed stalled the page ~200 ms). Equal to the streaming
+   * limit, so a chunk shown as plain text while it grew never turns into one
+   * large render at the end.
+   */
+  const FINAL_MARKDOWN_LIMIT = STREAM_MARKDOWN_LIMIT;
   /** Plain text is split into blocks of about this size so appending relayouts little. */
   const PLAIN_BLOCK_SIZE = 4096;
   /** Tool output beyond this is cut in the card. */
