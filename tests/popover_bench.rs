@@ -152,9 +152,6 @@ async fn popover_open_stream_and_keep_alive() {
 
     // A fast stream: BURST_RATE deltas a second into the page.
     let composer = driver.wait_for("#composer", WAIT).await;
-    driver
-        .execute("window.nexusMetrics.resetFrameWatch()", json!([]))
-        .await;
     let deltas_before = driver
         .execute("return window.nexusMetrics.deltas", json!([]))
         .await
@@ -166,6 +163,41 @@ async fn popover_open_stream_and_keep_alive() {
         .await;
     driver.send_keys(&composer, ENTER).await;
     let last_word = format!("w{burst_words}");
+    // The stall measure starts with the stream (typing through WebDriver and
+    // sending are not part of it): at the first delta.
+    driver
+        .wait_until(
+            "the first delta",
+            &format!("return window.nexusMetrics.deltas > {deltas_before}"),
+            WAIT,
+        )
+        .await;
+    driver
+        .execute("window.nexusMetrics.resetFrameWatch()", json!([]))
+        .await;
+    // Where in the stream the longest stall happens (elapsed s, gap, deltas).
+    let mut gap_trace: Vec<(f64, f64, f64)> = Vec::new();
+    loop {
+        let m = driver
+            .execute(
+                "const m = window.nexusMetrics; const a = document.querySelector('#abort'); \
+                 return [m.maxFrameGapMs, m.deltas, !!a && !a.hidden]",
+                json!([]),
+            )
+            .await;
+        let gap = m[0].as_f64().unwrap_or(0.0);
+        let seen = m[1].as_f64().unwrap_or(0.0) - deltas_before;
+        if gap_trace.last().is_none_or(|last| last.1 != gap) {
+            gap_trace.push((started.elapsed().as_secs_f64(), gap, seen));
+        }
+        if (seen >= burst_words as f64 && m[2] == false)
+            || started.elapsed() > Duration::from_secs(120)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("frame-gap trace (s, max gap ms, deltas): {gap_trace:?}");
     driver
         .wait_until(
             "the whole burst arrived",
