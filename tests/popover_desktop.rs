@@ -10,19 +10,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
-use support::nexus::{Nexus, managed_config, process_alive, stderr};
+use support::nexus::{Nexus, gui_libraries_mapped, managed_config, process_alive, stderr};
 use support::opencode_server::TestHome;
 use support::webdriver::{self, ENTER, ESCAPE, WebDriver};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SERVER_START: Duration = Duration::from_secs(90);
-
-fn desktop() -> HeadlessDesktop {
-    if let Err(missing) = HeadlessDesktop::available() {
-        panic!("the headless desktop cannot run here: {missing}");
-    }
-    HeadlessDesktop::start()
-}
 
 fn artifacts() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts")
@@ -100,26 +93,9 @@ async fn wait_for_history(driver: &WebDriver, text: &str) -> String {
         .to_string()
 }
 
-/// Libraries that must never be mapped into the resident process.
-fn gui_libraries_mapped(pid: u32) -> Vec<String> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
-    let mut libs: Vec<String> = maps
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(5))
-        .filter(|p| {
-            ["gtk", "gdk", "webkit", "javascriptcore"]
-                .iter()
-                .any(|n| p.contains(n))
-        })
-        .map(str::to_string)
-        .collect();
-    libs.dedup();
-    libs
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn quick_chat_streams_renders_safely_answers_permissions_and_switches_sessions() {
-    let desktop = desktop();
+    let desktop = HeadlessDesktop::start();
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());
     let inspector = webdriver::free_port();
@@ -292,7 +268,7 @@ async fn axe_violations(driver: &WebDriver) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_popover_exits_after_keep_alive_survives_a_crash_and_keeps_drafts() {
-    let desktop = desktop();
+    let desktop = HeadlessDesktop::start();
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());
     let inspector = webdriver::free_port();

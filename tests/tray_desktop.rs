@@ -7,18 +7,11 @@ mod support;
 use std::time::{Duration, Instant};
 use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
-use support::nexus::{Nexus, managed_config, process_alive};
+use support::nexus::{Nexus, gui_libraries_mapped, managed_config, process_alive};
 use support::opencode_server::TestHome;
 
 const WAIT: Duration = Duration::from_secs(30);
 const SERVER_START: Duration = Duration::from_secs(90);
-
-fn desktop() -> HeadlessDesktop {
-    if let Err(missing) = HeadlessDesktop::available() {
-        panic!("the headless desktop cannot run here: {missing}");
-    }
-    HeadlessDesktop::start()
-}
 
 /// The dbusmenu id of the entry labelled `label` in a GetLayout dump.
 fn menu_id(layout: &str, label: &str) -> i32 {
@@ -57,26 +50,9 @@ async fn wait_for_tooltip(desktop: &HeadlessDesktop, item: &str, text: &str) -> 
     }
 }
 
-/// Libraries that must never be mapped into the resident process.
-fn gui_toolkits_mapped(pid: u32) -> Vec<String> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
-    let mut libs: Vec<String> = maps
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(5))
-        .filter(|path| {
-            ["gtk", "gdk", "webkit", "javascriptcore"]
-                .iter()
-                .any(|n| path.to_lowercase().contains(n))
-        })
-        .map(str::to_string)
-        .collect();
-    libs.dedup();
-    libs
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn tray_shows_the_state_and_its_menu_controls_the_server() {
-    let desktop = desktop();
+    let desktop = HeadlessDesktop::start();
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());
     let nexus =
@@ -157,7 +133,7 @@ async fn tray_shows_the_state_and_its_menu_controls_the_server() {
     desktop.screenshot(artifacts.join("tray-panel.png"));
 
     // No GUI toolkit in the resident process.
-    assert_eq!(gui_toolkits_mapped(nexus.pid()), Vec::<String>::new());
+    assert_eq!(gui_libraries_mapped(nexus.pid()), Vec::<String>::new());
 
     // Quit from the menu: the item goes away, and so does the server.
     let mut nexus = nexus;
@@ -174,7 +150,7 @@ async fn tray_shows_the_state_and_its_menu_controls_the_server() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_tray_host_the_daemon_runs_on_and_says_why() {
     // A session bus with no panel on it: no StatusNotifierWatcher.
-    let desktop = desktop();
+    let desktop = HeadlessDesktop::start();
     let home = TestHome::new("http://127.0.0.1:9/v1");
     let config = "[server]\nmode = \"attach\"\nurl = \"http://127.0.0.1:9\"\n";
     let bare_bus = tempfile::tempdir().unwrap();
@@ -230,7 +206,7 @@ async fn without_a_tray_host_the_daemon_runs_on_and_says_why() {
 async fn working_and_waiting_sessions_show_in_icon_tooltip_and_menu() {
     use serde_json::json;
     use support::fake_event_server::FakeEventServer;
-    let desktop = desktop();
+    let desktop = HeadlessDesktop::start();
     let fake = FakeEventServer::start().await;
     let home = TestHome::new("http://127.0.0.1:9/v1");
     let config = format!("[server]\nmode = \"attach\"\nurl = {:?}\n", fake.base_url());

@@ -51,7 +51,7 @@ use std::{
 
 use serde_json::Value;
 use support::headless_desktop::{HeadlessDesktop, WATCHER};
-use support::nexus::{managed_config, nexus_env};
+use support::nexus::{gui_libraries_mapped, managed_config, nexus_env};
 use support::opencode_server::TestHome;
 use tempfile::TempDir;
 
@@ -178,7 +178,10 @@ fn tray_footprint_side_by_side_with_syncthingtray() {
         "Nexus's server left `running` during the windows"
     );
 
-    let gui_libs = [gui_libraries(tray.pid()), gui_libraries(nexus.pid())];
+    let gui_libs = [
+        gui_libraries_mapped(tray.pid()),
+        gui_libraries_mapped(nexus.pid()),
+    ];
     let rss_mib = [
         median(rss[0].iter().map(|b| *b as f64 / MIB).collect()),
         median(rss[1].iter().map(|b| *b as f64 / MIB).collect()),
@@ -854,27 +857,6 @@ fn rss_split(pid: u32) -> (u64, u64) {
             .map_or(0, |kib| kib * 1024)
     };
     (field("RssAnon:"), field("RssFile:") + field("RssShmem:"))
-}
-
-/// The distinct files mapped by `pid` whose name matches
-/// gtk|gdk|webkit|javascriptcore.
-fn gui_libraries(pid: u32) -> Vec<String> {
-    let maps = fs::read_to_string(format!("/proc/{pid}/maps"))
-        .unwrap_or_else(|error| panic!("read /proc/{pid}/maps: {error}"));
-    let mut libs = BTreeSet::new();
-    for line in maps.lines() {
-        let Some(path) = line.split_whitespace().nth(5) else {
-            continue;
-        };
-        let name = path.rsplit('/').next().unwrap_or(path).to_lowercase();
-        if ["gtk", "gdk", "webkit", "javascriptcore"]
-            .iter()
-            .any(|needle| name.contains(needle))
-        {
-            libs.insert(path.to_owned());
-        }
-    }
-    libs.into_iter().collect()
 }
 
 /// Whether `pid` holds an established TCP connection to 127.0.0.1:`port`

@@ -310,17 +310,24 @@ async fn wrong_password_reports_auth_rejected_once_without_a_retry_loop() {
     );
 }
 
-#[tokio::test]
-async fn oversized_event_is_dropped_and_the_next_event_arrives_on_the_same_link() {
+/// A watcher on a server whose first connection sends a faulty event
+/// (`mode`) followed by a good one: what the watcher reported before the
+/// good event arrived.
+async fn after_a_faulty_event(mode: EventMode) -> (FakeEventServer, Watched, Vec<WatchEvent>) {
     let fake = FakeEventServer::start().await;
-    fake.script_connections([EventMode::Oversized]);
+    fake.script_connections([mode]);
     fake.set_heartbeat(FAST_HEARTBEAT);
     let mut watched = watch(&fake, None, options(LIVE_TIMEOUT));
-
     assert_eq!(watched.next().await, connected_unsecured());
     let (_, before) = watched
         .until(AFTER_FAULT_EVENT_ID, is_after_fault_event)
         .await;
+    (fake, watched, before)
+}
+
+#[tokio::test]
+async fn oversized_event_is_dropped_and_the_next_event_arrives_on_the_same_link() {
+    let (fake, mut watched, before) = after_a_faulty_event(EventMode::Oversized).await;
     // Neither the 2 MiB delta (cut short, unparsable) nor a lost link.
     assert!(before.iter().all(is_snapshot), "{before:#?}");
     let first = watched.broadcast.try_recv().expect("broadcast too");
@@ -337,15 +344,7 @@ async fn oversized_event_is_dropped_and_the_next_event_arrives_on_the_same_link(
 
 #[tokio::test]
 async fn garbage_lines_are_skipped_and_the_next_event_arrives_on_the_same_link() {
-    let fake = FakeEventServer::start().await;
-    fake.script_connections([EventMode::Garbage]);
-    fake.set_heartbeat(FAST_HEARTBEAT);
-    let mut watched = watch(&fake, None, options(LIVE_TIMEOUT));
-
-    assert_eq!(watched.next().await, connected_unsecured());
-    let (_, before) = watched
-        .until(AFTER_FAULT_EVENT_ID, is_after_fault_event)
-        .await;
+    let (fake, mut watched, before) = after_a_faulty_event(EventMode::Garbage).await;
     // Not SSE, not JSON, not UTF-8, not an envelope: none is forwarded.
     assert!(before.iter().all(is_snapshot), "{before:#?}");
 

@@ -553,31 +553,24 @@ fn managed(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) 
             }
             _ => {}
         },
-        Event::StopRequested => match state.phase.clone() {
-            Phase::Launching { launch, pid, .. } => {
-                stop(state, launch, pid, AfterStop::StayStopped, fx)
+        Event::StopRequested => {
+            if !stop_process(state, AfterStop::StayStopped, fx)
+                && matches!(state.phase, Phase::WaitingToRestart { .. } | Phase::Failed)
+            {
+                state.phase = Phase::Stopped;
             }
-            Phase::Running { launch, pid } => {
-                stop(state, launch, Some(pid), AfterStop::StayStopped, fx)
-            }
-            Phase::Stopping { .. } => set_then(state, AfterStop::StayStopped),
-            Phase::WaitingToRestart { .. } | Phase::Failed => state.phase = Phase::Stopped,
-            Phase::Stopped | Phase::Watching => {}
-        },
-        Event::RestartRequested => match state.phase.clone() {
-            Phase::Launching { launch, pid, .. } => {
-                stop(state, launch, pid, AfterStop::Restart, fx)
-            }
-            Phase::Running { launch, pid } => {
-                stop(state, launch, Some(pid), AfterStop::Restart, fx)
-            }
-            Phase::Stopping { .. } => set_then(state, AfterStop::Restart),
-            Phase::Stopped | Phase::Failed | Phase::WaitingToRestart { .. } => {
+        }
+        Event::RestartRequested => {
+            if !stop_process(state, AfterStop::Restart, fx)
+                && matches!(
+                    state.phase,
+                    Phase::Stopped | Phase::Failed | Phase::WaitingToRestart { .. }
+                )
+            {
                 state.policy.reset();
                 begin_launch(state, true, fx);
             }
-            Phase::Watching => {}
-        },
+        }
         Event::QuitRequested => {
             state.quitting = true;
             match state.phase.clone() {
@@ -707,6 +700,18 @@ fn managed(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) 
         | Event::NotifierReady { .. }
         | Event::Popover(_) => {}
     }
+}
+
+/// Stops the server process, if there is one (or changes what happens once
+/// the stop in progress is done); false when there is no process.
+fn stop_process(state: &mut State, then: AfterStop, fx: &mut Vec<Effect>) -> bool {
+    match state.phase.clone() {
+        Phase::Launching { launch, pid, .. } => stop(state, launch, pid, then, fx),
+        Phase::Running { launch, pid } => stop(state, launch, Some(pid), then, fx),
+        Phase::Stopping { .. } => set_then(state, then),
+        _ => return false,
+    }
+    true
 }
 
 fn attach(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) {

@@ -210,12 +210,7 @@ impl StatusReport {
             );
         }
         for q in &n.questions {
-            let text = q
-                .request
-                .questions
-                .first()
-                .map(|q| q.question.as_str())
-                .unwrap_or("");
+            let text = q.request.first_question();
             out += &format!("\n  question {}: {text}", q.request.id);
         }
         out += &format!(

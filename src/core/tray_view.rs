@@ -180,12 +180,7 @@ impl TrayView {
             });
         }
         for (session, q) in questions.iter().take(MENU_LIST_LIMIT) {
-            let text = q
-                .request
-                .questions
-                .first()
-                .map(|q| q.question.as_str())
-                .unwrap_or("");
+            let text = q.request.first_question();
             menu.push(MenuItem::Action {
                 action: MenuAction::OpenSession(session.id.clone()),
                 text: format!(

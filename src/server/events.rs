@@ -215,6 +215,16 @@ pub struct QuestionRequest {
     pub questions: Vec<Question>,
 }
 
+impl QuestionRequest {
+    /// The first question's text ("" when there is none), for one-line views.
+    pub fn first_question(&self) -> &str {
+        self.questions
+            .first()
+            .map(|q| q.question.as_str())
+            .unwrap_or("")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 pub struct Question {
     #[serde(default)]

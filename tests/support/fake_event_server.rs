@@ -143,6 +143,10 @@ impl FakeEventServer {
             .route("/question/{id}/reply", post(accepted))
             .route("/question/{id}/reject", post(accepted))
             .fallback(web_ui_fallback)
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                record_and_authorize,
+            ))
             .with_state(shared.clone());
         super::local_http::serve_until_stopped(listener, app, stop);
         FakeEventServer {
@@ -337,29 +341,34 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
-async fn health(
+/// Every request is recorded first (event-stream connections counted), and
+/// refused with 401 when the credentials do not match; only then does the
+/// route see it.
+async fn record_and_authorize(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
 ) -> Response {
-    shared.record(&method, &uri, &headers, &[]);
-    if let Some(refusal) = shared.refusal(&headers) {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    shared.record(&parts.method, &parts.uri, &parts.headers, &body);
+    if parts.uri.path() == "/global/event" {
+        shared.event_connections.fetch_add(1, Ordering::SeqCst);
+    }
+    if let Some(refusal) = shared.refusal(&parts.headers) {
         return refusal;
     }
+    next.run(axum::extract::Request::from_parts(parts, Body::from(body)))
+        .await
+}
+
+async fn health() -> Response {
     axum::Json(json!({"healthy": true, "version": FAKE_VERSION})).into_response()
 }
 
-async fn json_route(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    shared.record(&method, &uri, &headers, &[]);
-    if let Some(refusal) = shared.refusal(&headers) {
-        return refusal;
-    }
+async fn json_route(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
     let settings = shared.settings.lock().expect("settings lock");
     let value = settings
         .json_routes
@@ -370,32 +379,12 @@ async fn json_route(
 }
 
 /// Permission and question replies: recorded, answered `true`.
-async fn accepted(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    shared.record(&method, &uri, &headers, &body);
-    if let Some(refusal) = shared.refusal(&headers) {
-        return refusal;
-    }
+async fn accepted() -> Response {
     axum::Json(json!(true)).into_response()
 }
 
 /// The real server answers unknown paths with its web UI: 200 HTML.
-async fn web_ui_fallback(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    shared.record(&method, &uri, &headers, &body);
-    if let Some(refusal) = shared.refusal(&headers) {
-        return refusal;
-    }
+async fn web_ui_fallback() -> Response {
     html_page()
 }
 
@@ -407,17 +396,7 @@ fn html_page() -> Response {
         .into_response()
 }
 
-async fn global_event(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    shared.record(&method, &uri, &headers, &[]);
-    shared.event_connections.fetch_add(1, Ordering::SeqCst);
-    if let Some(refusal) = shared.refusal(&headers) {
-        return refusal;
-    }
+async fn global_event(State(shared): State<Arc<Shared>>) -> Response {
     let (mode, heartbeat) = shared.next_mode();
     let (frames, then) = match mode {
         EventMode::Unauthorized => return unauthorized(),

@@ -519,16 +519,7 @@ impl HeadlessDesktop {
 
     /// Waits for the first stdout line of a just-started child.
     fn first_line(&self, stdout: ChildStdout, what: &str, log: &str) -> String {
-        let (sender, receiver) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = sender.send(line);
-            // Drain until the child exits: it never sees a closed pipe.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        match receiver.recv_timeout(STEP_TIMEOUT) {
+        match first_stdout_line(stdout, STEP_TIMEOUT) {
             Ok(line) if !line.trim().is_empty() => line,
             Ok(_) => self.fail(&format!("{what} exited before it was ready"), &[log]),
             Err(_) => self.fail(&format!("{what} not ready after {STEP_TIMEOUT:?}"), &[log]),
@@ -724,23 +715,14 @@ fn strip_wrapper(reply: &str) -> &str {
 fn split_top_level(text: &str) -> Vec<String> {
     let mut parts = Vec::new();
     let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     let mut current = String::new();
     for c in text.chars() {
-        if let Some(q) = quote {
+        if quotes.consume(c) {
             current.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
             continue;
         }
         match c {
-            '\'' | '"' => quote = Some(c),
             '(' | '[' | '{' | '<' => depth += 1,
             ')' | ']' | '}' | '>' => depth -= 1,
             ',' if depth == 0 => {
@@ -761,26 +743,43 @@ fn split_top_level(text: &str) -> Vec<String> {
 /// `'Key': value` → ("'Key'", "value"), splitting at the first `:` outside
 /// quotes.
 fn split_dict_entry(entry: &str) -> Option<(&str, &str)> {
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     for (index, c) in entry.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            ':' => return Some((entry[..index].trim(), entry[index + 1..].trim())),
-            _ => {}
+        if !quotes.consume(c) && c == ':' {
+            return Some((entry[..index].trim(), entry[index + 1..].trim()));
         }
     }
     None
+}
+
+/// Tracks GVariant text's quoted strings ('…' or "…", with `\` escapes).
+#[derive(Default)]
+struct Quotes {
+    open: Option<char>,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Whether `c` belongs to a quoted string (its quotes included).
+    fn consume(&mut self, c: char) -> bool {
+        match self.open {
+            Some(q) => {
+                if self.escaped {
+                    self.escaped = false;
+                } else if c == '\\' {
+                    self.escaped = true;
+                } else if c == q {
+                    self.open = None;
+                }
+                true
+            }
+            None if c == '\'' || c == '"' => {
+                self.open = Some(c);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// `'text'` or `"text"` → `text` (GVariant escapes `\'`, `\"`, `\\`
@@ -801,4 +800,22 @@ fn unquote(value: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// The first line a just-started child prints (`Ok("")` if it exited
+/// first), waiting at most `timeout`. The rest of its output is drained in
+/// the background, so the child never sees a closed pipe.
+pub fn first_stdout_line(
+    stdout: ChildStdout,
+    timeout: Duration,
+) -> Result<String, mpsc::RecvTimeoutError> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = sender.send(line);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    receiver.recv_timeout(timeout)
 }

@@ -353,3 +353,24 @@ pub fn managed_config(dir: &Path) -> String {
         dir.display().to_string()
     )
 }
+
+/// The distinct files mapped into `pid` whose name contains gtk, gdk, webkit
+/// or javascriptcore: what must never load into the resident process.
+pub fn gui_libraries_mapped(pid: u32) -> Vec<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap_or_else(|error| panic!("read /proc/{pid}/maps: {error}"));
+    let mut libs = std::collections::BTreeSet::new();
+    for path in maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+    {
+        let name = path.rsplit('/').next().unwrap_or(path).to_lowercase();
+        if ["gtk", "gdk", "webkit", "javascriptcore"]
+            .iter()
+            .any(|needle| name.contains(needle))
+        {
+            libs.insert(path.to_owned());
+        }
+    }
+    libs.into_iter().collect()
+}

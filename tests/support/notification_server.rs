@@ -28,10 +28,10 @@
 use std::{
     collections::{BTreeMap, HashMap},
     fmt, fs,
-    io::{BufRead, BufReader, Read},
+    io::Read,
     os::unix::process::CommandExt,
     process::{Child, Command, Stdio},
-    sync::{Arc, Mutex, MutexGuard, mpsc},
+    sync::{Arc, Mutex, MutexGuard},
     thread,
     time::{Duration, Instant},
 };
@@ -431,15 +431,7 @@ impl PrivateBus {
                 panic!("spawn dbus-daemon (package dbus): {error}");
             });
         let stdout = child.stdout.take().expect("dbus-daemon stdout");
-        let (sender, receiver) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = sender.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let address = match receiver.recv_timeout(BUS_START_TIMEOUT) {
+        let address = match super::headless_desktop::first_stdout_line(stdout, BUS_START_TIMEOUT) {
             Ok(line) if !line.trim().is_empty() => line.trim().to_owned(),
             outcome => {
                 let _ = child.kill();
@@ -607,11 +599,8 @@ impl NotificationServer {
     ) -> RecordedNotification {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(found) = self.find(&predicate) {
+            if let Some(found) = self.find_by(&predicate, deadline, timeout) {
                 return found;
-            }
-            if Instant::now() > deadline {
-                self.fail_wait(timeout);
             }
             tokio::time::sleep(POLL).await;
         }
@@ -626,14 +615,26 @@ impl NotificationServer {
     ) -> RecordedNotification {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(found) = self.find(&predicate) {
+            if let Some(found) = self.find_by(&predicate, deadline, timeout) {
                 return found;
-            }
-            if Instant::now() > deadline {
-                self.fail_wait(timeout);
             }
             thread::sleep(POLL);
         }
+    }
+
+    /// One poll of the waits above: the match, `None` to poll again, or a
+    /// panic listing what arrived once `deadline` has passed.
+    fn find_by(
+        &self,
+        predicate: &impl Fn(&RecordedNotification) -> bool,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Option<RecordedNotification> {
+        let found = self.find(predicate);
+        if found.is_none() && Instant::now() > deadline {
+            self.fail_wait(timeout);
+        }
+        found
     }
 
     /// Waits until the client has called `CloseNotification(id)`; panics
