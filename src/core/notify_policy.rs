@@ -676,14 +676,7 @@ mod tests {
         }
 
         fn watch(&self) -> u64 {
-            self.effects
-                .iter()
-                .rev()
-                .find_map(|e| match e {
-                    Effect::Watch { watch, .. } => Some(*watch),
-                    _ => None,
-                })
-                .unwrap_or(1)
+            crate::core::virtual_time::last_watch(&self.effects).unwrap_or(1)
         }
 
         fn advance(&mut self, by: Duration) {

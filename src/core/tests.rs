@@ -53,14 +53,7 @@ impl Sim {
     }
 
     fn last_watch(&self) -> WatchId {
-        self.effects
-            .iter()
-            .rev()
-            .find_map(|e| match e {
-                Effect::Watch { watch, .. } => Some(*watch),
-                _ => None,
-            })
-            .expect("a watch")
+        super::virtual_time::last_watch(&self.effects).expect("a watch")
     }
 
     /// Start → spawned → ready → connected.

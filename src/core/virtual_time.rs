@@ -4,6 +4,14 @@
 use super::{Effect, Event, LaunchId, Timer, WatchEvent, WatchId};
 use std::time::Instant;
 
+/// The watch the most recent `Effect::Watch` among `effects` started.
+pub fn last_watch(effects: &[Effect]) -> Option<WatchId> {
+    effects.iter().rev().find_map(|e| match e {
+        Effect::Watch { watch, .. } => Some(*watch),
+        _ => None,
+    })
+}
+
 pub struct VirtualClock {
     pub now: Instant,
     timers: Vec<(Instant, Timer)>,

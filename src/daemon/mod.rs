@@ -378,20 +378,11 @@ impl Executor {
                     directory,
                     reply,
                 } => {
-                    let Some(client) = self.client.borrow().clone() else {
-                        tracing::warn!("cannot answer permission {request}: no server");
-                        continue;
-                    };
-                    tokio::spawn(async move {
-                        match client
+                    let what = format!("permission {request} ({})", reply.as_str());
+                    self.answer(what, move |client| async move {
+                        client
                             .reply_permission(&request, directory.as_deref(), reply)
                             .await
-                        {
-                            Ok(()) => {
-                                tracing::info!("answered permission {request}: {}", reply.as_str())
-                            }
-                            Err(e) => tracing::warn!("cannot answer permission {request}: {e}"),
-                        }
                     });
                 }
                 Effect::ReplyQuestion {
@@ -399,18 +390,10 @@ impl Executor {
                     directory,
                     answers,
                 } => {
-                    let Some(client) = self.client.borrow().clone() else {
-                        tracing::warn!("cannot answer question {request}: no server");
-                        continue;
-                    };
-                    tokio::spawn(async move {
-                        match client
+                    self.answer(format!("question {request}"), move |client| async move {
+                        client
                             .reply_question(&request, directory.as_deref(), &answers)
                             .await
-                        {
-                            Ok(()) => tracing::info!("answered question {request}"),
-                            Err(e) => tracing::warn!("cannot answer question {request}: {e}"),
-                        }
                     });
                 }
                 Effect::OpenServerLog => {
@@ -449,6 +432,24 @@ impl Executor {
             }
         }
         exit
+    }
+
+    /// Sends an answer to the server in the background, logging the outcome.
+    fn answer<F, Fut>(&self, what: String, send: F)
+    where
+        F: FnOnce(ServerClient) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), crate::server::client::ApiError>> + Send,
+    {
+        let Some(client) = self.client.borrow().clone() else {
+            tracing::warn!("cannot answer {what}: no server");
+            return;
+        };
+        tokio::spawn(async move {
+            match send(client).await {
+                Ok(()) => tracing::info!("answered {what}"),
+                Err(e) => tracing::warn!("cannot answer {what}: {e}"),
+            }
+        });
     }
 
     fn stop_watcher(&mut self) {
