@@ -40,6 +40,69 @@ pub struct ServerConfig {
     pub password_file: PathBuf,
 }
 
+impl ServerConfig {
+    /// Whether going from these settings to `new` needs the server restarted
+    /// (managed) or reconnected (attach); other changes apply in place.
+    pub fn needs_restart(&self, new: &ServerConfig) -> bool {
+        if self.mode != new.mode || self.username != new.username {
+            return true;
+        }
+        match new.mode {
+            ServerMode::Managed => {
+                self.command != new.command
+                    || self.port != new.port
+                    || self.directory != new.directory
+            }
+            ServerMode::Attach => self.url != new.url || self.password_file != new.password_file,
+        }
+    }
+
+    /// Attach mode's password: OPENCODE_SERVER_PASSWORD wins, otherwise the
+    /// password file (which should be 0600; a warning says so otherwise).
+    pub fn attach_password(&self) -> Option<crate::server::client::Secret> {
+        use crate::server::client::Secret;
+        if let Some(pw) =
+            std::env::var_os("OPENCODE_SERVER_PASSWORD").and_then(|v| v.into_string().ok())
+            && !pw.is_empty()
+        {
+            return Some(Secret::new(pw));
+        }
+        let file = &self.password_file;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(file).ok()?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(
+                    "{} is readable by other users; run `chmod 600 {}`",
+                    file.display(),
+                    file.display()
+                );
+            }
+        }
+        let text = std::fs::read_to_string(file).ok()?;
+        let pw = text.trim_end_matches(['\n', '\r']);
+        (!pw.is_empty()).then(|| Secret::new(pw))
+    }
+}
+
+impl Config {
+    /// The project directories Nexus watches and offers: `projects`, then the
+    /// server's directory.
+    pub fn directories(&self) -> Vec<String> {
+        let mut directories: Vec<String> = self
+            .projects
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let server = self.server.directory.display().to_string();
+        if !directories.contains(&server) {
+            directories.push(server);
+        }
+        directories
+    }
+}
+
 /// Which icon set the tray uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IconStyle {
@@ -562,6 +625,23 @@ mod tests {
                 .to_string()
                 .contains("tray.icons")
         );
+    }
+
+    #[test]
+    fn only_keys_that_decide_the_server_need_a_restart() {
+        let base = parse("").unwrap().config.server;
+        let with = |text: &str| parse(text).unwrap().config.server;
+        assert!(!base.needs_restart(&with("[server]\nstart_timeout = 5")));
+        assert!(!base.needs_restart(&with("[server]\nevent_timeout = 5")));
+        assert!(!base.needs_restart(&with("[server]\nurl = \"http://127.0.0.1:1\"")));
+        assert!(base.needs_restart(&with("[server]\nport = 4100")));
+        assert!(base.needs_restart(&with("[server]\ndirectory = \"/srv\"")));
+        assert!(base.needs_restart(&with("[server]\ncommand = \"/bin/opencode\"")));
+        let attach = with("[server]\nmode = \"attach\"\nurl = \"http://127.0.0.1:1\"");
+        assert!(base.needs_restart(&attach));
+        assert!(!attach.needs_restart(&with(
+            "[server]\nmode = \"attach\"\nurl = \"http://127.0.0.1:1\"\nport = 9"
+        )));
     }
 
     #[test]

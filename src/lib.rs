@@ -16,5 +16,6 @@ pub mod paths;
 pub mod platform;
 pub mod popover;
 pub mod server;
+pub mod settings_form;
 pub mod supervisor;
 pub mod tray;

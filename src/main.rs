@@ -7,7 +7,6 @@ use opencode_nexus::config::{Config, ServerMode};
 use opencode_nexus::daemon::{self, DaemonSetup};
 use opencode_nexus::ipc::instance::InstanceError;
 use opencode_nexus::paths::Paths;
-use opencode_nexus::server::client::Secret;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -58,7 +57,7 @@ fn run_daemon(paths: Paths, no_tray: bool) -> u8 {
     }
     let config = loaded.config;
     let attach_password = (config.server.mode == ServerMode::Attach)
-        .then(|| read_attach_password(&config.server.password_file))
+        .then(|| config.server.attach_password())
         .flatten();
     let setup = DaemonSetup {
         paths,
@@ -79,26 +78,4 @@ fn run_daemon(paths: Paths, no_tray: bool) -> u8 {
             exit_code::FAILURE
         }
     }
-}
-
-/// OPENCODE_SERVER_PASSWORD wins; otherwise the password file (which should be 0600).
-fn read_attach_password(file: &std::path::Path) -> Option<Secret> {
-    if let Some(pw) =
-        std::env::var_os("OPENCODE_SERVER_PASSWORD").and_then(|v| v.into_string().ok())
-        && !pw.is_empty()
-    {
-        return Some(Secret::new(pw));
-    }
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(file).ok()?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(
-            "{} is readable by other users; run `chmod 600 {}`",
-            file.display(),
-            file.display()
-        );
-    }
-    let text = std::fs::read_to_string(file).ok()?;
-    let pw = text.trim_end_matches(['\n', '\r']);
-    (!pw.is_empty()).then(|| Secret::new(pw))
 }

@@ -2,6 +2,7 @@
 
 pub mod exit_code;
 
+use crate::core::popover_lifecycle::PopoverView;
 use crate::ipc::client::{ClientError, Connection};
 use crate::ipc::protocol::{Reply, Request, ServerAction};
 use crate::paths::Paths;
@@ -69,6 +70,15 @@ pub enum Command {
         /// Open this session.
         #[arg(long)]
         session: Option<String>,
+        /// Open one of the popover's pages: chat, settings, setup or logs.
+        #[arg(long, value_parser = ["chat", "settings", "setup", "logs"])]
+        page: Option<String>,
+    },
+    /// CPU and memory of the managed server and its child processes, now.
+    Metrics {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the quick-chat popover process (the daemon starts it by itself).
     Popover,
@@ -147,16 +157,19 @@ pub async fn run_client(paths: &Paths, command: Command) -> u8 {
         Command::WaitIdle { timeout } => wait_idle(paths, timeout).await,
         Command::Logs { follow } => logs(paths, follow).await,
         Command::Quit => quit(paths).await,
-        Command::Open { session } => {
+        Command::Open { session, page } => {
+            let view = page.as_deref().and_then(PopoverView::parse);
             simple_quiet(
                 paths,
                 Request::Open {
                     session,
                     anchor: None,
+                    view,
                 },
             )
             .await
         }
+        Command::Metrics { json } => metrics(paths, json).await,
         Command::Diagnostics => diagnostics(paths).await,
         Command::Daemon { .. }
         | Command::Password { .. }
@@ -205,6 +218,21 @@ async fn status(paths: &Paths, json: bool) -> Result<u8, ClientError> {
                     "{}",
                     serde_json::to_string_pretty(&status).unwrap_or_default()
                 );
+            } else {
+                println!("{text}");
+            }
+            Ok(exit_code::OK)
+        }
+        other => Ok(unexpected(other)),
+    }
+}
+
+async fn metrics(paths: &Paths, json: bool) -> Result<u8, ClientError> {
+    let mut conn = Connection::open(paths, &Request::Metrics {}).await?;
+    match conn.next().await? {
+        Some(Reply::Metrics { metrics, text }) => {
+            if json {
+                println!("{}", serde_json::to_string(&metrics).unwrap_or_default());
             } else {
                 println!("{text}");
             }
@@ -419,9 +447,9 @@ pub fn autostart(paths: &Paths, action: AutostartCommand) -> u8 {
     use crate::autostart;
     match action {
         AutostartCommand::Enable => {
-            let program = match std::env::current_exe() {
+            let program = match autostart::daemon_program() {
                 Ok(p) => p,
-                Err(e) => return failed(&format!("cannot tell where this program is: {e}")),
+                Err(e) => return failed(&e),
             };
             match autostart::enable(paths, &program) {
                 Ok(entry) => {

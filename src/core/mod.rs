@@ -7,17 +7,18 @@
 
 pub mod notify_policy;
 pub mod popover_lifecycle;
+pub mod resource_use;
 pub mod restart_policy;
 pub mod sessions;
 pub mod status;
 pub mod tray_view;
 
-use crate::config::ServerMode;
+use crate::config::{NotifyConfig, ServerMode};
 use crate::platform::StopSignal;
 use crate::server::client::PermissionReply;
 use crate::server::events::ServerEvent;
 use notify_policy::{Decision, NotifyAction, NotifyPolicy};
-use popover_lifecycle::{OpenRequest, PopoverEffect, PopoverEvent, PopoverLifecycle};
+use popover_lifecycle::{OpenRequest, PopoverEffect, PopoverEvent, PopoverLifecycle, PopoverView};
 use restart_policy::{HEALTHY_RESET, RestartDecision, RestartPolicy};
 use sessions::{DirectorySnapshot, Sessions};
 use std::collections::VecDeque;
@@ -35,7 +36,7 @@ pub type LaunchId = u64;
 pub type WatchId = u64;
 
 /// The server state every view shows (the `status` contract).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServerState {
     Stopped,
@@ -112,6 +113,38 @@ pub enum Event {
     },
     /// The quick-chat popover: an open request, or news of its process.
     Popover(PopoverEvent),
+    /// `config.toml` changed and is valid; the daemon already launches and
+    /// reaches the server with the new settings.
+    Reconfigured(Reconfiguration),
+    /// `config.toml` changed but cannot be used: the last good settings stay.
+    ConfigRejected(String),
+    /// A fresh measurement of the managed server's process tree (`None`: no process).
+    ResourceUse(Option<resource_use::ResourceUse>),
+    /// Start at login is now on or off (read back from the system).
+    AutostartChanged(bool),
+}
+
+/// What changed when `config.toml` changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconfiguration {
+    pub notify: NotifyConfig,
+    /// Set when a key that decides how the server runs or is reached changed:
+    /// the server restarts (managed) or reconnects (attach) with these.
+    pub server: Option<ServerSettings>,
+    /// Reconnect the event stream (what it watches changed) when the server stays.
+    pub rewatch: bool,
+    /// How long a managed start may take (from the next launch on).
+    pub start_timeout: Duration,
+    /// Whether a config file exists (false: defaults, first run not done).
+    pub configured: bool,
+}
+
+/// The server settings the core itself needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    pub mode: ServerMode,
+    /// Attach mode: the server's URL.
+    pub attach_url: Option<String>,
 }
 
 /// What the event-stream watcher reports.
@@ -170,8 +203,6 @@ pub enum Effect {
     Unwatch,
     /// Put this text on the desktop clipboard.
     CopyToClipboard(String),
-    /// Open the managed server's log with the desktop's default handler.
-    OpenServerLog,
     /// Show (or replace) a desktop notification.
     Notify(notify_policy::Notification),
     CloseNotification(notify_policy::NotificationKey),
@@ -189,6 +220,12 @@ pub enum Effect {
     },
     /// Something for the quick-chat popover process.
     Popover(PopoverEffect),
+    /// Turn start at login on or off (then report `AutostartChanged`).
+    SetAutostart(bool),
+    /// Put the diagnostics report on the clipboard.
+    CopyDiagnostics,
+    /// Open the folder holding Nexus's and the server's logs.
+    OpenLogFolder,
     /// Quit is complete: the daemon may exit.
     Exit,
 }
@@ -262,7 +299,17 @@ pub struct State {
     pub history: VecDeque<Transition>,
     pub notify: NotifyPolicy,
     pub popover: PopoverLifecycle,
+    /// Why the config file on disk is not in use (the last good one is).
+    pub config_problem: Option<String>,
+    /// Whether a config file exists (false until first-run setup saves one).
+    pub configured: bool,
+    /// The managed server's process tree, while someone is looking.
+    pub resource_use: Option<resource_use::ResourceUse>,
+    /// Start at login (`None` until known).
+    pub autostart: Option<bool>,
     start_timeout: Duration,
+    /// A mode to switch to once the managed server has stopped.
+    switch_to: Option<ServerSettings>,
     policy: RestartPolicy,
     next_launch: LaunchId,
     watch: Option<WatchId>,
@@ -304,7 +351,12 @@ impl State {
                 now,
             ),
             popover: PopoverLifecycle::default(),
+            config_problem: None,
+            configured: true,
+            resource_use: None,
+            autostart: None,
             start_timeout,
+            switch_to: None,
             policy: RestartPolicy::default(),
             next_launch: 1,
             watch: None,
@@ -382,6 +434,18 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
             return fx;
         }
         Event::Popover(event) => return popover(state, event),
+        Event::ConfigRejected(problem) => {
+            state.config_problem = Some(problem);
+            return Vec::new();
+        }
+        Event::ResourceUse(measured) => {
+            state.resource_use = measured.filter(|_| state.server_pid().is_some());
+            return Vec::new();
+        }
+        Event::AutostartChanged(enabled) => {
+            state.autostart = Some(enabled);
+            return Vec::new();
+        }
         Event::Timer(Timer::PopoverStart(generation)) => {
             return popover(state, PopoverEvent::StartTimedOut(generation));
         }
@@ -403,9 +467,13 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
     let before = state.server_state();
     let exited = matches!(event, Event::Exited { .. });
     let mut fx = Vec::new();
-    match state.mode {
-        ServerMode::Managed => managed(state, event, now, &mut fx),
-        ServerMode::Attach => attach(state, event, now, &mut fx),
+    match (event, state.mode) {
+        (Event::Reconfigured(change), _) => reconfigure(state, change, now, &mut fx),
+        (event, ServerMode::Managed) => managed(state, event, now, &mut fx),
+        (event, ServerMode::Attach) => attach(state, event, now, &mut fx),
+    }
+    if state.server_pid().is_none() {
+        state.resource_use = None;
     }
     let after = state.server_state();
     if after != before {
@@ -427,6 +495,87 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// New settings: notifications at once; a changed server restarts (managed)
+/// or reconnects (attach) — unless the user had stopped it, then it stays
+/// stopped and starts with the new settings next time.
+fn reconfigure(state: &mut State, change: Reconfiguration, now: Instant, fx: &mut Vec<Effect>) {
+    state.notify.set_settings(change.notify);
+    state.config_problem = None;
+    state.configured = change.configured;
+    state.start_timeout = change.start_timeout;
+    let Some(server) = change.server else {
+        if change.rewatch && state.watch.is_some() {
+            let url = match state.mode {
+                ServerMode::Managed => state.url.clone(),
+                ServerMode::Attach => None,
+            };
+            watch(state, url, fx);
+        }
+        return;
+    };
+    match state.mode {
+        ServerMode::Managed => {
+            let switching = server.mode != ServerMode::Managed;
+            if switching {
+                state.switch_to = Some(server);
+            }
+            match state.phase.clone() {
+                Phase::Launching { launch, pid, .. } => {
+                    stop(state, launch, pid, AfterStop::Restart, fx)
+                }
+                Phase::Running { launch, pid } => {
+                    stop(state, launch, Some(pid), AfterStop::Restart, fx)
+                }
+                // A stop in progress ends as planned; a restart after it
+                // uses the new settings.
+                Phase::Stopping { .. } => {}
+                Phase::WaitingToRestart { .. } | Phase::Failed => {
+                    state.policy.reset();
+                    if switching {
+                        switch_mode(state, now, fx);
+                    } else {
+                        begin_launch(state, true, fx);
+                    }
+                }
+                Phase::Stopped | Phase::Watching => {
+                    if let Some(server) = state.switch_to.take() {
+                        state.mode = server.mode;
+                        state.url = server.attach_url;
+                    }
+                }
+            }
+        }
+        ServerMode::Attach => {
+            let active = state.phase == Phase::Watching;
+            unwatch(state, fx);
+            state.sessions.server_gone(now);
+            state.notify.resync(&state.sessions, now);
+            state.phase = Phase::Stopped;
+            state.mode = server.mode;
+            state.url = server.attach_url;
+            if active {
+                state.last_error = None;
+                match state.mode {
+                    ServerMode::Managed => managed(state, Event::StartRequested, now, fx),
+                    ServerMode::Attach => attach(state, Event::StartRequested, now, fx),
+                }
+            }
+        }
+    }
+}
+
+/// The managed server is gone and a switch to attach mode was asked for.
+fn switch_mode(state: &mut State, now: Instant, fx: &mut Vec<Effect>) {
+    let Some(server) = state.switch_to.take() else {
+        return;
+    };
+    state.mode = server.mode;
+    state.url = server.attach_url;
+    state.phase = Phase::Stopped;
+    state.last_error = None;
+    attach(state, Event::StartRequested, now, fx);
 }
 
 /// The popover's lifecycle; a spawn comes with its start limit.
@@ -451,9 +600,17 @@ fn popover(state: &mut State, event: PopoverEvent) -> Vec<Effect> {
 /// An open of the popover that nobody waits on (tray, menu, notification).
 fn open_popover(session: Option<String>) -> Event {
     Event::Popover(PopoverEvent::Open(OpenRequest {
+        view: Some(PopoverView::Chat),
         session,
-        anchor: None,
-        token: 0,
+        ..OpenRequest::default()
+    }))
+}
+
+/// An open of one of the popover's own pages (settings, setup, logs).
+fn open_view(view: PopoverView) -> Event {
+    Event::Popover(PopoverEvent::Open(OpenRequest {
+        view: Some(view),
+        ..OpenRequest::default()
     }))
 }
 
@@ -504,7 +661,7 @@ fn notification_event(action: NotifyAction) -> Result<Event, Vec<Effect>> {
             answers: vec![vec![label]],
         }]),
         NotifyAction::RestartServer => Ok(Event::RestartRequested),
-        NotifyAction::ViewLog => Err(vec![Effect::OpenServerLog]),
+        NotifyAction::ViewLog => Ok(open_view(PopoverView::Logs)),
         NotifyAction::OpenSession(session) => Ok(open_popover(Some(session))),
     }
 }
@@ -524,7 +681,14 @@ fn menu_event(state: &State, action: tray_view::MenuAction) -> Result<Event, Vec
             .map(Effect::CopyToClipboard)
             .into_iter()
             .collect()),
-        MenuAction::ViewLogs => Err(vec![Effect::OpenServerLog]),
+        MenuAction::ViewLogs => Ok(open_view(PopoverView::Logs)),
+        MenuAction::OpenLogFolder => Err(vec![Effect::OpenLogFolder]),
+        MenuAction::OpenSettings => Ok(open_view(PopoverView::Settings)),
+        MenuAction::OpenSetup => Ok(open_view(PopoverView::Setup)),
+        MenuAction::ToggleAutostart => Err(vec![Effect::SetAutostart(
+            !state.autostart.unwrap_or(false),
+        )]),
+        MenuAction::CopyDiagnostics => Err(vec![Effect::CopyDiagnostics]),
         MenuAction::OpenQuickChat => Ok(open_popover(None)),
         MenuAction::OpenSession(session) => Ok(open_popover(Some(session))),
     }
@@ -698,7 +862,11 @@ fn managed(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) 
         Event::Menu(_)
         | Event::NotificationAction(_)
         | Event::NotifierReady { .. }
-        | Event::Popover(_) => {}
+        | Event::Popover(_)
+        | Event::Reconfigured(_)
+        | Event::ConfigRejected(_)
+        | Event::ResourceUse(_)
+        | Event::AutostartChanged(_) => {}
     }
 }
 
@@ -834,6 +1002,7 @@ fn after_stop(state: &mut State, now: Instant, fx: &mut Vec<Effect>) {
     server_gone(state, now, fx);
     match then {
         AfterStop::StayStopped => state.phase = Phase::Stopped,
+        AfterStop::Restart if state.switch_to.is_some() => switch_mode(state, now, fx),
         AfterStop::Restart => {
             state.restarts += 1;
             begin_launch(state, true, fx);

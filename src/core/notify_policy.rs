@@ -149,6 +149,11 @@ impl NotifyPolicy {
         }
     }
 
+    /// New settings (config changed); what is already shown stays.
+    pub fn set_settings(&mut self, settings: NotifyConfig) {
+        self.settings = settings;
+    }
+
     /// The session on screen in the popover (`None`: none, or hidden).
     pub fn set_viewing(&mut self, sessions: &Sessions, session: Option<String>) {
         self.viewing = session.map(|s| sessions.root_of(&s).to_string());

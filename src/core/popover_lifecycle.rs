@@ -19,12 +19,40 @@ pub struct ScreenPoint {
     pub y: i32,
 }
 
+/// Which of the popover's pages to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PopoverView {
+    Chat,
+    Settings,
+    Setup,
+    Logs,
+}
+
+impl PopoverView {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "chat" => PopoverView::Chat,
+            "settings" => PopoverView::Settings,
+            "setup" => PopoverView::Setup,
+            "logs" => PopoverView::Logs,
+            _ => return None,
+        })
+    }
+}
+
 /// One request to show the popover.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OpenRequest {
     /// The session to show (from a notification or `open --session`).
+    #[serde(default)]
     pub session: Option<String>,
+    /// The page to show; `None` keeps the one last shown.
+    #[serde(default)]
+    pub view: Option<PopoverView>,
     /// Where to put the window (the tray click); `None` = near a screen corner.
+    #[serde(default)]
     pub anchor: Option<ScreenPoint>,
     /// Echoed back once the window has painted (`open` waits for it); 0 = nobody waits.
     pub token: u64,
@@ -184,18 +212,13 @@ mod tests {
     use super::*;
 
     fn open(token: u64) -> PopoverEvent {
-        PopoverEvent::Open(OpenRequest {
-            session: None,
-            anchor: None,
-            token,
-        })
+        PopoverEvent::Open(request(token))
     }
 
     fn request(token: u64) -> OpenRequest {
         OpenRequest {
-            session: None,
-            anchor: None,
             token,
+            ..OpenRequest::default()
         }
     }
 

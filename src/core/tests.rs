@@ -494,9 +494,28 @@ fn menu_choices_become_requests_or_desktop_effects() {
         sim.send(Event::Menu(MenuAction::CopyServerUrl)),
         vec![Effect::CopyToClipboard("http://127.0.0.1:4".into())]
     );
+    assert!(
+        sim.send(Event::Menu(MenuAction::ViewLogs))
+            .contains(&Effect::Popover(PopoverEffect::Spawn(1))),
+        "the log page lives in the popover"
+    );
     assert_eq!(
-        sim.send(Event::Menu(MenuAction::ViewLogs)),
-        vec![Effect::OpenServerLog]
+        sim.send(Event::Menu(MenuAction::OpenLogFolder)),
+        vec![Effect::OpenLogFolder]
+    );
+    assert_eq!(
+        sim.send(Event::Menu(MenuAction::CopyDiagnostics)),
+        vec![Effect::CopyDiagnostics]
+    );
+    assert_eq!(
+        sim.send(Event::Menu(MenuAction::ToggleAutostart)),
+        vec![Effect::SetAutostart(true)],
+        "unknown counts as off"
+    );
+    sim.send(Event::AutostartChanged(true));
+    assert_eq!(
+        sim.send(Event::Menu(MenuAction::ToggleAutostart)),
+        vec![Effect::SetAutostart(false)]
     );
     let fx = sim.send(Event::Menu(MenuAction::StopServer));
     assert!(fx.contains(&Effect::Signal {
@@ -507,4 +526,150 @@ fn menu_choices_become_requests_or_desktop_effects() {
     sim.crash(launch);
     assert_eq!(sim.state.server_state(), ServerState::Stopped);
     assert_eq!(sim.send(Event::Menu(MenuAction::Quit)), vec![Effect::Exit]);
+}
+
+fn reconfiguration(server: Option<ServerSettings>) -> Event {
+    Event::Reconfigured(Reconfiguration {
+        notify: NotifyConfig::default(),
+        server,
+        rewatch: false,
+        start_timeout: Duration::from_secs(12),
+        configured: true,
+    })
+}
+
+fn managed_settings() -> ServerSettings {
+    ServerSettings {
+        mode: ServerMode::Managed,
+        attach_url: None,
+    }
+}
+
+#[test]
+fn a_changed_server_key_restarts_a_running_server_with_the_new_settings() {
+    let mut sim = Sim::managed();
+    sim.send(Event::StartRequested);
+    let launch = sim.bring_up(4);
+    let fx = sim.send(reconfiguration(Some(managed_settings())));
+    assert!(fx.contains(&Effect::Signal {
+        launch,
+        pid: 4,
+        signal: StopSignal::Terminate
+    }));
+    assert_eq!(sim.state.server_state(), ServerState::Restarting);
+    sim.crash(launch);
+    assert_eq!(sim.spawn_times(), 2, "started again");
+    assert!(sim.effects.contains(&Effect::Schedule {
+        timer: Timer::StartTimeout(launch + 1),
+        after: Duration::from_secs(12),
+    }));
+}
+
+#[test]
+fn other_changes_keep_the_server_and_a_stopped_server_stays_stopped() {
+    let mut sim = Sim::managed();
+    sim.send(Event::StartRequested);
+    sim.bring_up(4);
+    let fx = sim.send(reconfiguration(None));
+    assert!(fx.is_empty(), "no restart: {fx:?}");
+    assert_eq!(sim.state.server_state(), ServerState::Running);
+
+    let mut stopped = Sim::managed();
+    assert!(
+        stopped
+            .send(reconfiguration(Some(managed_settings())))
+            .is_empty()
+    );
+    assert_eq!(stopped.state.server_state(), ServerState::Stopped);
+}
+
+#[test]
+fn a_changed_watch_list_reconnects_the_event_stream_only() {
+    let mut sim = Sim::managed();
+    sim.send(Event::StartRequested);
+    sim.bring_up(4);
+    let fx = sim.send(Event::Reconfigured(Reconfiguration {
+        notify: NotifyConfig::default(),
+        server: None,
+        rewatch: true,
+        start_timeout: Duration::from_secs(30),
+        configured: true,
+    }));
+    assert!(fx.contains(&Effect::Unwatch));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Watch { url: Some(u), .. } if u == "http://127.0.0.1:4"
+    )));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Signal { .. })));
+}
+
+#[test]
+fn switching_to_attach_stops_the_managed_server_then_watches() {
+    let mut sim = Sim::managed();
+    sim.send(Event::StartRequested);
+    let launch = sim.bring_up(4);
+    sim.send(reconfiguration(Some(ServerSettings {
+        mode: ServerMode::Attach,
+        attach_url: Some("http://127.0.0.1:9999".into()),
+    })));
+    assert_eq!(sim.state.mode, ServerMode::Managed, "not until it is gone");
+    let fx = sim.send(Event::Exited {
+        launch,
+        exit: ExitReport {
+            description: "exited with code 0".into(),
+            permanent: None,
+        },
+    });
+    assert_eq!(sim.state.mode, ServerMode::Attach);
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Watch { url: None, .. }))
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Spawn { .. })));
+    assert_eq!(sim.state.url.as_deref(), Some("http://127.0.0.1:9999"));
+
+    // And back: the watch stops and a managed server starts.
+    let fx = sim.send(reconfiguration(Some(managed_settings())));
+    assert!(fx.contains(&Effect::Unwatch));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Spawn { .. })));
+    assert_eq!(sim.state.mode, ServerMode::Managed);
+}
+
+#[test]
+fn a_rejected_config_is_shown_until_a_good_one_arrives() {
+    let mut sim = Sim::managed();
+    sim.send(Event::ConfigRejected(
+        "server.port = 70000 is not a port".into(),
+    ));
+    let view = tray_view::TrayView::derive(&sim.state);
+    assert!(
+        view.tooltip.contains("server.port = 70000"),
+        "{}",
+        view.tooltip
+    );
+    sim.send(reconfiguration(None));
+    assert_eq!(sim.state.config_problem, None);
+}
+
+#[test]
+fn resource_use_is_kept_only_while_there_is_a_server_process() {
+    let used = resource_use::ResourceUse {
+        cpu_percent: 1.0,
+        memory_bytes: 1 << 20,
+        processes: 2,
+    };
+    let mut sim = Sim::managed();
+    sim.send(Event::ResourceUse(Some(used)));
+    assert_eq!(sim.state.resource_use, None, "no server");
+    sim.send(Event::StartRequested);
+    let launch = sim.bring_up(4);
+    sim.send(Event::ResourceUse(Some(used)));
+    assert_eq!(sim.state.resource_use, Some(used));
+    assert!(
+        tray_view::TrayView::derive(&sim.state)
+            .tooltip
+            .contains("2 processes")
+    );
+    sim.crash(launch);
+    assert_eq!(sim.state.resource_use, None);
 }

@@ -45,7 +45,13 @@ pub enum MenuAction {
     StopServer,
     RestartServer,
     CopyServerUrl,
+    /// The popover's log page.
     ViewLogs,
+    OpenLogFolder,
+    OpenSettings,
+    OpenSetup,
+    ToggleAutostart,
+    CopyDiagnostics,
     Quit,
 }
 
@@ -60,6 +66,11 @@ impl MenuAction {
             MenuAction::RestartServer => "server-restart".into(),
             MenuAction::CopyServerUrl => "copy-server-url".into(),
             MenuAction::ViewLogs => "view-logs".into(),
+            MenuAction::OpenLogFolder => "open-log-folder".into(),
+            MenuAction::OpenSettings => "settings".into(),
+            MenuAction::OpenSetup => "setup".into(),
+            MenuAction::ToggleAutostart => "autostart".into(),
+            MenuAction::CopyDiagnostics => "copy-diagnostics".into(),
             MenuAction::Quit => "quit".into(),
         }
     }
@@ -72,6 +83,11 @@ impl MenuAction {
             "server-restart" => MenuAction::RestartServer,
             "copy-server-url" => MenuAction::CopyServerUrl,
             "view-logs" => MenuAction::ViewLogs,
+            "open-log-folder" => MenuAction::OpenLogFolder,
+            "settings" => MenuAction::OpenSettings,
+            "setup" => MenuAction::OpenSetup,
+            "autostart" => MenuAction::ToggleAutostart,
+            "copy-diagnostics" => MenuAction::CopyDiagnostics,
             "quit" => MenuAction::Quit,
             other => MenuAction::OpenSession(other.strip_prefix("open-session:")?.to_string()),
         })
@@ -86,6 +102,12 @@ pub enum MenuItem {
         action: MenuAction,
         text: String,
         enabled: bool,
+    },
+    /// A checkbox entry showing a real on/off state.
+    Check {
+        action: MenuAction,
+        text: String,
+        checked: bool,
     },
     Submenu {
         text: String,
@@ -135,7 +157,10 @@ impl TrayView {
             ServerState::Running => IconState::Idle,
         };
 
-        let state_line = state_line(server, working.len(), waiting);
+        let mut state_line = status_line(state);
+        if let Some(used) = &state.resource_use {
+            state_line = format!("{state_line} · {}", used.describe());
+        }
         let mut tooltip = vec![state_line.clone()];
         if let Some(url) = &state.url {
             let version = state
@@ -153,8 +178,28 @@ impl TrayView {
         {
             tooltip.push(format!("Last error: {}", one_line(error, 160)));
         }
+        if let Some(problem) = &state.config_problem {
+            tooltip.push(format!(
+                "config.toml not applied (using the last good settings): {}",
+                one_line(problem, 160)
+            ));
+        }
 
         let mut menu = vec![MenuItem::Label(state_line)];
+        if state.config_problem.is_some() {
+            menu.push(MenuItem::Action {
+                action: MenuAction::OpenSettings,
+                text: "config.toml has an error — Settings…".into(),
+                enabled: true,
+            });
+        }
+        if !state.configured {
+            menu.push(MenuItem::Action {
+                action: MenuAction::OpenSetup,
+                text: "Set up OpenCode Nexus…".into(),
+                enabled: true,
+            });
+        }
         for session in working.iter().take(MENU_LIST_LIMIT) {
             let status = match &session.activity {
                 Activity::Retry { attempt, .. } => format!("retrying (attempt {attempt})"),
@@ -232,8 +277,36 @@ impl TrayView {
         });
         menu.push(MenuItem::Action {
             action: MenuAction::ViewLogs,
-            text: "View logs".into(),
+            text: "View server log".into(),
             enabled: managed,
+        });
+        menu.push(MenuItem::Action {
+            action: MenuAction::OpenLogFolder,
+            text: "Open log folder".into(),
+            enabled: true,
+        });
+        menu.push(MenuItem::Action {
+            action: MenuAction::CopyDiagnostics,
+            text: "Copy diagnostics".into(),
+            enabled: true,
+        });
+        menu.push(MenuItem::Separator);
+        if let Some(enabled) = state.autostart {
+            menu.push(MenuItem::Check {
+                action: MenuAction::ToggleAutostart,
+                text: "Start at login".into(),
+                checked: enabled,
+            });
+        }
+        menu.push(MenuItem::Action {
+            action: MenuAction::OpenSettings,
+            text: "Settings…".into(),
+            enabled: true,
+        });
+        menu.push(MenuItem::Action {
+            action: MenuAction::OpenSetup,
+            text: "First-run setup…".into(),
+            enabled: true,
         });
         menu.push(MenuItem::Separator);
         menu.push(MenuItem::Action {
@@ -249,6 +322,17 @@ impl TrayView {
             menu,
         }
     }
+}
+
+/// "Server running · 2 working · 1 waiting for you": the menu's first line
+/// and the popover's status line.
+pub fn status_line(state: &State) -> String {
+    let summary = super::status::Summary::derive(state);
+    state_line(
+        summary.state,
+        summary.busy,
+        summary.pending_permissions + summary.pending_questions,
+    )
 }
 
 fn state_line(server: ServerState, working: usize, waiting: usize) -> String {
@@ -487,6 +571,11 @@ mod tests {
             MenuAction::RestartServer,
             MenuAction::CopyServerUrl,
             MenuAction::ViewLogs,
+            MenuAction::OpenLogFolder,
+            MenuAction::OpenSettings,
+            MenuAction::OpenSetup,
+            MenuAction::ToggleAutostart,
+            MenuAction::CopyDiagnostics,
             MenuAction::Quit,
         ] {
             assert_eq!(MenuAction::from_id(&a.id()), Some(a));

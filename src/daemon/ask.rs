@@ -123,9 +123,15 @@ pub(crate) async fn run(
         Err(e) => return replies.send(&Reply::error(e)).await,
     };
     let mut events = shared.server_events.subscribe();
-    let directory = ask
-        .directory
-        .unwrap_or_else(|| shared.default_directory.clone());
+    let directory = ask.directory.unwrap_or_else(|| {
+        shared
+            .config
+            .borrow()
+            .server
+            .directory
+            .display()
+            .to_string()
+    });
     let session = match ask.session {
         Some(id) => id,
         None => match client.create_session(Some(&directory), None).await {

@@ -3,6 +3,8 @@
 use super::Shared;
 use super::ask;
 use super::popover_link;
+use super::resource_watch;
+use crate::core::popover_lifecycle::OpenRequest;
 use crate::core::{Event, ServerState};
 use crate::ipc::protocol::{self, MAX_LINE_BYTES, Reply, Request, ServerAction};
 use std::time::Duration;
@@ -95,9 +97,20 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
         Request::WaitIdle {} => wait_idle(&shared, &mut replies).await,
         Request::Logs { follow } => logs(&shared, follow, &mut replies).await,
         Request::Quit {} => quit(&shared, &mut replies).await,
-        Request::Open { session, anchor } => {
-            popover_link::open(&shared, session, anchor, &mut replies).await
+        Request::Open {
+            session,
+            anchor,
+            view,
+        } => {
+            let request = OpenRequest {
+                session,
+                anchor,
+                view,
+                token: 0,
+            };
+            popover_link::open(&shared, request, &mut replies).await
         }
+        Request::Metrics {} => metrics(&shared, &mut replies).await,
         Request::PopoverAttach { pid } => {
             popover_link::serve_link(&shared, pid, &mut reader, &mut replies).await
         }
@@ -117,6 +130,15 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
     if let Err(e) = result {
         tracing::debug!("control client went away: {e}");
     }
+}
+
+async fn metrics(shared: &Shared, replies: &mut Replies) -> std::io::Result<()> {
+    let metrics = resource_watch::measure_now(shared).await;
+    let text = match &metrics {
+        Some(used) => format!("server process tree: {}", used.describe()),
+        None => "no managed server process to measure".to_string(),
+    };
+    replies.send(&Reply::Metrics { metrics, text }).await
 }
 
 async fn status(shared: &Shared, replies: &mut Replies) -> std::io::Result<()> {
@@ -154,7 +176,8 @@ async fn server(
         ServerAction::Restart => Event::RestartRequested,
     };
     let _ = shared.events.send(event).await;
-    let limit = shared.start_timeout + crate::core::STOP_GRACE + Duration::from_secs(5);
+    let start_timeout = shared.config.borrow().server.start_timeout;
+    let limit = start_timeout + crate::core::STOP_GRACE + Duration::from_secs(5);
     let done = tokio::time::timeout(limit, async {
         if action == ServerAction::Restart {
             // First see the old server go (a new pid, or a state other than running).

@@ -2,24 +2,30 @@
 //! its effects, and serves the control socket.
 
 mod ask;
+mod config_watch;
 mod control;
 mod popover_link;
+mod resource_watch;
 
 use crate::config::{Config, ServerMode};
 use crate::core::popover_lifecycle::{PopoverEffect, PopoverEvent};
 use crate::core::status::{Clock, DaemonInfo, StatusReport, Summary};
 use crate::core::tray_view::TrayView;
 use crate::core::{Effect, Event, State, reduce};
+use crate::core::{Reconfiguration, ServerSettings};
 use crate::ipc::instance::{self, InstanceError};
+use crate::ipc::protocol::PopoverStatus;
 use crate::ipc::protocol::{PopoverSetup, ServerAccess, ToPopover};
 use crate::notify::NotifierCommand;
 use crate::paths::Paths;
 use crate::server::client::{Credentials, Secret, ServerClient};
 use crate::server::events::ServerEvent;
 use crate::server::watch::{WatchOptions, Watcher};
+use crate::supervisor::resource_use::ResourceSampler;
 use crate::supervisor::server_log::ServerLog;
 use crate::supervisor::{Supervisor, SupervisorSetup};
 use crate::tray::{Tray, TrayStatus};
+use config_watch::ConfigNews;
 use popover_link::{PopoverHub, PopoverNews, PopoverProcesses};
 use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
@@ -58,10 +64,11 @@ pub(crate) struct Shared {
     pub server_events: broadcast::Sender<Arc<ServerEvent>>,
     pub log: Arc<Mutex<ServerLog>>,
     pub exited: watch::Receiver<bool>,
-    /// Where `ask` creates sessions when no directory is given.
-    pub default_directory: String,
-    pub start_timeout: std::time::Duration,
+    /// The settings in use (the last good `config.toml`).
+    pub config: watch::Receiver<Arc<Config>>,
     pub popover: PopoverHub,
+    /// Measures the managed server's process tree.
+    pub sampler: Arc<Mutex<ResourceSampler>>,
 }
 
 fn now() -> Instant {
@@ -96,27 +103,20 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         .flatten();
     let mut state = State::new(server.mode, attach_url.clone(), server.start_timeout, now())
         .with_notifications(setup.config.notify.clone(), now());
+    state.configured = setup.paths.config_file().exists();
+    state.autostart = Some(crate::autostart::is_enabled(&setup.paths));
+    let (config_tx, config_rx) = watch::channel(Arc::new(setup.config.clone()));
+    let (config_news_tx, mut config_news) = mpsc::channel(4);
+    tokio::spawn(config_watch::watch(setup.paths.clone(), config_news_tx));
     let (summary_tx, summary_rx) = watch::channel(Summary::derive(&state));
     let (client_tx, client_rx) = watch::channel(None);
     let (exited_tx, exited_rx) = watch::channel(false);
     let (access_tx, access_rx) = watch::channel(None);
 
-    let mut directories: Vec<String> = setup
-        .config
-        .projects
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    directories.push(server.directory.display().to_string());
-    let popover = PopoverHub::new(
-        PopoverSetup {
-            directories: directories.clone(),
-            default_directory: server.directory.display().to_string(),
-            keep_alive_secs: setup.config.popover.keep_alive.as_secs(),
-            hide_on_blur: setup.config.popover.hide_on_blur,
-        },
-        access_rx,
-    );
+    let directories = setup.config.directories();
+    let (popover_setup_tx, popover_setup_rx) = watch::channel(popover_setup(&setup.config));
+    let (popover_status_tx, popover_status_rx) = watch::channel(popover_status(&state));
+    let popover = PopoverHub::new(popover_setup_rx, popover_status_rx, access_rx);
     let supervisor = Supervisor::new(
         SupervisorSetup {
             server: server.clone(),
@@ -133,7 +133,11 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
             setup.paths.popover_log(),
         ),
         popover: popover.clone(),
+        popover_setup: popover_setup_tx,
         access: access_tx,
+        paths: setup.paths.clone(),
+        diagnostics: diagnostics_tx.clone(),
+        refresh_tray: false,
         supervisor,
         watcher: None,
         events: events_tx.clone(),
@@ -152,7 +156,6 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
             event_timeout: server.event_timeout,
             directories,
         },
-        server_log: setup.paths.server_log(),
         notifier: crate::notify::start(events_tx.clone()),
     };
     let shared = Shared {
@@ -164,12 +167,18 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         server_events,
         log,
         exited: exited_rx,
-        default_directory: server.directory.display().to_string(),
-        start_timeout: server.start_timeout,
+        config: config_rx,
         popover,
+        sampler: Arc::default(),
     };
     let (tray, tray_status) = start_tray(setup.tray, setup.config.tray_icons, &state, &events_tx);
     let mut shown_view = tray.as_ref().map(|_| TrayView::derive(&state));
+    tokio::spawn(resource_watch::run(
+        shared.clone(),
+        tray.is_some(),
+        events_tx.clone(),
+    ));
+    let mut config = setup.config.clone();
     let daemon_info = DaemonInfo {
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -200,28 +209,57 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
                 });
                 if let (Some(tray), Some(shown)) = (&tray, &mut shown_view) {
                     let view = TrayView::derive(&state);
-                    if view != *shown {
+                    // A checkbox toggles itself when clicked: resend even
+                    // when the state behind it did not change.
+                    if view != *shown || std::mem::take(&mut effects.refresh_tray) {
                         *shown = view.clone();
                         tray.show(view);
                     }
                 }
+                popover_status_tx.send_if_modified(|old| {
+                    let new = popover_status(&state);
+                    let changed = *old != new;
+                    *old = new;
+                    changed
+                });
             }
+            Some(news) = config_news.recv() => match news {
+                ConfigNews::Changed { loaded, exists } => {
+                    for warning in &loaded.warnings {
+                        tracing::warn!("{warning}");
+                    }
+                    tracing::info!("config.toml changed: applying it");
+                    let change = effects.reconfigure(&config, &loaded.config, exists);
+                    if let Some(tray) = &tray && loaded.config.tray_icons != config.tray_icons {
+                        tray.set_style(loaded.config.tray_icons);
+                    }
+                    config = loaded.config.clone();
+                    config_tx.send_replace(Arc::new(config.clone()));
+                    let _ = events_tx.send(Event::Reconfigured(change)).await;
+                }
+                ConfigNews::Rejected(problem) => {
+                    tracing::warn!("config.toml not applied, keeping the last good settings: {problem}");
+                    let _ = events_tx.send(Event::ConfigRejected(problem)).await;
+                }
+            },
             Some(reply) = status_rx.recv() => {
                 let _ = reply.send(StatusReport::derive(&state, daemon_info.clone(), Clock::system()));
             }
             Some(reply) = diagnostics_rx.recv() => {
                 let status = StatusReport::derive(&state, daemon_info.clone(), Clock::system());
                 let log = shared.log.lock().map(|l| l.recent()).unwrap_or_default();
-                let secrets: Vec<String> = setup
-                    .attach_password
+                let secrets: Vec<String> = effects
+                    .attach
                     .iter()
-                    .chain(effects.supervisor.credentials(None).and_then(|c| c.password).iter())
+                    .filter_map(|(_, c)| c.password.clone())
+                    .chain(setup.attach_password.clone())
+                    .chain(effects.supervisor.credentials(None).and_then(|c| c.password))
                     .map(|s| s.expose().to_string())
                     .collect();
                 let _ = reply.send(crate::diagnostics::report(&crate::diagnostics::DiagnosticsInput {
                     status: Some(&status),
-                    config: Some(&setup.config),
-                    config_problem: None,
+                    config: Some(&config),
+                    config_problem: state.config_problem.clone(),
                     server_log: &log,
                     secrets: &secrets,
                 }));
@@ -280,15 +318,20 @@ struct Executor {
     supervisor: Supervisor,
     popover_processes: PopoverProcesses,
     popover: PopoverHub,
+    popover_setup: watch::Sender<PopoverSetup>,
     /// How the popover reaches the server being watched.
     access: watch::Sender<Option<ServerAccess>>,
+    paths: Paths,
+    /// Asks the daemon loop for the diagnostics report.
+    diagnostics: mpsc::Sender<oneshot::Sender<String>>,
+    /// Set when the tray must be sent its view again even if unchanged.
+    refresh_tray: bool,
     watcher: Option<JoinHandle<()>>,
     events: mpsc::Sender<Event>,
     server_events: broadcast::Sender<Arc<ServerEvent>>,
     client: watch::Sender<Option<ServerClient>>,
     attach: Option<(String, Credentials)>,
     options: WatchOptions,
-    server_log: std::path::PathBuf,
     notifier: mpsc::Sender<NotifierCommand>,
 }
 
@@ -396,10 +439,38 @@ impl Executor {
                             .await
                     });
                 }
-                Effect::OpenServerLog => {
-                    if let Err(e) = crate::platform::desktop::open_path(&self.server_log) {
-                        tracing::warn!("view logs: {e}");
+                Effect::OpenLogFolder => {
+                    if let Err(e) = crate::platform::desktop::open_path(&self.paths.state_dir) {
+                        tracing::warn!("open log folder: {e}");
                     }
+                }
+                Effect::CopyDiagnostics => {
+                    let queries = self.diagnostics.clone();
+                    tokio::spawn(async move {
+                        let (tx, rx) = oneshot::channel();
+                        let _ = queries.send(tx).await;
+                        let Ok(report) = rx.await else { return };
+                        let copied = tokio::task::spawn_blocking(move || {
+                            crate::platform::desktop::copy_to_clipboard(&report)
+                        })
+                        .await;
+                        match copied {
+                            Ok(Ok(())) => tracing::info!("diagnostics copied to the clipboard"),
+                            Ok(Err(e)) => tracing::warn!("copy diagnostics: {e}"),
+                            Err(e) => tracing::warn!("copy diagnostics: {e}"),
+                        }
+                    });
+                }
+                Effect::SetAutostart(enabled) => {
+                    let enabled = match crate::autostart::set(&self.paths, enabled) {
+                        Ok(now) => now,
+                        Err(e) => {
+                            tracing::warn!("start at login: {e}");
+                            crate::autostart::is_enabled(&self.paths)
+                        }
+                    };
+                    self.refresh_tray = true;
+                    follow_ups.push_back(Event::AutostartChanged(enabled));
                 }
                 Effect::Popover(effect) => match effect {
                     PopoverEffect::Spawn(generation) => {
@@ -410,9 +481,7 @@ impl Executor {
                     PopoverEffect::Kill(generation) => self.popover_processes.kill(generation),
                     PopoverEffect::Show(request) => {
                         let shown = self.popover.send(ToPopover::Show {
-                            token: request.token,
-                            session: request.session.clone(),
-                            anchor: request.anchor,
+                            request: request.clone(),
                         });
                         if !shown {
                             // Its link has just closed: a fresh popover gets this open.
@@ -452,12 +521,68 @@ impl Executor {
         });
     }
 
+    /// Takes on new settings for what the daemon itself does (how it starts
+    /// and reaches the server, what it watches, the popover's setup) and
+    /// says what the core must do about them.
+    fn reconfigure(&mut self, old: &Config, new: &Config, exists: bool) -> Reconfiguration {
+        let restart = old.server.needs_restart(&new.server);
+        self.supervisor.set_server(new.server.clone());
+        self.attach = match (new.server.mode, &new.server.url) {
+            (ServerMode::Attach, Some(url)) => Some((
+                url.clone(),
+                Credentials {
+                    username: new.server.username.clone(),
+                    password: new.server.attach_password(),
+                },
+            )),
+            _ => None,
+        };
+        let options = WatchOptions {
+            event_timeout: new.server.event_timeout,
+            directories: new.directories(),
+        };
+        let rewatch = options.event_timeout != self.options.event_timeout
+            || options.directories != self.options.directories;
+        self.options = options;
+        self.popover_setup.send_replace(popover_setup(new));
+        Reconfiguration {
+            notify: new.notify.clone(),
+            server: restart.then(|| ServerSettings {
+                mode: new.server.mode,
+                attach_url: new.server.url.clone(),
+            }),
+            rewatch,
+            start_timeout: new.server.start_timeout,
+            configured: exists,
+        }
+    }
+
     fn stop_watcher(&mut self) {
         if let Some(task) = self.watcher.take() {
             task.abort();
         }
         self.client.send_replace(None);
         self.access.send_replace(None);
+    }
+}
+
+/// What the popover is told once it attaches (and again when config changes).
+fn popover_setup(config: &Config) -> PopoverSetup {
+    PopoverSetup {
+        directories: config.directories(),
+        default_directory: config.server.directory.display().to_string(),
+        keep_alive_secs: config.popover.keep_alive.as_secs(),
+        hide_on_blur: config.popover.hide_on_blur,
+        settings: crate::settings_form::values(config),
+    }
+}
+
+/// The popover's status line, derived from state like the tray's.
+fn popover_status(state: &State) -> PopoverStatus {
+    PopoverStatus {
+        state: state.server_state(),
+        line: crate::core::tray_view::status_line(state),
+        resource_use: state.resource_use,
     }
 }
 

@@ -5,7 +5,7 @@
 use super::Shared;
 use super::control::{Replies, read_line};
 use crate::core::Event;
-use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, PopoverGeneration, ScreenPoint};
+use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, PopoverGeneration};
 use crate::ipc::protocol::{self, FromPopover, Reply, ServerAccess, ToPopover};
 use crate::platform::{ProcessId, StopSignal};
 use crate::supervisor::descendants::OwnChildren;
@@ -33,14 +33,20 @@ pub(crate) struct PopoverHub {
     next_token: Arc<std::sync::atomic::AtomicU64>,
     /// Opens already re-issued once after their popover died.
     retried: Arc<Mutex<std::collections::HashSet<u64>>>,
-    pub setup: protocol::PopoverSetup,
+    /// Its settings (follow config changes).
+    pub setup: watch::Receiver<protocol::PopoverSetup>,
+    /// The status line (sent while the window is shown).
+    pub status: watch::Receiver<protocol::PopoverStatus>,
     /// How the popover reaches the server (follows restarts).
     pub access: watch::Receiver<Option<ServerAccess>>,
+    /// Whether the window is on screen.
+    pub visible: Arc<watch::Sender<bool>>,
 }
 
 impl PopoverHub {
     pub fn new(
-        setup: protocol::PopoverSetup,
+        setup: watch::Receiver<protocol::PopoverSetup>,
+        status: watch::Receiver<protocol::PopoverStatus>,
         access: watch::Receiver<Option<ServerAccess>>,
     ) -> Self {
         PopoverHub {
@@ -49,7 +55,9 @@ impl PopoverHub {
             next_token: Arc::new(1.into()),
             retried: Arc::default(),
             setup,
+            status,
             access,
+            visible: Arc::new(watch::channel(false).0),
         }
     }
 
@@ -64,8 +72,7 @@ impl PopoverHub {
 /// it has painted (or why it could not).
 pub(crate) async fn open(
     shared: &Shared,
-    session: Option<String>,
-    anchor: Option<ScreenPoint>,
+    mut request: OpenRequest,
     replies: &mut Replies,
 ) -> std::io::Result<()> {
     let hub = &shared.popover;
@@ -73,11 +80,7 @@ pub(crate) async fn open(
         .next_token
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut news = hub.news.subscribe();
-    let request = OpenRequest {
-        session,
-        anchor,
-        token,
-    };
+    request.token = token;
     let _ = shared
         .events
         .send(Event::Popover(PopoverEvent::Open(request)))
@@ -141,6 +144,8 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
     tracing::info!(pid, "popover attached");
     let mut access = hub.access.clone();
     let current = access.borrow_and_update().clone();
+    let mut setup = hub.setup.clone();
+    let mut status = hub.status.clone();
     // What the user is looking at: the popover's session while it is shown.
     let mut focus: Option<String> = None;
     let mut visible = false;
@@ -148,13 +153,8 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
     // opened again (once), so a waiting `open` gets a fresh popover.
     let mut unpainted: Vec<OpenRequest> = Vec::new();
     let result = async {
-        send(
-            replies,
-            &ToPopover::Setup {
-                setup: hub.setup.clone(),
-            },
-        )
-        .await?;
+        let first = setup.borrow_and_update().clone();
+        send(replies, &ToPopover::Setup { setup: first }).await?;
         send(replies, &ToPopover::Server { access: current }).await?;
         let _ = shared
             .events
@@ -163,12 +163,8 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
         loop {
             tokio::select! {
                 Some(command) = commands.recv() => {
-                    if let ToPopover::Show { token, session, anchor } = &command {
-                        unpainted.push(OpenRequest {
-                            token: *token,
-                            session: session.clone(),
-                            anchor: *anchor,
-                        });
+                    if let ToPopover::Show { request } = &command {
+                        unpainted.push(request.clone());
                     }
                     send(replies, &command).await?
                 }
@@ -176,19 +172,36 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
                     let now = access.borrow_and_update().clone();
                     send(replies, &ToPopover::Server { access: now }).await?;
                 }
+                Ok(()) = setup.changed() => {
+                    let now = setup.borrow_and_update().clone();
+                    send(replies, &ToPopover::Setup { setup: now }).await?;
+                }
+                Ok(()) = status.changed(), if visible => {
+                    let now = status.borrow_and_update().clone();
+                    send(replies, &ToPopover::Status { status: now }).await?;
+                }
                 line = read_line(reader) => match line {
                     Ok(Some(line)) => match protocol::decode::<FromPopover>(&line) {
                         Ok(report) => {
                             let viewing_before = visible.then(|| focus.clone()).flatten();
                             match report {
                                 FromPopover::Painted { token } => {
+                                    if !visible {
+                                        // Shown again: bring its status line up to date.
+                                        let now = status.borrow_and_update().clone();
+                                        send(replies, &ToPopover::Status { status: now }).await?;
+                                    }
                                     visible = true;
                                     unpainted.retain(|r| r.token != token);
                                     let _ = hub.news.send(PopoverNews::Painted(token));
                                 }
                                 FromPopover::Hidden {} => visible = false,
+                                FromPopover::Autostart { enabled } => {
+                                    let _ = shared.events.send(Event::AutostartChanged(enabled)).await;
+                                }
                                 FromPopover::Focus { session } => focus = session,
                             }
+                            hub.visible.send_replace(visible);
                             let viewing = visible.then(|| focus.clone()).flatten();
                             if viewing != viewing_before {
                                 let _ = shared
@@ -212,6 +225,7 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
     if let Ok(mut link) = hub.link.lock() {
         *link = None;
     }
+    hub.visible.send_replace(false);
     tracing::info!(pid, "popover detached");
     let _ = shared
         .events
@@ -223,17 +237,8 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
         .await;
     // Shows that raced with the popover's end go to a fresh one.
     while let Ok(command) = commands.try_recv() {
-        if let ToPopover::Show {
-            token,
-            session,
-            anchor,
-        } = command
-        {
-            unpainted.push(OpenRequest {
-                token,
-                session,
-                anchor,
-            });
+        if let ToPopover::Show { request } = command {
+            unpainted.push(request);
         }
     }
     for request in unpainted {

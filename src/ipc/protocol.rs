@@ -1,7 +1,9 @@
 //! One JSON object per line, both ways. A connection carries one request;
 //! streaming commands (ask, logs --follow) answer with many lines.
 
-pub use crate::core::popover_lifecycle::ScreenPoint;
+use crate::core::ServerState;
+pub use crate::core::popover_lifecycle::{OpenRequest, PopoverView, ScreenPoint};
+use crate::core::resource_use::ResourceUse;
 use serde::{Deserialize, Serialize};
 
 /// The largest line either side accepts.
@@ -45,7 +47,12 @@ pub enum Request {
         session: Option<String>,
         #[serde(default)]
         anchor: Option<ScreenPoint>,
+        /// The page to show (chat, settings, setup, logs).
+        #[serde(default)]
+        view: Option<PopoverView>,
     },
+    /// The managed server's process tree, measured now.
+    Metrics {},
     /// Sent by the popover process: this connection becomes its link
     /// (`ToPopover` lines from the daemon, `FromPopover` lines back).
     PopoverAttach {
@@ -84,6 +91,36 @@ pub struct PopoverSetup {
     pub keep_alive_secs: u64,
     /// Whether losing focus hides the window.
     pub hide_on_blur: bool,
+    /// The settings in use, as the settings page's values (no secrets: the
+    /// config holds none).
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What the popover's status line shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopoverStatus {
+    pub state: ServerState,
+    /// One line, as in the tray menu.
+    pub line: String,
+    /// The managed server's process tree; `None` without one.
+    pub resource_use: Option<ResourceUse>,
+}
+
+impl PopoverStatus {
+    /// The page's `status` message.
+    pub fn to_page(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": "status",
+            "state": self.state,
+            "line": self.line,
+            "metrics": self.resource_use.map(|r| serde_json::json!({
+                "cpu_percent": r.cpu_percent,
+                "memory_bytes": r.memory_bytes,
+                "processes": r.processes,
+            })),
+        })
+    }
 }
 
 /// Daemon → popover, one per line on the popover's link.
@@ -98,11 +135,11 @@ pub enum ToPopover {
         access: Option<ServerAccess>,
     },
     Show {
-        token: u64,
-        #[serde(default)]
-        session: Option<String>,
-        #[serde(default)]
-        anchor: Option<ScreenPoint>,
+        request: OpenRequest,
+    },
+    /// The server's state for the popover's status line (while it is shown).
+    Status {
+        status: PopoverStatus,
     },
     /// Exit now (Nexus is quitting).
     Quit {},
@@ -118,6 +155,8 @@ pub enum FromPopover {
     Hidden {},
     /// The session on screen (`None`: none, or hidden).
     Focus { session: Option<String> },
+    /// Start at login was turned on or off from the page.
+    Autostart { enabled: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +194,11 @@ pub enum Reply {
     Aborted,
     Log {
         line: String,
+    },
+    /// `metrics`: the managed server's process tree (`None`: no server process).
+    Metrics {
+        metrics: Option<ResourceUse>,
+        text: String,
     },
 }
 

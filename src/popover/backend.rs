@@ -3,10 +3,12 @@
 
 use super::drafts::Drafts;
 use super::event_feed;
+use super::log_follow::{self, LogCursor};
+use super::nexus_calls::{self, NexusContext};
 use super::page_link::{CallError, PageLink, UiEvent};
-use super::page_protocol::{self, FromPage, Method, ServerCall};
+use super::page_protocol::{self, FromPage, Method, NexusCall, ServerCall};
 use crate::ipc::client::Connection;
-use crate::ipc::protocol::{FromPopover, ServerAccess, ToPopover};
+use crate::ipc::protocol::{FromPopover, PopoverSetup, ServerAccess, ToPopover};
 use crate::server::client::{ApiError, Credentials, Secret, ServerClient};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,20 +35,29 @@ pub struct Backend {
     pub page: PageLink,
     pub drafts: Arc<Mutex<Drafts>>,
     pub access: Option<ServerAccess>,
-    /// How long the window may stay hidden before the process exits.
-    pub keep_alive: Duration,
+    pub setup: PopoverSetup,
+    pub context: NexusContext,
 }
 
 struct Running {
     page: PageLink,
     client: Option<ServerClient>,
+    /// The server's password, kept out of log lines shown to the page.
+    password: Option<String>,
     feed: Option<JoinHandle<()>>,
+    /// Following the server log for the log view.
+    log: Option<JoinHandle<()>>,
+    setup: PopoverSetup,
+    context: NexusContext,
 }
 
 impl Running {
     fn set_server(&mut self, access: Option<ServerAccess>) {
         if let Some(feed) = self.feed.take() {
             feed.abort();
+        }
+        if let Some(password) = access.as_ref().and_then(|a| a.password.clone()) {
+            self.password = Some(password);
         }
         self.client = access.map(|a| {
             ServerClient::new(
@@ -88,6 +99,67 @@ impl Running {
             page.result(id, outcome);
         });
     }
+
+    /// A call to Nexus itself; `Some` is news for the daemon.
+    fn nexus(&mut self, id: u64, call: NexusCall) -> Option<FromPopover> {
+        let page = self.page.clone();
+        let context = self.context.clone();
+        match call {
+            NexusCall::Settings {} => {
+                page.result(id, Ok(nexus_calls::settings(&context, &self.setup)));
+            }
+            NexusCall::SaveSettings { values } => {
+                let saved = nexus_calls::save_settings(&context, &self.setup, &values);
+                page.result(id, saved);
+            }
+            NexusCall::SetupCheck {} => {
+                tokio::spawn(async move {
+                    page.result(id, Ok(nexus_calls::setup_check(&context).await));
+                });
+            }
+            NexusCall::InstallOpencode {} => {
+                tokio::spawn(async move {
+                    page.result(id, nexus_calls::install_opencode(&context).await);
+                });
+            }
+            NexusCall::SetAutostart { enabled } => {
+                let outcome = nexus_calls::set_autostart(&context, enabled);
+                let news = outcome.as_ref().ok().map(|_| FromPopover::Autostart {
+                    enabled: crate::autostart::is_enabled(&context.paths),
+                });
+                page.result(id, outcome);
+                return news;
+            }
+            NexusCall::FollowLog { on } => {
+                self.stop_log();
+                if on {
+                    let file = context.paths.server_log();
+                    let secrets = self.password.iter().cloned().collect();
+                    let (cursor, lines) = LogCursor::open(&file, secrets);
+                    page.result(id, Ok(serde_json::json!({"file": file, "lines": lines})));
+                    self.log = Some(tokio::spawn(log_follow::follow(cursor, page)));
+                } else {
+                    page.result(id, Ok(serde_json::Value::Bool(true)));
+                }
+            }
+            NexusCall::OpenLogFolder {} => {
+                let outcome = crate::platform::desktop::open_path(&context.paths.state_dir)
+                    .map(|()| serde_json::Value::Bool(true))
+                    .map_err(|message| CallError {
+                        kind: "server",
+                        message,
+                    });
+                page.result(id, outcome);
+            }
+        }
+        None
+    }
+
+    fn stop_log(&mut self) {
+        if let Some(task) = self.log.take() {
+            task.abort();
+        }
+    }
 }
 
 /// Runs until the daemon link closes (Nexus quit) or the window's thread goes.
@@ -97,14 +169,20 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
         page,
         drafts,
         access,
-        keep_alive,
+        setup,
+        context,
     } = backend;
+    let mut keep_alive = Duration::from_secs(setup.keep_alive_secs);
     // The window starts hidden: it too counts towards keep-alive.
     wake_after(&page, keep_alive);
     let mut running = Running {
         page: page.clone(),
         client: None,
+        password: None,
         feed: None,
+        log: None,
+        setup,
+        context,
     };
     running.set_server(access);
     let mut save_drafts = tokio::time::interval(DRAFT_SAVE_EVERY);
@@ -113,10 +191,15 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
         tokio::select! {
             message = daemon.next_message::<ToPopover>() => match message {
                 Ok(Some(ToPopover::Server { access })) => running.set_server(access),
-                Ok(Some(ToPopover::Show { token, session, anchor })) => {
-                    page.ui(UiEvent::Show { token, session, anchor });
+                Ok(Some(ToPopover::Show { request })) => {
+                    page.ui(UiEvent::Show(request));
                 }
-                Ok(Some(ToPopover::Setup { .. })) => {}
+                Ok(Some(ToPopover::Setup { setup })) => {
+                    keep_alive = Duration::from_secs(setup.keep_alive_secs);
+                    page.ui(UiEvent::Setup(setup.clone()));
+                    running.setup = setup;
+                }
+                Ok(Some(ToPopover::Status { status })) => page.send(status.to_page().to_string()),
                 Ok(Some(ToPopover::Quit {})) | Ok(None) => break,
                 Err(e) => {
                     tracing::warn!("daemon link: {e}");
@@ -130,6 +213,7 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                         running.call(id, call);
                         None
                     }
+                    BackendInput::Page(FromPage::Nexus { id, call }) => running.nexus(id, call),
                     BackendInput::Rejected { id, reason } => {
                         page.result(id, Err(CallError { kind: "rejected", message: reason }));
                         None
@@ -153,6 +237,7 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                         None
                     }
                     BackendInput::Hidden => {
+                        running.stop_log();
                         wake_after(&page, keep_alive);
                         Some(FromPopover::Hidden {})
                     }

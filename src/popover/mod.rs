@@ -13,6 +13,8 @@ pub mod assets;
 pub mod backend;
 pub mod drafts;
 pub mod event_feed;
+pub mod log_follow;
+pub mod nexus_calls;
 pub mod page_link;
 pub mod page_protocol;
 pub mod placement;
@@ -76,7 +78,11 @@ pub fn run(paths: Paths) -> u8 {
         page,
         drafts: drafts.clone(),
         access,
-        keep_alive: std::time::Duration::from_secs(setup.keep_alive_secs),
+        setup: setup.clone(),
+        context: nexus_calls::NexusContext {
+            paths: paths.clone(),
+            path_var: std::env::var_os("PATH"),
+        },
     };
     std::thread::Builder::new()
         .name("popover-backend".into())
@@ -90,6 +96,7 @@ pub fn run(paths: Paths) -> u8 {
             drafts,
             backend: to_backend,
             size_file: paths.popover_state_file(),
+            config_file: paths.config_file(),
         },
     )
 }

@@ -2,7 +2,8 @@
 //! message for the page, and requests to show, hide or quit, go through the
 //! event loop's proxy (GTK and the webview live on the main thread only).
 
-use crate::core::popover_lifecycle::ScreenPoint;
+use crate::core::popover_lifecycle::OpenRequest;
+use crate::ipc::protocol::PopoverSetup;
 use serde_json::{Value, json};
 
 /// What the window's event loop is woken with.
@@ -11,11 +12,9 @@ pub enum UiEvent {
     /// A JSON message for `window.nexus.receive`.
     ToPage(String),
     /// Show the window (and tell the page, which answers `painted`).
-    Show {
-        token: u64,
-        session: Option<String>,
-        anchor: Option<ScreenPoint>,
-    },
+    Show(OpenRequest),
+    /// New settings from the daemon (keep-alive, hiding on focus loss).
+    Setup(PopoverSetup),
     /// The page asked to be hidden (Escape).
     Hide,
     /// The page has loaded: send it `init` and what waited for it.

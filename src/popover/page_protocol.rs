@@ -21,12 +21,29 @@ pub const MAX_DRAFT_BYTES: usize = 256 * 1024;
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FromPage {
     Ready {},
-    Call { id: u64, call: ServerCall },
-    Draft { key: String, text: String },
+    Call {
+        id: u64,
+        call: ServerCall,
+    },
+    /// A call to Nexus itself (setup, settings, logs), answered like a `Call`.
+    Nexus {
+        id: u64,
+        call: NexusCall,
+    },
+    Draft {
+        key: String,
+        text: String,
+    },
     Hide {},
-    OpenExternal { url: String },
-    Painted { token: u64 },
-    FocusSession { session: Option<String> },
+    OpenExternal {
+        url: String,
+    },
+    Painted {
+        token: u64,
+    },
+    FocusSession {
+        session: Option<String>,
+    },
 }
 
 /// A model choice sent with a prompt.
@@ -110,6 +127,30 @@ pub enum ServerCall {
     Agents {},
 }
 
+/// The calls to Nexus itself the page may make — all of them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NexusCall {
+    /// The settings in use, their defaults, and any problem with the file.
+    Settings {},
+    /// Validate and write `config.toml` (the daemon applies it).
+    SaveSettings {
+        values: serde_json::Map<String, Value>,
+    },
+    /// Is `opencode` installed, is npm there, is the machine big enough.
+    SetupCheck {},
+    /// Install the supported opencode with npm (for the user, not system-wide).
+    InstallOpencode {},
+    SetAutostart {
+        enabled: bool,
+    },
+    /// Start or stop following the server log.
+    FollowLog {
+        on: bool,
+    },
+    OpenLogFolder {},
+}
+
 /// A message the page sent that Rust will not act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
@@ -132,7 +173,7 @@ pub fn parse(text: &str) -> Result<FromPage, Rejected> {
     }
     let value: Value =
         serde_json::from_str(text).map_err(|e| reject(None, format!("not JSON: {e}")))?;
-    let call_id = (value["type"] == "call")
+    let call_id = (value["type"] == "call" || value["type"] == "nexus")
         .then(|| value["id"].as_u64())
         .flatten();
     let message: FromPage = serde_json::from_value(value)
@@ -144,6 +185,14 @@ pub fn parse(text: &str) -> Result<FromPage, Rejected> {
 fn validate(message: &FromPage) -> Result<(), String> {
     match message {
         FromPage::Call { call, .. } => call.validate(),
+        FromPage::Nexus {
+            call: NexusCall::SaveSettings { values },
+            ..
+        } => check(
+            values.len() <= crate::settings_form::KEYS.len() + 8,
+            "settings (too many values)",
+        ),
+        FromPage::Nexus { .. } => Ok(()),
         FromPage::Draft { key, text } => {
             let valid_key = match key.split_once(':') {
                 Some(("session", id)) => is_id(id),
@@ -498,6 +547,29 @@ mod tests {
             FromPage::Call { call, .. } => Ok(call),
             other => panic!("not a call: {other:?}"),
         }
+    }
+
+    #[test]
+    fn nexus_calls_parse_strictly() {
+        let nexus = |json: &str| parse(&format!(r#"{{"type":"nexus","id":4,"call":{json}}}"#));
+        assert_eq!(
+            nexus(r#"{"name":"follow_log","on":true}"#).unwrap(),
+            FromPage::Nexus {
+                id: 4,
+                call: NexusCall::FollowLog { on: true }
+            }
+        );
+        assert!(matches!(
+            nexus(r#"{"name":"save_settings","values":{"server.port":4100}}"#).unwrap(),
+            FromPage::Nexus {
+                call: NexusCall::SaveSettings { .. },
+                ..
+            }
+        ));
+        let rejected = nexus(r#"{"name":"run_shell","command":"rm"}"#).unwrap_err();
+        assert_eq!(rejected.call_id, Some(4), "still answered");
+        assert!(nexus(r#"{"name":"set_autostart","enabled":"yes"}"#).is_err());
+        assert!(nexus(r#"{"name":"settings","extra":1}"#).is_err());
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct WindowSetup {
     pub backend: mpsc::UnboundedSender<BackendInput>,
     /// Where the window's size is remembered.
     pub size_file: PathBuf,
+    /// `config.toml`: while it does not exist, the page starts with setup.
+    pub config_file: PathBuf,
 }
 
 /// The page's side of the window: whether it has loaded, and what waits for it.
@@ -63,6 +65,7 @@ pub fn run(event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
         drafts,
         backend,
         size_file,
+        config_file,
     } = window_setup;
     let size = remembered_size(&size_file);
     let window = match WindowBuilder::new()
@@ -89,7 +92,8 @@ pub fn run(event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
         Err(e) => fail(&format!("cannot create the popover's webview: {e}")),
     };
 
-    let keep_alive = Duration::from_secs(setup.keep_alive_secs);
+    let mut keep_alive = Duration::from_secs(setup.keep_alive_secs);
+    let mut setup = setup;
     let mut page = Page {
         ready: false,
         waiting: Vec::new(),
@@ -114,27 +118,30 @@ pub fn run(event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
             Event::UserEvent(UiEvent::ToPage(message)) => page.deliver(&webview, message),
             Event::UserEvent(UiEvent::PageReady) => {
                 page.ready = true;
-                let init = init_message(&setup, &drafts);
+                let init = init_message(&setup, &drafts, !config_file.exists());
                 page.deliver(&webview, init);
                 for message in std::mem::take(&mut page.waiting) {
                     page.deliver(&webview, message);
                 }
             }
-            Event::UserEvent(UiEvent::Show {
-                token,
-                session,
-                anchor,
-            }) => {
-                place(&window, anchor);
+            Event::UserEvent(UiEvent::Setup(new)) => {
+                keep_alive = Duration::from_secs(new.keep_alive_secs);
+                setup = new;
+            }
+            Event::UserEvent(UiEvent::Show(request)) => {
+                place(&window, request.anchor);
                 window.set_visible(true);
                 window.set_focus();
                 let _ = webview.focus();
                 hidden_since = None;
                 focused_since_shown = false;
-                page.deliver(
-                    &webview,
-                    json!({"type": "show", "token": token, "session": session}).to_string(),
-                );
+                let show = json!({
+                    "type": "show",
+                    "token": request.token,
+                    "session": request.session,
+                    "view": request.view,
+                });
+                page.deliver(&webview, show.to_string());
             }
             Event::UserEvent(UiEvent::Hide) => {
                 hide(&window, &mut hidden_since, &backend);
@@ -270,7 +277,7 @@ fn open_outside(url: &str) {
     }
 }
 
-fn init_message(setup: &PopoverSetup, drafts: &Arc<Mutex<Drafts>>) -> String {
+fn init_message(setup: &PopoverSetup, drafts: &Arc<Mutex<Drafts>>, first_run: bool) -> String {
     let drafts = drafts
         .lock()
         .map(|d| serde_json::to_value(d.all()).unwrap_or_default())
@@ -281,6 +288,7 @@ fn init_message(setup: &PopoverSetup, drafts: &Arc<Mutex<Drafts>>) -> String {
         "default_directory": setup.default_directory,
         "drafts": drafts,
         "focus": {"session": null},
+        "first_run": first_run,
     })
     .to_string()
 }

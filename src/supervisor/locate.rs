@@ -3,6 +3,33 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+/// The OpenCode release Nexus is built and tested against (scripts/common.sh
+/// pins the same one for the tests).
+pub const SUPPORTED_OPENCODE_VERSION: &str = "1.18.33";
+
+/// The npm arguments that install it for this user only (into ~/.local,
+/// whose bin folder is one of the usual places searched): no root needed.
+pub fn npm_install_args(home: &Path) -> Vec<String> {
+    vec![
+        "install".into(),
+        "--global".into(),
+        "--prefix".into(),
+        home.join(".local").display().to_string(),
+        "--no-audit".into(),
+        "--no-fund".into(),
+        format!("opencode-ai@{SUPPORTED_OPENCODE_VERSION}"),
+    ]
+}
+
+/// Finds a program on PATH.
+pub fn on_path(name: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {
+    path_var
+        .into_iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
 /// How to install OpenCode, for "not found" messages.
 pub const INSTALL_HINT: &str = "install it with `npm install -g opencode-ai` (or `curl -fsSL https://opencode.ai/install | bash`), or set server.command in config.toml";
 

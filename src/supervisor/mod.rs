@@ -6,6 +6,7 @@
 
 pub mod descendants;
 pub mod locate;
+pub mod resource_use;
 pub mod server_log;
 
 use crate::config::ServerConfig;
@@ -60,6 +61,11 @@ impl Supervisor {
             current: None,
             own_children: OwnChildren::default(),
         }
+    }
+
+    /// New server settings, used from the next launch on.
+    pub fn set_server(&mut self, server: ServerConfig) {
+        self.setup.server = server;
     }
 
     /// The processes Nexus spawned itself (others re-parented to it are leftovers).

@@ -2,7 +2,7 @@
 //! thread that applies each new view. Menu and click handlers forward to the
 //! daemon's event channel; nothing polls.
 
-use super::icons;
+use super::{TrayUpdate, icons};
 use crate::config::IconStyle;
 use crate::core::Event;
 use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, ScreenPoint};
@@ -33,7 +33,7 @@ pub(super) fn start(
     view: TrayView,
     style: IconStyle,
     events: mpsc::Sender<Event>,
-) -> Result<(std_mpsc::Sender<TrayView>, std::thread::JoinHandle<()>), String> {
+) -> Result<(std_mpsc::Sender<TrayUpdate>, std::thread::JoinHandle<()>), String> {
     host_available()?;
     let menu_events = events.clone();
     MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
@@ -58,13 +58,13 @@ pub(super) fn start(
                     x: position.x.round() as i32,
                     y: position.y.round() as i32,
                 }),
-                token: 0,
+                ..OpenRequest::default()
             };
             let _ = events.try_send(Event::Popover(PopoverEvent::Open(request)));
         }
     }));
 
-    let (updates, receiver) = std_mpsc::channel::<TrayView>();
+    let (updates, receiver) = std_mpsc::channel::<TrayUpdate>();
     let (ready_tx, ready_rx) = std_mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("tray".into())
@@ -79,12 +79,21 @@ pub(super) fn start(
                     return;
                 }
             };
-            while let Ok(mut next) = receiver.recv() {
-                // Only the newest of a burst of views matters.
-                while let Ok(newer) = receiver.try_recv() {
-                    next = newer;
+            while let Ok(first) = receiver.recv() {
+                // Only the newest view and style of a burst matter.
+                let (mut view, mut style) = (None, None);
+                for update in std::iter::once(first).chain(receiver.try_iter()) {
+                    match update {
+                        TrayUpdate::View(v) => view = Some(v),
+                        TrayUpdate::Style(s) => style = Some(s),
+                    }
                 }
-                shown.apply(next);
+                if let Some(style) = style {
+                    shown.set_style(style);
+                }
+                if let Some(view) = view {
+                    shown.apply(view);
+                }
             }
         })
         .map_err(|e| format!("cannot start the tray thread: {e}"))?;
@@ -102,6 +111,21 @@ struct Shown {
 }
 
 impl Shown {
+    fn set_style(&mut self, style: IconStyle) {
+        if style == self.style {
+            return;
+        }
+        self.style = style;
+        match icon(&self.view, style) {
+            Ok(icon) => {
+                if let Err(e) = self.tray.set_icon(Some(icon)) {
+                    tracing::warn!("tray icon: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("tray icon: {e}"),
+        }
+    }
+
     /// Applies what changed; the menu is always rebuilt whole.
     fn apply(&mut self, view: TrayView) {
         if view.icon != self.view.icon {
@@ -165,6 +189,17 @@ fn entry(item: &MenuItem) -> Box<dyn IsMenuItem> {
             action.id(),
             label(text),
             *enabled,
+            None,
+        )),
+        MenuItem::Check {
+            action,
+            text,
+            checked,
+        } => Box::new(tray_icon::menu::CheckMenuItem::with_id(
+            action.id(),
+            label(text),
+            true,
+            *checked,
             None,
         )),
         MenuItem::Submenu { text, items } => {

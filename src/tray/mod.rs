@@ -33,9 +33,17 @@ impl TrayStatus {
     }
 }
 
+/// What the tray thread is sent.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+enum TrayUpdate {
+    View(TrayView),
+    /// The icon set changed (config `tray.icons`).
+    Style(IconStyle),
+}
+
 /// A running tray. Dropping it removes the icon.
 pub struct Tray {
-    updates: Option<std::sync::mpsc::Sender<TrayView>>,
+    updates: Option<std::sync::mpsc::Sender<TrayUpdate>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -64,7 +72,14 @@ impl Tray {
     /// Shows a new view (the caller sends only changed views).
     pub fn show(&self, view: TrayView) {
         if let Some(updates) = &self.updates {
-            let _ = updates.send(view);
+            let _ = updates.send(TrayUpdate::View(view));
+        }
+    }
+
+    /// Switches the icon set.
+    pub fn set_style(&self, style: IconStyle) {
+        if let Some(updates) = &self.updates {
+            let _ = updates.send(TrayUpdate::Style(style));
         }
     }
 }

@@ -1,0 +1,218 @@
+//! The page's calls to Nexus itself: the settings (read, validate, write),
+//! the first-run checks (opencode, npm, memory, disk), installing opencode,
+//! and start at login. Following the log lives in `log_follow`.
+
+use super::page_link::CallError;
+use crate::config::Config;
+use crate::ipc::protocol::PopoverSetup;
+use crate::paths::Paths;
+use crate::settings_form;
+use crate::supervisor::locate;
+use serde_json::{Map, Value, json};
+use std::ffi::OsString;
+use std::time::Duration;
+
+/// Less available memory than this is worth a warning (OpenCode's server
+/// and a language server or two).
+const MEMORY_WANTED_MIB: u64 = 1024;
+/// Less free disk than this in the home folder is worth a warning.
+const DISK_WANTED_MIB: u64 = 2048;
+/// How long `opencode --version` may take.
+const VERSION_LIMIT: Duration = Duration::from_secs(15);
+/// How long an npm install may take.
+const INSTALL_LIMIT: Duration = Duration::from_secs(600);
+
+/// What the calls need to know.
+#[derive(Clone)]
+pub struct NexusContext {
+    pub paths: Paths,
+    pub path_var: Option<OsString>,
+}
+
+fn invalid(message: String) -> CallError {
+    CallError {
+        kind: "server",
+        message,
+    }
+}
+
+/// `settings`: the file's values when it is valid; otherwise the ones in use
+/// (the daemon's last good settings) with why the file is not.
+pub fn settings(context: &NexusContext, setup: &PopoverSetup) -> Value {
+    let paths = &context.paths;
+    let defaults = settings_form::values(&Config::defaults(paths));
+    let file = paths.config_file();
+    let (values, problem) = match Config::load(paths) {
+        Ok(loaded) => (settings_form::values(&loaded.config), None),
+        Err(e) => (setup.settings.clone(), Some(e.to_string())),
+    };
+    json!({
+        "values": values,
+        "defaults": defaults,
+        "file": file.display().to_string(),
+        "exists": file.exists(),
+        "problem": problem,
+    })
+}
+
+/// `save_settings`: validated with the file's rules, then written; the
+/// daemon sees the new file and applies it.
+pub fn save_settings(
+    context: &NexusContext,
+    setup: &PopoverSetup,
+    values: &Map<String, Value>,
+) -> Result<Value, CallError> {
+    let paths = &context.paths;
+    let file = paths.config_file();
+    let valid = match settings_form::validate(values, &file, paths) {
+        Ok(valid) => valid,
+        Err(e) => return Ok(json!({"saved": false, "key": e.key, "error": e.message})),
+    };
+    // What the daemon runs with now, to tell whether the server restarts.
+    let in_use = settings_form::validate(&setup.settings, &file, paths)
+        .map(|v| v.config)
+        .unwrap_or_else(|_| Config::defaults(paths));
+    settings_form::write(paths, &valid.text)
+        .map_err(|e| invalid(format!("cannot write {}: {e}", file.display())))?;
+    tracing::info!("settings saved to {}", file.display());
+    Ok(json!({
+        "saved": true,
+        "file": file.display().to_string(),
+        "restarts_server": in_use.server.needs_restart(&valid.config.server),
+        "warnings": valid.warnings,
+    }))
+}
+
+/// `setup_check`: what first-run setup shows.
+pub async fn setup_check(context: &NexusContext) -> Value {
+    let paths = context.paths.clone();
+    let configured = Config::load(&paths)
+        .ok()
+        .and_then(|l| l.config.server.command);
+    let opencode = match locate::find_opencode(
+        configured.as_deref(),
+        context.path_var.as_deref(),
+        &paths.home,
+    ) {
+        Ok(path) => match opencode_version(&path).await {
+            Ok(version) => json!({"path": path, "version": version, "problem": null}),
+            Err(problem) => json!({"path": path, "version": null, "problem": problem}),
+        },
+        Err(problem) => json!({"path": null, "version": null, "problem": problem}),
+    };
+    let npm = locate::on_path("npm", context.path_var.as_deref());
+    let install_command = format!("npm {}", locate::npm_install_args(&paths.home).join(" "));
+    let home = paths.home.clone();
+    let machine = tokio::task::spawn_blocking(move || machine_check(&home))
+        .await
+        .unwrap_or_else(|_| json!({}));
+    json!({
+        "opencode": opencode,
+        "npm": npm,
+        "install_command": install_command,
+        "memory": machine["memory"],
+        "disk": machine["disk"],
+        "autostart": crate::autostart::is_enabled(&paths),
+        "home": paths.home,
+    })
+}
+
+async fn opencode_version(path: &std::path::Path) -> Result<String, String> {
+    let run = tokio::process::Command::new(path)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(VERSION_LIMIT, run).await {
+        Ok(Ok(out)) if out.status.success() => {
+            let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            Ok(version.lines().last().unwrap_or_default().to_string())
+        }
+        Ok(Ok(out)) => Err(format!(
+            "`{} --version` failed ({}): {}",
+            path.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Ok(Err(e)) => Err(format!("cannot run {}: {e}", path.display())),
+        Err(_) => Err(format!(
+            "`{} --version` did not answer within {} s",
+            path.display(),
+            VERSION_LIMIT.as_secs()
+        )),
+    }
+}
+
+/// Available memory, and free disk where the home folder is.
+fn machine_check(home: &std::path::Path) -> Value {
+    const MIB: u64 = 1024 * 1024;
+    let memory = match sysinfo::System::new() {
+        Ok(mut system) => {
+            system.refresh_memory();
+            let available = system.available_memory() / MIB;
+            json!({
+                "available_mib": available,
+                "total_mib": system.total_memory() / MIB,
+                "short": available < MEMORY_WANTED_MIB,
+            })
+        }
+        Err(e) => json!({"error": e.to_string()}),
+    };
+    let disks = sysinfo::Disks::new_with_refreshed_list();
+    let disk = disks
+        .iter()
+        .flat_map(|d| d.iter())
+        .filter(|d| home.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len())
+        .map(|d| {
+            let available = d.available_space() / MIB;
+            json!({
+                "path": d.mount_point(),
+                "available_mib": available,
+                "short": available < DISK_WANTED_MIB,
+            })
+        })
+        .unwrap_or(json!(null));
+    json!({"memory": memory, "disk": disk})
+}
+
+/// `install_opencode`: runs npm for this user; answers its last lines.
+pub async fn install_opencode(context: &NexusContext) -> Result<Value, CallError> {
+    let Some(npm) = locate::on_path("npm", context.path_var.as_deref()) else {
+        return Err(invalid(
+            "npm is not installed; install Node.js and npm first".into(),
+        ));
+    };
+    let args = locate::npm_install_args(&context.paths.home);
+    tracing::info!("installing opencode: npm {}", args.join(" "));
+    let run = tokio::process::Command::new(&npm)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let (installed, output) = match tokio::time::timeout(INSTALL_LIMIT, run).await {
+        Ok(Ok(out)) => {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.success(), text)
+        }
+        Ok(Err(e)) => (false, format!("cannot run {}: {e}", npm.display())),
+        Err(_) => (
+            false,
+            format!("npm did not finish within {} s", INSTALL_LIMIT.as_secs()),
+        ),
+    };
+    let tail: Vec<&str> = output.lines().rev().take(30).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Ok(json!({"installed": installed, "output": tail.join("\n")}))
+}
+
+/// `set_autostart`: answers the real state afterwards.
+pub fn set_autostart(context: &NexusContext, enabled: bool) -> Result<Value, CallError> {
+    crate::autostart::set(&context.paths, enabled)
+        .map(|enabled| json!({"enabled": enabled}))
+        .map_err(invalid)
+}
