@@ -46,6 +46,8 @@ pub struct StatusReport {
     pub daemon: DaemonInfo,
     pub server: ServerReport,
     pub sessions: SessionsReport,
+    /// Why `config.toml` on disk is not in use (the last good settings are).
+    pub config_problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -60,6 +62,9 @@ pub struct ServerReport {
     /// Attach mode: the server answered without credentials.
     pub unsecured: bool,
     pub history: Vec<TransitionReport>,
+    /// The server's process tree at the last measurement (taken only while
+    /// the tray or the popover shows it; `opencode-nexus metrics` measures now).
+    pub resource_use: Option<super::resource_use::ResourceUse>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -107,7 +112,9 @@ impl StatusReport {
         let summary = Summary::derive(state);
         StatusReport {
             daemon,
+            config_problem: state.config_problem.clone(),
             server: ServerReport {
+                resource_use: state.resource_use,
                 mode: state.mode,
                 state: summary.state,
                 url: state.url.clone(),
@@ -184,6 +191,14 @@ impl StatusReport {
         }
         if let Some(err) = &s.last_error {
             out += &format!("\nlast error: {err}");
+        }
+        if let Some(used) = &s.resource_use {
+            out += &format!("\nresources: {}", used.describe());
+        }
+        if let Some(problem) = &self.config_problem {
+            out += &format!(
+                "\nconfig.toml not applied (the last good settings are in use): {problem}"
+            );
         }
         let n = &self.sessions;
         out += &format!(
