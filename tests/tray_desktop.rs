@@ -30,6 +30,22 @@ fn menu_id(layout: &str, label: &str) -> i32 {
         .unwrap_or_else(|_| panic!("no id before {label:?} in {layout}"))
 }
 
+/// The `toggle-state` of the checkbox entry labelled `label` (0 off, 1 on).
+fn checkbox_state(layout: &str, label: &str) -> Option<i32> {
+    let needle = format!("'label': <'{label}'>");
+    let at = layout.find(&needle)?;
+    let open = layout[..at].rfind('(')?;
+    let close = at + layout[at..].find('}')?;
+    let entry = &layout[open..close];
+    let state = entry.split("'toggle-state': <").nth(1)?;
+    state
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
 /// Polls the item's tooltip until it contains `text`.
 async fn wait_for_tooltip(desktop: &HeadlessDesktop, item: &str, text: &str) -> String {
     let deadline = Instant::now() + WAIT;
@@ -76,18 +92,22 @@ async fn tray_shows_the_state_and_its_menu_controls_the_server() {
     // The menu has its entries, enabled according to state.
     let layout = desktop.menu_layout(&item);
     for label in [
-        "Server running",
         "Open Quick Chat",
         "Server",
         "Start",
         "Stop",
         "Restart",
         "Copy server URL",
-        "View logs",
+        "View server log",
+        "Open log folder",
+        "Copy diagnostics",
+        "Start at login",
         "Quit",
     ] {
         menu_id(&layout, label);
     }
+    // The state line (with the server's resource use once measured).
+    assert!(layout.contains("'label': <'Server running"), "{layout}");
     assert!(
         layout.contains("'enabled': <false>, 'label': <'Start'>"),
         "Start is disabled while running: {layout}"
@@ -134,6 +154,35 @@ async fn tray_shows_the_state_and_its_menu_controls_the_server() {
 
     // No GUI toolkit in the resident process.
     assert_eq!(gui_libraries_mapped(nexus.pid()), Vec::<String>::new());
+
+    // The server's process tree is measured while the tray shows it.
+    wait_for_tooltip(&desktop, &item, " MiB · ").await;
+
+    // Start at login: a checkbox showing the real state, toggled from the menu.
+    let entry = home.config_home().join("autostart/opencode-nexus.desktop");
+    assert!(!entry.exists());
+    let layout = desktop.menu_layout(&item);
+    assert!(
+        checkbox_state(&layout, "Start at login") == Some(0),
+        "unchecked at first: {layout}"
+    );
+    desktop.menu_click(&item, menu_id(&layout, "Start at login"));
+    let deadline = Instant::now() + WAIT;
+    while checkbox_state(&desktop.menu_layout(&item), "Start at login") != Some(1) {
+        assert!(Instant::now() < deadline, "the checkbox never showed on");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = std::fs::read_to_string(&entry).expect("an autostart entry");
+    assert!(text.contains(" daemon\n"), "{text}");
+    desktop.menu_click(
+        &item,
+        menu_id(&desktop.menu_layout(&item), "Start at login"),
+    );
+    let deadline = Instant::now() + WAIT;
+    while entry.exists() {
+        assert!(Instant::now() < deadline, "the entry was not removed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Quit from the menu: the item goes away, and so does the server.
     let mut nexus = nexus;
