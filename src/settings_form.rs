@@ -121,7 +121,7 @@ pub fn validate(
         let Some(value) = form.get(*key) else {
             continue;
         };
-        if defaults.get(*key) == Some(value)
+        if defaults.get(*key).is_some_and(|d| same_value(d, value))
             || (matches!(*key, "server.url" | "server.command") && value == "")
         {
             continue;
@@ -176,6 +176,14 @@ pub fn validate(
         config,
         warnings,
     })
+}
+
+/// Equal as settings: `30` and `30.0` seconds are the same.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 fn to_toml(value: &Value) -> Option<toml::Value> {
@@ -248,7 +256,9 @@ mod tests {
             "{}",
             valid.text
         );
-        let valid = check(json!({"server.port": 4100, "server.url": ""})).unwrap();
+        let valid =
+            check(json!({"server.port": 4100, "server.url": "", "server.start_timeout": 30}))
+                .unwrap();
         assert!(
             valid.text.contains("[server]\nport = 4100"),
             "{}",

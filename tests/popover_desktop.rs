@@ -5,21 +5,17 @@
 
 mod support;
 
-use serde_json::{Value, json};
-use std::path::Path;
+use serde_json::json;
 use std::time::{Duration, Instant};
 use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
 use support::nexus::{Nexus, gui_libraries_mapped, managed_config, process_alive, stderr};
 use support::opencode_server::TestHome;
+use support::popover::{artifacts, axe_violations, open, popover_env};
 use support::webdriver::{self, ENTER, ESCAPE, WebDriver};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SERVER_START: Duration = Duration::from_secs(90);
-
-fn artifacts() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts")
-}
 
 /// Nexus on the desktop, its popover open to automation on `inspector`.
 async fn start_nexus(
@@ -28,9 +24,7 @@ async fn start_nexus(
     popover_config: &str,
     inspector: u16,
 ) -> Nexus {
-    let mut env: Vec<(&str, String)> = desktop.env();
-    env.push(("OPENCODE_NEXUS_AUTOMATION", "1".into()));
-    env.push(("WEBKIT_INSPECTOR_SERVER", format!("127.0.0.1:{inspector}")));
+    let env = popover_env(desktop, inspector);
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let config = format!(
         "{}\n[popover]\n{popover_config}\n",
@@ -39,25 +33,6 @@ async fn start_nexus(
     let nexus = Nexus::start_with_env(home, &config, &extra).await;
     nexus.wait_for_state("running", SERVER_START).await;
     nexus
-}
-
-/// `opencode-nexus open` (returns once the window has painted).
-async fn open(nexus: &Nexus, args: &[&str]) {
-    let mut all = vec!["open"];
-    all.extend_from_slice(args);
-    let out = nexus.run(&all).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "open failed: {}\npopover log:\n{}\ndaemon log:\n{}",
-        stderr(&out),
-        popover_log(nexus),
-        nexus.daemon_log()
-    );
-}
-
-fn popover_log(nexus: &Nexus) -> String {
-    std::fs::read_to_string(nexus.state_dir.join("popover.log")).unwrap_or_default()
 }
 
 /// The popover processes among the daemon's children.
@@ -244,26 +219,6 @@ async fn quick_chat_streams_renders_safely_answers_permissions_and_switches_sess
         .into_iter()
         .any(|r| r.last_user_text().as_deref() == Some("hello popover"));
     assert!(sent, "the mock model never got the popover's prompt");
-}
-
-/// Runs axe-core (WCAG 2.0/2.1/2.2 A and AA rules) in the page; its violations.
-async fn axe_violations(driver: &WebDriver) -> Vec<Value> {
-    let axe = std::fs::read_to_string(webdriver::axe_script())
-        .expect("axe-core is installed by scripts/setup-and-test.sh (tools/axe)");
-    driver.execute(&axe, json!([])).await;
-    let result = driver
-        .execute_async(
-            "const done = arguments[arguments.length - 1];\
-             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a','wcag2aa','wcag21a','wcag21aa','wcag22aa']}})\
-               .then(r => done(r.passes.length < 10\
-                   ? [{id: 'axe-ran-too-few-rules', passes: r.passes.length}]\
-                   : r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,\
-                       nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))\
-               .catch(e => done([{id: 'axe-error', help: String(e)}]));",
-            json!([]),
-        )
-        .await;
-    result.as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread")]

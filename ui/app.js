@@ -8,6 +8,10 @@
  * mark what needs drawing; one requestAnimationFrame callback then draws it
  * (ConversationView for the history, small render functions for the rest).
  * Nothing runs while nothing happens: no timers or animation loops at idle.
+ *
+ * Besides chat the page has Nexus's own views — Setup, Settings, Logs
+ * (setup.js, settings.js, logs.js) — and a status line; this file switches
+ * between them and carries their `nexus` calls and messages.
  */
 (function () {
   'use strict';
@@ -25,6 +29,10 @@
   const Conversation = window.NexusConversation;
   const Render = window.NexusRender;
   const Markdown = window.NexusMarkdown;
+  const Pages = window.NexusPages;
+
+  const VIEWS = ['chat', 'setup', 'settings', 'logs'];
+  const VIEW_TITLES = { setup: 'Set up OpenCode Nexus', settings: 'Settings', logs: 'Server log' };
 
   // ================================================================ DOM
 
@@ -68,6 +76,19 @@
     send: byId('send'),
     sendError: byId('send-error'),
     announcer: byId('announcer'),
+    conversation: byId('conversation'),
+    composerArea: byId('composer-area'),
+    chatControls: byId('chat-controls'),
+    viewTitle: byId('view-title'),
+    navButtons: Array.from(document.querySelectorAll('.view-nav button[data-view]')),
+    serverStatus: byId('server-status'),
+    serverStatusLine: byId('server-status-line'),
+    serverStatusMetrics: byId('server-status-metrics'),
+    views: {
+      setup: byId('view-setup'),
+      settings: byId('view-settings'),
+      logs: byId('view-logs'),
+    },
   };
 
   function el(tag, className, text) {
@@ -174,6 +195,16 @@
 
     /** One allowlisted server call; resolves with `data`, rejects with a CallError. */
     call: function (name, fields) {
+      return this.request('call', name, fields, CALL_TIMEOUT_MS);
+    },
+
+    /** One call to Nexus itself (settings, setup, logs); answered like a server call. */
+    nexus: function (name, fields, options) {
+      const timeout = options && options.timeoutMs > 0 ? options.timeoutMs : CALL_TIMEOUT_MS;
+      return this.request('nexus', name, fields, timeout);
+    },
+
+    request: function (type, name, fields, timeoutMs) {
       const id = this.nextId++;
       const call = { name: name };
       // Rust rejects unknown fields and wrong types: leave unset optional fields out.
@@ -182,14 +213,14 @@
       }
       const self = this;
       return new Promise(function (resolve, reject) {
-        if (!self.post({ type: 'call', id: id, call: call })) {
+        if (!self.post({ type: type, id: id, call: call })) {
           reject(new CallError('This page is not connected to Nexus.', 'unreachable'));
           return;
         }
         const timer = setTimeout(function () {
           self.waiting.delete(id);
           reject(new CallError('Nexus did not answer in time.', 'timeout'));
-        }, CALL_TIMEOUT_MS);
+        }, timeoutMs);
         self.waiting.set(id, { resolve: resolve, reject: reject, timer: timer });
       });
     },
@@ -253,6 +284,8 @@
     pendingSessionError: null,
 
     panelOpen: false,
+    view: 'chat', // 'chat' | 'setup' | 'settings' | 'logs'
+    viewAsked: false, // a `show` named a view before `init` came
     pendingShow: null, // a `show` session that arrived before `init`
     postedFocus: undefined, // last focus_session sent
   };
@@ -336,8 +369,8 @@
     dom.renameSession.disabled = !current;
     dom.deleteSession.disabled = !current;
 
-    // Connection banner
-    if (state.connection === 'connected') {
+    // Connection banner (about chat; the status line speaks for the server elsewhere)
+    if (state.connection === 'connected' || state.view !== 'chat') {
       dom.banner.hidden = true;
       dom.banner.textContent = '';
     } else {
@@ -1390,11 +1423,86 @@
     next.focus();
   }
 
+  // ================================================================ views: chat, setup, settings, logs
+
+  /** What setup.js, settings.js and logs.js may use of this page. */
+  const pageHost = {
+    call: function (name, fields, options) {
+      return bridge.nexus(name, fields, options);
+    },
+    announce: announce,
+    showView: function (name) {
+      showView(name, true);
+    },
+    currentView: function () {
+      return state.view;
+    },
+  };
+
+  let chatScrollTop = 0; // the history's scroll position while another view shows
+
+  const pages = {
+    setup: window.NexusSetup.create(pageHost),
+    settings: window.NexusSettings.create(pageHost),
+    logs: window.NexusLogs.create(pageHost),
+  };
+
+  /**
+   * Shows one view (an unknown name means chat) and hides the others; each of
+   * Nexus's own views reads what it shows again (`settings`, `setup_check`,
+   * `follow_log`). With `focus`, the view's first useful control gets the focus.
+   */
+  function showView(name, focus) {
+    if (VIEWS.indexOf(name) === -1) name = 'chat';
+    const previous = state.view;
+    if (previous !== name && pages[previous]) pages[previous].leave();
+    if (previous === 'chat' && name !== 'chat') chatScrollTop = dom.messages.scrollTop;
+    state.view = name;
+
+    const chat = name === 'chat';
+    dom.conversation.hidden = !chat;
+    dom.composerArea.hidden = !chat;
+    dom.chatControls.hidden = !chat;
+    for (const key in dom.views) dom.views[key].hidden = key !== name;
+    dom.viewTitle.textContent = VIEW_TITLES[name] || '';
+    dom.viewTitle.hidden = chat;
+    for (const button of dom.navButtons) button.setAttribute('aria-pressed', button.dataset.view === name ? 'true' : 'false');
+
+    if (chat) {
+      if (previous !== 'chat') {
+        autosizeComposer(); // sized while hidden, it would be too small
+        if (!pinnedToBottom) dom.messages.scrollTop = chatScrollTop; // the reader's place
+        requestRender(); // (pinned: the next frame scrolls to the end)
+      }
+    } else {
+      closePanel(false);
+      pages[name].show();
+    }
+    requestRender('chrome');
+    if (focus) focusView();
+  }
+
+  function focusView() {
+    if (state.view === 'chat') focusComposer();
+    else pages[state.view].focus();
+  }
+
+  /** Ctrl+, — and the Settings button. */
+  function openSettings() {
+    showView('settings', true);
+  }
+
+  function onStatus(message) {
+    Pages.renderStatus(dom.serverStatus, dom.serverStatusLine, dom.serverStatusMetrics, message);
+  }
+
   // ================================================================ keyboard
 
   /** Escape closes the innermost thing; with nothing open it stops a run or hides. */
   function onEscape() {
-    if (!dom.deleteRow.hidden) {
+    if (state.view !== 'chat') {
+      bridge.post({ type: 'hide' }); // nothing to close or stop outside chat
+    } else if (!dom.deleteRow.hidden) {
       hideDeleteRow(true);
     } else if (!dom.renameRow.hidden) {
       hideRenameRow(true);
@@ -1411,14 +1519,19 @@
     if (event.isComposing) return;
     const modifier = (event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey;
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-    if (modifier && key === 'n') {
+    if (modifier && key === ',') {
       event.preventDefault();
+      openSettings();
+    } else if (modifier && key === 'n') {
+      event.preventDefault();
+      if (state.view !== 'chat') showView('chat', false);
       closePanel(false);
       if (state.currentSessionId) startNewSession();
       focusComposer();
       announce('New session');
     } else if (modifier && key === 'k') {
       event.preventDefault();
+      if (state.view !== 'chat') showView('chat', false);
       openPanel(true);
     } else if (event.key === 'Escape') {
       event.preventDefault();
@@ -1561,16 +1674,23 @@
     }
     loadProviders();
     loadAgents();
+    // First run (no config.toml yet): Setup first, unless a `show` already chose a view.
+    if (message.first_run === true && !state.viewAsked) showView('setup', true);
     requestRender('chrome');
   }
 
   function onShow(message) {
-    if (isString(message.session) && message.session) {
+    const hasSession = isString(message.session) && message.session;
+    if (hasSession) {
       if (state.initialized) openSession(message.session);
       else state.pendingShow = message.session;
     }
+    // `view` null keeps the current view, except that a session means chat.
+    let view = isString(message.view) && VIEWS.indexOf(message.view) !== -1 ? message.view : null;
+    if (!view && hasSession) view = 'chat';
+    if (view && !state.initialized) state.viewAsked = true;
     closePanel(false);
-    focusComposer();
+    showView(view || state.view, true);
     if (pinnedToBottom) requestRender();
     const token = message.token;
     requestAnimationFrame(function () {
@@ -1582,6 +1702,7 @@
 
   function onHidden() {
     closePanel(false);
+    pages.logs.stop(); // Rust stops following too; the next `show` of Logs follows again
   }
 
   function onConnection(message) {
@@ -1633,6 +1754,12 @@
         case 'connection':
           onConnection(message);
           break;
+        case 'status':
+          onStatus(message);
+          break;
+        case 'log':
+          pages.logs.onLog(message.lines);
+          break;
         default:
           console.warn('[nexus] unknown message', message.type);
       }
@@ -1644,6 +1771,12 @@
   window.nexus = { receive: receive };
 
   // ================================================================ wiring
+
+  for (const button of dom.navButtons) {
+    button.addEventListener('click', function () {
+      showView(button.dataset.view, true);
+    });
+  }
 
   dom.composer.addEventListener('input', onComposerInput);
   dom.composer.addEventListener('keydown', onComposerKeydown);

@@ -21,6 +21,10 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../ui/conversation.js"),
     ),
     ("render.js", JS, include_bytes!("../../ui/render.js")),
+    ("pages.js", JS, include_bytes!("../../ui/pages.js")),
+    ("setup.js", JS, include_bytes!("../../ui/setup.js")),
+    ("settings.js", JS, include_bytes!("../../ui/settings.js")),
+    ("logs.js", JS, include_bytes!("../../ui/logs.js")),
     ("app.js", JS, include_bytes!("../../ui/app.js")),
 ];
 

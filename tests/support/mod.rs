@@ -7,4 +7,5 @@ pub mod mock_model;
 pub mod nexus;
 pub mod notification_server;
 pub mod opencode_server;
+pub mod popover;
 pub mod webdriver;

@@ -52,7 +52,12 @@ impl Nexus {
         config_toml: &str,
         extra: &[(&str, &str)],
     ) -> Nexus {
-        Self::launch(home, config_toml, extra, &["daemon", "--no-tray"]).await
+        Self::launch(home, Some(config_toml), extra, &["daemon", "--no-tray"]).await
+    }
+
+    /// Starts the daemon with no config.toml at all (a first run).
+    pub async fn start_first_run(home: &TestHome, extra: &[(&str, &str)]) -> Nexus {
+        Self::launch(home, None, extra, &["daemon", "--no-tray"]).await
     }
 
     /// Starts the daemon with its tray, in a desktop whose variables are `desktop_env`.
@@ -62,12 +67,12 @@ impl Nexus {
         desktop_env: &[(&str, String)],
     ) -> Nexus {
         let extra: Vec<(&str, &str)> = desktop_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Self::launch(home, config_toml, &extra, &["daemon"]).await
+        Self::launch(home, Some(config_toml), &extra, &["daemon"]).await
     }
 
     async fn launch(
         home: &TestHome,
-        config_toml: &str,
+        config_toml: Option<&str>,
         extra: &[(&str, &str)],
         args: &[&str],
     ) -> Nexus {
@@ -78,7 +83,12 @@ impl Nexus {
         }
         let config_dir = home.config_home().join("opencode-nexus");
         std::fs::create_dir_all(&config_dir).unwrap();
-        std::fs::write(config_dir.join("config.toml"), config_toml).unwrap();
+        match config_toml {
+            Some(text) => std::fs::write(config_dir.join("config.toml"), text).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(config_dir.join("config.toml"));
+            }
+        }
         let state_dir = home.state_home().join("opencode-nexus");
         std::fs::create_dir_all(&state_dir).unwrap();
         let stderr = std::fs::File::create(home.root().join("nexus-daemon.stderr")).unwrap();
