@@ -520,10 +520,7 @@ mod tests {
     use super::*;
 
     fn paths() -> Paths {
-        Paths::from_vars(|name| match name {
-            "HOME" => Some("/home/u".into()),
-            _ => None,
-        })
+        Paths::with_home("/home/u")
     }
 
     fn parse(text: &str) -> Result<Loaded, ConfigError> {

@@ -58,6 +58,13 @@ impl Paths {
         }
     }
 
+    /// Paths for unit tests: HOME is `home`, nothing else is set.
+    #[cfg(test)]
+    pub fn with_home(home: &str) -> Self {
+        let home = OsString::from(home);
+        Paths::from_vars(move |name| (name == "HOME").then(|| home.clone()))
+    }
+
     pub fn config_file(&self) -> PathBuf {
         self.config_dir.join("config.toml")
     }

@@ -19,14 +19,6 @@ fn server_pid(status: &Value) -> u64 {
     status["server"]["pid"].as_u64().expect("a server pid")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn write_config(nexus: &Nexus, text: &str) {
     std::fs::write(nexus.config_dir.join("config.toml"), text).unwrap();
 }
@@ -69,16 +61,9 @@ async fn edits_apply_live_and_a_bad_edit_keeps_the_last_good_settings() {
     assert_eq!(server_pid(&status), first, "no restart for a notify key");
 
     // A new port: the managed server restarts on it.
-    let port = free_port();
+    let port = support::webdriver::free_port();
     write_config(&nexus, &format!("{good}port = {port}\n"));
-    let status = nexus
-        .wait_for_status(SERVER_START, "the server on the new port", |s| {
-            s["server"]["state"] == "running"
-                && s["server"]["url"]
-                    .as_str()
-                    .is_some_and(|u| u.ends_with(&format!(":{port}")))
-        })
-        .await;
+    let status = nexus.wait_for_server_on_port(port, SERVER_START).await;
     assert_ne!(server_pid(&status), first, "a new server process");
     let out = nexus.run(&["ask", "after the change"]).await;
     assert_eq!(stdout(&out), "echo: after the change\n");

@@ -187,14 +187,17 @@ async fn first_run_setup_writes_a_valid_config_and_settings_apply_it_live() {
         )
         .await;
     assert_eq!(load_config(&home).server.port, port);
-    nexus
-        .wait_for_status(SERVER_START, "the server on the new port", |s| {
-            s["server"]["state"] == "running"
-                && s["server"]["url"]
-                    .as_str()
-                    .is_some_and(|u| u.ends_with(&format!(":{port}")))
-        })
+    nexus.wait_for_server_on_port(port, SERVER_START).await;
+    // The status line shows the server's process tree while the window is up.
+    let line = driver
+        .wait_until(
+            "resource use in the status line",
+            "const s = document.querySelector('#server-status'); \
+             return s && s.textContent.includes('MiB') ? s.textContent : '';",
+            WAIT,
+        )
         .await;
+    assert!(line.as_str().unwrap().contains("process"), "{line}");
     let violations = axe_violations(&driver).await;
     driver
         .screenshot(&artifacts().join("popover-settings.png"))

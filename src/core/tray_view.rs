@@ -187,18 +187,14 @@ impl TrayView {
 
         let mut menu = vec![MenuItem::Label(state_line)];
         if state.config_problem.is_some() {
-            menu.push(MenuItem::Action {
-                action: MenuAction::OpenSettings,
-                text: "config.toml has an error — Settings…".into(),
-                enabled: true,
-            });
+            menu.push(entry(
+                MenuAction::OpenSettings,
+                "config.toml has an error — Settings…",
+                true,
+            ));
         }
         if !state.configured {
-            menu.push(MenuItem::Action {
-                action: MenuAction::OpenSetup,
-                text: "Set up OpenCode Nexus…".into(),
-                enabled: true,
-            });
+            menu.push(entry(MenuAction::OpenSetup, "Set up OpenCode Nexus…", true));
         }
         for session in working.iter().take(MENU_LIST_LIMIT) {
             let status = match &session.activity {
@@ -237,11 +233,11 @@ impl TrayView {
             });
         }
         menu.push(MenuItem::Separator);
-        menu.push(MenuItem::Action {
-            action: MenuAction::OpenQuickChat,
-            text: "Open Quick Chat".into(),
-            enabled: server == ServerState::Running,
-        });
+        menu.push(entry(
+            MenuAction::OpenQuickChat,
+            "Open Quick Chat",
+            server == ServerState::Running,
+        ));
         let managed = state.mode == ServerMode::Managed;
         let (can_start, can_stop) = match server {
             ServerState::Stopped | ServerState::Failed | ServerState::AuthRequired => (true, false),
@@ -270,26 +266,14 @@ impl TrayView {
                 },
             ],
         });
-        menu.push(MenuItem::Action {
-            action: MenuAction::CopyServerUrl,
-            text: "Copy server URL".into(),
-            enabled: state.url.is_some(),
-        });
-        menu.push(MenuItem::Action {
-            action: MenuAction::ViewLogs,
-            text: "View server log".into(),
-            enabled: managed,
-        });
-        menu.push(MenuItem::Action {
-            action: MenuAction::OpenLogFolder,
-            text: "Open log folder".into(),
-            enabled: true,
-        });
-        menu.push(MenuItem::Action {
-            action: MenuAction::CopyDiagnostics,
-            text: "Copy diagnostics".into(),
-            enabled: true,
-        });
+        menu.push(entry(
+            MenuAction::CopyServerUrl,
+            "Copy server URL",
+            state.url.is_some(),
+        ));
+        menu.push(entry(MenuAction::ViewLogs, "View server log", managed));
+        menu.push(entry(MenuAction::OpenLogFolder, "Open log folder", true));
+        menu.push(entry(MenuAction::CopyDiagnostics, "Copy diagnostics", true));
         menu.push(MenuItem::Separator);
         if let Some(enabled) = state.autostart {
             menu.push(MenuItem::Check {
@@ -298,22 +282,10 @@ impl TrayView {
                 checked: enabled,
             });
         }
-        menu.push(MenuItem::Action {
-            action: MenuAction::OpenSettings,
-            text: "Settings…".into(),
-            enabled: true,
-        });
-        menu.push(MenuItem::Action {
-            action: MenuAction::OpenSetup,
-            text: "First-run setup…".into(),
-            enabled: true,
-        });
+        menu.push(entry(MenuAction::OpenSettings, "Settings…", true));
+        menu.push(entry(MenuAction::OpenSetup, "First-run setup…", true));
         menu.push(MenuItem::Separator);
-        menu.push(MenuItem::Action {
-            action: MenuAction::Quit,
-            text: "Quit".into(),
-            enabled: true,
-        });
+        menu.push(entry(MenuAction::Quit, "Quit", true));
 
         TrayView {
             icon,
@@ -321,6 +293,15 @@ impl TrayView {
             tooltip: tooltip.join("\n"),
             menu,
         }
+    }
+}
+
+/// A menu command entry.
+fn entry(action: MenuAction, text: &str, enabled: bool) -> MenuItem {
+    MenuItem::Action {
+        action,
+        text: text.into(),
+        enabled,
     }
 }
 

@@ -187,6 +187,18 @@ impl Nexus {
         .await
     }
 
+    /// Waits until the managed server runs on `port` (after a config change).
+    pub async fn wait_for_server_on_port(&self, port: u16, timeout: Duration) -> Value {
+        let suffix = format!(":{port}");
+        self.wait_for_status(timeout, "the server on the new port", |s| {
+            s["server"]["state"] == "running"
+                && s["server"]["url"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with(&suffix))
+        })
+        .await
+    }
+
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(self.state_dir.join("nexus.log")).unwrap_or_default()
     }
