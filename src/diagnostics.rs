@@ -1,5 +1,6 @@
 //! The diagnostics report: what someone helping you needs, with no secret in
-//! it. Shown by `opencode-nexus diagnostics` (and, later, copied from the menu).
+//! it. Shown by `opencode-nexus diagnostics` and copied by the tray menu's
+//! *Copy diagnostics*.
 
 use crate::config::{Config, ServerMode};
 use crate::core::status::StatusReport;

@@ -155,6 +155,27 @@ async fn tray_shows_the_state_and_its_menu_controls_the_server() {
     // No GUI toolkit in the resident process.
     assert_eq!(gui_libraries_mapped(nexus.pid()), Vec::<String>::new());
 
+    // Copy diagnostics puts the report on the desktop's clipboard.
+    desktop.menu_click(
+        &item,
+        menu_id(&desktop.menu_layout(&item), "Copy diagnostics"),
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = std::process::Command::new("xclip")
+            .args(["-selection", "clipboard", "-o"])
+            .env("DISPLAY", desktop.display())
+            .output()
+            .expect("xclip (DESKTOP_TEST_PACKAGES)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.starts_with("OpenCode Nexus ") && text.contains(" diagnostics") {
+            assert!(text.contains("server: running"), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "nothing copied: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // The server's process tree is measured while the tray shows it.
     wait_for_tooltip(&desktop, &item, " MiB · ").await;
 

@@ -42,7 +42,13 @@ pub fn copy_to_clipboard(text: &str) -> Result<(), String> {
             ("xsel", &["--clipboard", "--input"]),
         ]
     };
-    for (tool, args) in candidates {
+    // A tool only works on its own display server.
+    let usable = |tool: &str| match tool {
+        "wl-copy" => std::env::var_os("WAYLAND_DISPLAY").is_some(),
+        "xclip" | "xsel" => std::env::var_os("DISPLAY").is_some(),
+        _ => true,
+    };
+    for (tool, args) in candidates.iter().filter(|(tool, _)| usable(tool)) {
         let Ok(mut child) = Command::new(tool)
             .args(*args)
             .stdin(Stdio::piped())
