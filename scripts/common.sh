@@ -79,12 +79,34 @@ install_axe_into() {
 # screenshots, python3-gi for the harness's fake tray item; xdotool, dunst,
 # dbus-x11 and x11-utils for pointer, notification and debugging work.
 # webkit2gtk-driver (WebKitWebDriver) drives the real popover in tests.
-DESKTOP_TEST_PACKAGES=(xvfb dbus dbus-x11 xfce4-panel libglib2.0-bin imagemagick x11-utils xdotool dunst python3-gi webkit2gtk-driver)
+DESKTOP_TEST_PACKAGES=(xvfb dbus dbus-x11 xfce4-panel libglib2.0-bin imagemagick x11-utils xdotool dunst python3-gi webkit2gtk-driver xclip)
 
 # What the side-by-side tray benchmark needs (tests/tray_footprint.rs, run by
 # scripts/bench-tray.sh) on top of DESKTOP_TEST_PACKAGES: the peer it is
 # measured against, syncthingtray watching a loopback syncthing.
 BENCH_PACKAGES=(syncthing syncthingtray)
+
+# The cargo-deb that builds the .deb (scripts/build-deb.sh), installed into
+# tools/cargo-deb by install_cargo_deb; $CARGO_DEB is its binary.
+CARGO_DEB_VERSION=3.8.0
+CARGO_DEB="$TOOLS/cargo-deb/bin/cargo-deb"
+
+# Installs the pinned cargo-deb into tools/cargo-deb (`cargo install --root`),
+# unless that exact version is there. Run it as "$CARGO_DEB" deb …: the one on
+# PATH, if any, may be another version.
+install_cargo_deb() {
+    if [ -x "$CARGO_DEB" ] && [ "$("$CARGO_DEB" --version 2>/dev/null)" = "cargo-deb $CARGO_DEB_VERSION" ]; then
+        return 0
+    fi
+    say "installing cargo-deb@$CARGO_DEB_VERSION into $TOOLS/cargo-deb"
+    cargo install --locked cargo-deb --version "$CARGO_DEB_VERSION" --root "$TOOLS/cargo-deb" --force >&2
+    local got
+    got="$("$CARGO_DEB" --version)"
+    if [ "$got" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+        echo "$CARGO_DEB reports '$got', not cargo-deb $CARGO_DEB_VERSION" >&2
+        return 1
+    fi
+}
 
 # What the packaging tests need (tests/packaging.rs): desktop-file-validate,
 # appstreamcli, systemd-analyze (the user-unit check is skipped without it) and

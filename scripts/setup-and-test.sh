@@ -1,26 +1,49 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs and runs every test.
 #
-# System packages, the pinned OpenCode in tools/opencode (project-local, not
-# global), then the whole suite: unit tests, the real-server and fault
-# integration tests and a one-shot run of the benchmarks (so they keep
-# compiling and running; figures come from scripts/bench-*.sh). Ends with one
-# line totalling every test binary's results.
+# System packages, the pinned OpenCode in tools/opencode, axe-core in tools/axe
+# and cargo-deb in tools/cargo-deb (project-local, not global), then the whole
+# suite: unit tests, the real-server and fault integration tests and a one-shot
+# run of the benchmarks (so they keep compiling and running; figures come from
+# scripts/bench-*.sh), then the .deb: scripts/build-deb.sh builds it and checks
+# its contents, counted as one more test. Ends with a "deb package: …" line and
+# one line totalling every test binary's results and the .deb check; exits
+# non-zero if either failed.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 apt_install "${BUILD_PACKAGES[@]}" procps "${DESKTOP_TEST_PACKAGES[@]}" "${PACKAGING_TEST_PACKAGES[@]}"
 install_opencode_into "$TOOLS/opencode"
 install_axe_into "$TOOLS/axe"
+install_cargo_deb
 
 cd "$ROOT"
 say "building"
 cargo build --locked --all-targets
 say "running the tests"
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+deb_log="$(mktemp)"
+trap 'rm -f "$log" "$deb_log"' EXIT
 status=0
 cargo test --locked --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "Total: %d passed, %d failed\n", p, f }' "$log"
-exit "$status"
+
+# After the tests, so their results come first; a failure here fails the run
+# even when every test passed.
+say "building and checking the .deb"
+deb_status=0
+bash "$ROOT/scripts/build-deb.sh" 2>&1 | tee "$deb_log" || deb_status=$?
+verdict="$(grep '^deb package: ' "$deb_log" | tail -n 1 || true)"
+deb_ok=0
+if [ "$deb_status" -eq 0 ] && [[ "$verdict" == "deb package: ok "* ]]; then
+    deb_ok=1   # its "deb package: ok (PATH, SIZE)" line is just above
+else
+    # The problems again, under the tests' output and the validators' reports.
+    [ "$deb_status" -ne 0 ] || deb_status=1
+    grep '^deb check: ' "$deb_log" || true
+    echo "${verdict:-deb package: FAILED (scripts/build-deb.sh exited $deb_status: see its output above)}"
+fi
+
+awk -v deb_ok="$deb_ok" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { if (deb_ok) p++; else f++; printf "Total: %d passed, %d failed\n", p, f }' "$log"
+if [ "$status" -ne 0 ]; then exit "$status"; fi
+exit "$deb_status"

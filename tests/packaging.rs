@@ -5,7 +5,9 @@
 //! systemd is there), reads the macOS plists with Python's `plistlib`, and
 //! checks that every asset the .deb lists exists (icons at the size their
 //! hicolor directory claims). It does not build the .deb: `scripts/build-deb.sh`
-//! does that and checks the package's file list.
+//! does that, run by `scripts/setup-and-test.sh` (and so in CI) after the tests:
+//! it checks the package's file list and Depends and runs these validators on
+//! the files as extracted from it.
 //!
 //! The tools come from `PACKAGING_TEST_PACKAGES` in `scripts/common.sh`.
 
@@ -388,4 +390,21 @@ fn every_deb_asset_exists_and_icons_have_their_hicolor_size() {
         })
         .collect();
     assert_eq!(rendered, BTreeSet::from(ICON_SIZES));
+}
+
+/// The OpenCode the tests install and the one first-run setup installs are the same release.
+#[test]
+fn the_pinned_opencode_is_the_one_setup_installs() {
+    let common = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/common.sh"),
+    )
+    .unwrap();
+    let pinned = common
+        .lines()
+        .find_map(|l| l.strip_prefix("OPENCODE_VERSION="))
+        .expect("OPENCODE_VERSION in scripts/common.sh");
+    assert_eq!(
+        pinned,
+        opencode_nexus::supervisor::locate::SUPPORTED_OPENCODE_VERSION
+    );
 }
