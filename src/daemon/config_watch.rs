@@ -1,7 +1,8 @@
 //! Watching `config.toml` for edits (by hand or from the settings page).
 //!
-//! A cheap poll of the file's identity (inode, size, modification time) once
-//! a second — no inotify, so editors that replace the file by renaming are
+//! A cheap poll of the file's identity (inode, size, modification time) every
+//! three seconds (each wake-up costs the idle daemon CPU, measured in
+//! BENCHMARKS.md) — no inotify, so editors that replace the file by renaming are
 //! seen like any other write. A change is read once it has stopped changing
 //! for a moment, then parsed with the same rules as at start; a bad file is
 //! reported and the daemon keeps its last good settings.
@@ -11,7 +12,7 @@ use crate::paths::Paths;
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 
-const POLL: Duration = Duration::from_secs(1);
+const POLL: Duration = Duration::from_secs(3);
 /// How long a change must hold still before it is read (editors write in steps).
 const SETTLE: Duration = Duration::from_millis(200);
 

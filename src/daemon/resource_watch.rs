@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How often the figures are refreshed for the tray alone.
-const TRAY_EVERY: Duration = Duration::from_secs(5);
+const TRAY_EVERY: Duration = Duration::from_secs(10);
 /// … and while the popover is shown.
 const POPOVER_EVERY: Duration = Duration::from_secs(2);
 /// The gap between the two readings of an on-demand measurement.

@@ -182,6 +182,38 @@ pub fn descendants(root: u32) -> Vec<ProcessId> {
     found
 }
 
+/// Pids of every descendant of `root`, read from the kernel's per-thread
+/// child lists, so the cost grows with the tree rather than with every
+/// process on the machine (a full /proc scan where those lists are missing).
+pub fn descendant_pids(root: u32) -> Vec<u32> {
+    let me = std::process::id();
+    if !std::path::Path::new(&format!("/proc/{me}/task/{me}/children")).exists() {
+        return descendants(root).into_iter().map(|p| p.pid).collect();
+    }
+    let mut found: Vec<u32> = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
+                continue;
+            };
+            for child in list
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok())
+            {
+                if child != root && !found.contains(&child) {
+                    found.push(child);
+                    frontier.push(child);
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Direct children of `parent` that are alive (not zombies).
 pub fn children_of(parent: u32) -> Vec<ProcessId> {
     process_table()

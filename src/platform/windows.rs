@@ -26,3 +26,8 @@ pub fn process_group_alive(_pgid: u32) -> bool {
 pub fn process_start_time(_pid: u32) -> Option<u64> {
     None
 }
+
+/// Pids of every descendant of `root` (not available on Windows yet).
+pub fn descendant_pids(_root: u32) -> Vec<u32> {
+    Vec::new()
+}

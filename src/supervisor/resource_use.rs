@@ -35,9 +35,9 @@ impl ResourceSampler {
         let system = self.system.as_mut()?;
         let mut pids = vec![Pid::from_u32(root)];
         pids.extend(
-            crate::platform::descendants(root)
+            crate::platform::descendant_pids(root)
                 .into_iter()
-                .map(|p| Pid::from_u32(p.pid)),
+                .map(Pid::from_u32),
         );
         // Refreshing the previous set too removes processes that ended.
         let mut refresh = pids.clone();
