@@ -3,6 +3,8 @@
 # connected and idle server: RSS and CPU time per idle minute.
 #
 # Usage: scripts/measure-daemon-idle.sh [seconds, default 60]
+# Env:   NEXUS_BINARY=PATH measures that binary (e.g. a build of an older
+#        commit) instead of building target/release/opencode-nexus.
 # Runs in a throwaway HOME/XDG tree; needs the pinned opencode in tools/opencode.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -10,8 +12,12 @@ SECONDS_IDLE=${1:-60}
 
 install_opencode_into "$TOOLS/opencode"
 cd "$ROOT"
-cargo build --release --locked -q
-bin="$ROOT/target/release/opencode-nexus"
+if [ -n "${NEXUS_BINARY:-}" ]; then
+    bin="$(realpath "$NEXUS_BINARY")"
+else
+    cargo build --release --locked -q
+    bin="$ROOT/target/release/opencode-nexus"
+fi
 
 tmp="$(mktemp -d)"
 mkdir -p "$tmp"/{home,config,state,data,cache,run}
