@@ -11,7 +11,7 @@ use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
 use support::nexus::{Nexus, gui_libraries_mapped, managed_config, process_alive, stderr};
 use support::opencode_server::TestHome;
-use support::popover::{artifacts, axe_violations, open, popover_env};
+use support::popover::{artifacts, axe_violations, env_pairs, open, popover_env};
 use support::webdriver::{self, ENTER, ESCAPE, WebDriver};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -25,7 +25,7 @@ async fn start_nexus(
     inspector: u16,
 ) -> Nexus {
     let env = popover_env(desktop, inspector);
-    let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let extra = env_pairs(&env);
     let config = format!(
         "{}\n[popover]\n{popover_config}\n",
         managed_config(&home.project_dir())

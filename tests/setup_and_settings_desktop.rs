@@ -12,7 +12,7 @@ use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
 use support::nexus::{Nexus, nexus_env, stdout};
 use support::opencode_server::{TestHome, opencode_version};
-use support::popover::{artifacts, axe_violations, open, popover_env};
+use support::popover::{artifacts, axe_violations, env_pairs, open, popover_env};
 use support::webdriver::{self, WebDriver};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -61,7 +61,7 @@ async fn first_run_setup_writes_a_valid_config_and_settings_apply_it_live() {
     let home = TestHome::new(model.base_url());
     let inspector = webdriver::free_port();
     let env = popover_env(&desktop, inspector);
-    let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let extra = env_pairs(&env);
     let nexus = Nexus::start_first_run(&home, &extra).await;
     let status = nexus.wait_for_state("running", SERVER_START).await;
     let first_server = status["server"]["pid"].as_u64().unwrap();

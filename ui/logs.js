@@ -21,9 +21,7 @@
   const PIN_DISTANCE_PX = 24; // this close to the bottom counts as "at the bottom"
   const ANNOUNCE_DELAY_MS = 600; // the filter's count is read out once typing pauses
 
-  function byId(id) {
-    return document.getElementById(id);
-  }
+  const byId = Pages.byId;
 
   function create(host) {
     const dom = {

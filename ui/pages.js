@@ -6,7 +6,7 @@
  * Everything that comes from Nexus or the server (paths, log lines, errors)
  * goes into the page as text only (textContent / createTextNode).
  *
- * Exposes window.NexusPages = { el, isString, formatMiB, formatMemoryBytes,
+ * Exposes window.NexusPages = { byId, el, isString, formatMiB, formatMemoryBytes,
  * formatCpu, statusParts, renderStatus, copyCommand, setFieldError,
  * clearFieldError }.
  */
@@ -23,6 +23,10 @@
 
   function isNumber(value) {
     return typeof value === 'number' && isFinite(value);
+  }
+
+  function byId(id) {
+    return document.getElementById(id);
   }
 
   function el(tag, className, text) {
@@ -155,6 +159,7 @@
   }
 
   window.NexusPages = {
+    byId: byId,
     el: el,
     isString: isString,
     formatMiB: formatMiB,

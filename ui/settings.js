@@ -130,9 +130,7 @@
     },
   ];
 
-  function byId(id) {
-    return document.getElementById(id);
-  }
+  const byId = Pages.byId;
 
   function controlId(key) {
     return 'setting-' + key.replace(/[^A-Za-z0-9]+/g, '-');

@@ -21,9 +21,7 @@
   const INSTALL_TIMEOUT_MS = 15 * 60 * 1000; // npm may take minutes
   const SWITCH_TO_CHAT_MS = 1200; // how long "Saved to …" shows before chat
 
-  function byId(id) {
-    return document.getElementById(id);
-  }
+  const byId = Pages.byId;
 
   function create(host) {
     const dom = {

@@ -21,6 +21,11 @@ pub fn popover_env(desktop: &HeadlessDesktop, inspector: u16) -> Vec<(&'static s
     env
 }
 
+/// An environment list as the `(name, value)` pairs the Nexus harness takes.
+pub fn env_pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 /// `opencode-nexus open …` (returns once the window has painted).
 pub async fn open(nexus: &Nexus, args: &[&str]) {
     let mut all = vec!["open"];
