@@ -17,5 +17,6 @@ pub mod platform;
 pub mod popover;
 pub mod server;
 pub mod settings_form;
+pub mod small_file;
 pub mod supervisor;
 pub mod tray;

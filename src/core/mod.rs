@@ -12,6 +12,7 @@ pub mod restart_policy;
 pub mod sessions;
 pub mod status;
 pub mod tray_view;
+pub mod visible_text;
 
 use crate::config::{NotifyConfig, ServerMode};
 use crate::platform::StopSignal;
