@@ -314,12 +314,12 @@ const current = document.querySelector('#sessions [aria-current="true"]');
 const sid = current ? current.dataset.sessionId : null;
 const message = 'msg_zzbench', part = 'prt_zzbench';
 const now = Date.now();
-window.nexus.receive({type: 'events', events: [
+window.nexus.receive(JSON.stringify({type: 'events', events: [
   {directory: null, type: 'message.updated', properties: {sessionID: sid, info: {id: message, sessionID: sid,
     role: 'assistant', time: {created: now}, parentID: 'msg_zzparent', agent: 'build', providerID: 'mock', modelID: 'echo'}}},
   {directory: null, type: 'message.part.updated', properties: {sessionID: sid, part: {id: part, messageID: message,
     sessionID: sid, type: 'text', text: '', time: {start: now}}}},
-]});
+]}));
 window.nexusMetrics.resetFrameWatch();
 const total = rate * seconds;
 let sent = 0, expected = '';
@@ -334,7 +334,8 @@ const timer = setInterval(() => {
       partID: part, field: 'text', delta}});
     sent++;
   }
-  if (events.length) window.nexus.receive({type: 'events', events});
+  // JSON text, as Rust delivers it (the page parses it).
+  if (events.length) window.nexus.receive(JSON.stringify({type: 'events', events}));
   if (sent >= total) {
     clearInterval(timer);
     const elapsed = (performance.now() - start) / 1000;

@@ -1,7 +1,7 @@
 /*
  * app.js — the quick-chat popover's state, keyboard and talk with Rust.
  *
- * Rust → page: window.nexus.receive(message). Page → Rust:
+ * Rust → page: window.nexus.receive(jsonText) (parsed with JSON.parse). Page → Rust:
  * window.ipc.postMessage(JSON.stringify(message)). The contract is ui/README.md.
  *
  * Flow: events and call results update the state (cheap, immediately) and
@@ -1731,9 +1731,19 @@
     if (state.conversation) loadLatestMessages();
   }
 
-  function receive(message) {
+  /**
+   * Every message from Rust arrives as JSON text in one string literal and is
+   * read here with JSON.parse: server data is never evaluated as script, and
+   * anything that is not a string is not a message.
+   */
+  function receive(text) {
+    let message = null;
     try {
-      if (isString(message)) message = JSON.parse(message);
+      if (!isString(text)) {
+        console.warn('[nexus] ignored a message that is not JSON text');
+        return;
+      }
+      message = JSON.parse(text);
       if (!message || !isString(message.type)) return;
       switch (message.type) {
         case 'events':

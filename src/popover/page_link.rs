@@ -70,30 +70,87 @@ pub struct CallError {
     pub message: String,
 }
 
-/// The script that delivers one message to the page. JSON is valid
-/// JavaScript; the two line separators JSON allows raw are escaped for
-/// engines that predate ES2019.
+/// The script that delivers one message to the page: the message travels as
+/// one JavaScript string literal that the page reads with `JSON.parse`, so
+/// server data is never evaluated as script, whatever it holds.
 pub fn delivery_script(message: &str) -> String {
-    let message = message
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029");
-    format!("window.nexus&&window.nexus.receive({message})")
+    format!(
+        "window.nexus&&window.nexus.receive({})",
+        js_string_literal(message)
+    )
+}
+
+/// `text` as a double-quoted JavaScript string literal that no character can
+/// end early: quotes, backslashes and every control character are escaped,
+/// and so are U+2028/U+2029 (line ends in pre-ES2019 engines) and `<`, `>`
+/// and `&` (so that `</script>` or `<!--` mean nothing even if the script is
+/// ever put inside HTML). The result is also a valid JSON string.
+pub fn js_string_literal(text: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\u{7f}'..='\u{9f}' | '\0'..='\u{1f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The literal the delivery script passes to `receive`, read back.
+    fn delivered(script: &str) -> String {
+        let literal = script
+            .strip_prefix("window.nexus&&window.nexus.receive(")
+            .and_then(|rest| rest.strip_suffix(')'))
+            .expect("one call with one argument");
+        // A JSON string is what the page's JSON.parse and JavaScript both read.
+        serde_json::from_str::<String>(literal).expect("one string literal")
+    }
+
     #[test]
-    fn delivery_keeps_hostile_text_inside_the_string() {
-        let message = json!({"type":"events","text":"</script><script>alert(1)</script>\u{2028}x"})
-            .to_string();
+    fn delivery_carries_hostile_text_as_one_string_for_json_parse() {
+        let hostile = "\"});alert(1);//</script><script>alert(2)</script><!--\\\"\\\\'`${x}\u{2028}\u{2029}\u{0}\u{1b}[31m\u{85}\u{202e}\r\n";
+        let message = json!({"type": "events", "text": hostile}).to_string();
         let script = delivery_script(&message);
-        assert!(script.starts_with("window.nexus&&window.nexus.receive({"));
-        assert!(!script.contains('\u{2028}'));
-        // The payload is still the same JSON once the escape is read back.
-        let inner = &script["window.nexus&&window.nexus.receive(".len()..script.len() - 1];
-        let back: Value = serde_json::from_str(inner).unwrap();
-        assert_eq!(back["text"], "</script><script>alert(1)</script>\u{2028}x");
+        let literal = &script["window.nexus&&window.nexus.receive(".len()..script.len() - 1];
+        // One literal: it opens and closes with the only unescaped quotes.
+        assert!(literal.starts_with('"') && literal.ends_with('"'));
+        let inner = &literal[1..literal.len() - 1];
+        let mut escaped = false;
+        for c in inner.chars() {
+            assert!(escaped || c != '"', "an unescaped quote ends the string: {script}");
+            escaped = !escaped && c == '\\';
+        }
+        for raw in ['\u{2028}', '\u{2029}', '<', '>', '\n', '\r', '\u{0}', '\u{1b}', '\u{85}'] {
+            assert!(!script.contains(raw), "{raw:?} left raw in {script:?}");
+        }
+        // No object literal is evaluated: the page gets the JSON text itself.
+        assert!(!script.contains("receive({"));
+        let text = delivered(&script);
+        assert_eq!(text, message);
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["text"], hostile);
+    }
+
+    #[test]
+    fn every_character_survives_the_literal() {
+        let all: String = (0u32..0x3000)
+            .chain([0xfeff, 0xfffd, 0x1f600, 0xe0041, 0x10ffff])
+            .filter_map(char::from_u32)
+            .collect();
+        assert_eq!(delivered(&delivery_script(&all)), all);
     }
 }
