@@ -24,7 +24,6 @@
   const SESSION_ERROR_DELAY_MS = 400; // wait for the message that may carry the same error
   const SESSION_LIST_INTERVAL_MS = 300; // redraw the (closed) session list at most this often
   const COPIED_FEEDBACK_MS = 1500;
-  const MAX_DRAFT_CHARS = 400000; // Rust rejects messages over 1 MiB
 
   const Conversation = window.NexusConversation;
   const Render = window.NexusRender;
@@ -75,6 +74,7 @@
     abort: byId('abort'),
     send: byId('send'),
     sendError: byId('send-error'),
+    draftNote: byId('draft-note'),
     announcer: byId('announcer'),
     conversation: byId('conversation'),
     composerArea: byId('composer-area'),
@@ -249,6 +249,7 @@
     directories: [],
     directory: null,
     drafts: Object.create(null), // draft key → text, as Rust has it on disk
+    maxDraftBytes: 0, // Rust's limit for one draft (UTF-8 bytes), from `init`
 
     sessionsById: new Map(), // every Session info seen
     sessionList: [], // ids listed in the panel: current directory (and search)
@@ -594,19 +595,54 @@
     return state.currentSessionId ? 'session:' + state.currentSessionId : 'new:' + (state.directory || '');
   }
 
+  /** The draft's size as Rust counts it: UTF-8 bytes (a UTF-16 unit is at most 3). */
+  function draftBytes(text) {
+    if (text.length * 3 <= state.maxDraftBytes) return text.length;
+    return new TextEncoder().encode(text).length;
+  }
+
+  /** Lone surrogates (not valid Unicode, so Rust cannot read them) become U+FFFD. */
+  function wellFormed(text) {
+    return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/g, function (match, before) {
+      return (before || '') + '\uFFFD';
+    });
+  }
+
   function saveDraft(key, text) {
     if (!key || key === 'new:') return;
+    text = wellFormed(text);
     if (text) state.drafts[key] = text;
     else if (!(key in state.drafts)) return; // nothing stored, nothing to remove
     else delete state.drafts[key];
-    if (text.length > MAX_DRAFT_CHARS) return;
+    const tooLong = draftBytes(text) > state.maxDraftBytes;
+    if (key === draftKey()) updateDraftNote();
+    // Rust would refuse it: keep the last version that fitted, and say so by the composer.
+    if (tooLong) return;
     bridge.post({ type: 'draft', key: key, text: text });
+  }
+
+  function formatKiB(bytes) {
+    return Math.ceil(bytes / 1024).toLocaleString('en') + ' KiB';
+  }
+
+  /** The note by the composer when its text is too long to be kept as a draft. */
+  function updateDraftNote() {
+    const text = state.drafts[draftKey()] || '';
+    const bytes = text ? draftBytes(text) : 0;
+    let note = '';
+    if (bytes > state.maxDraftBytes) {
+      note =
+        'Too long to keep as a draft (' + formatKiB(bytes) + '; drafts keep at most ' + formatKiB(state.maxDraftBytes) +
+        '). If the window closes before you send it, only the last version that fitted is kept.';
+    }
+    if (dom.draftNote.textContent !== note) dom.draftNote.textContent = note;
   }
 
   function restoreDraft() {
     const text = state.drafts[draftKey()] || '';
     dom.composer.value = text;
     autosizeComposer();
+    updateDraftNote();
   }
 
   function postFocusSession() {
@@ -1653,6 +1689,7 @@
     state.directories = unique;
 
     state.drafts = Object.create(null);
+    state.maxDraftBytes = Number.isSafeInteger(message.max_draft_bytes) && message.max_draft_bytes > 0 ? message.max_draft_bytes : 0;
     if (message.drafts && typeof message.drafts === 'object') {
       for (const key in message.drafts) if (isString(message.drafts[key]) && message.drafts[key]) state.drafts[key] = message.drafts[key];
     }

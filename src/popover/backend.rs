@@ -219,8 +219,11 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                         None
                     }
                     BackendInput::Page(FromPage::Draft { key, text }) => {
-                        if let Ok(mut d) = drafts.lock() {
-                            d.set(key, text);
+                        // The page checks the same limit first and tells the user.
+                        if let Ok(mut d) = drafts.lock()
+                            && let Err(e) = d.set(key, text)
+                        {
+                            tracing::warn!("draft not kept: {e}");
                         }
                         None
                     }

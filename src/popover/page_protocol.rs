@@ -13,8 +13,11 @@ use serde_json::{Value, json};
 
 /// The largest message the page may send.
 pub const MAX_PAGE_MESSAGE_BYTES: usize = 1024 * 1024;
-/// The largest draft kept per key.
-pub const MAX_DRAFT_BYTES: usize = 256 * 1024;
+/// The largest draft kept per key (UTF-8 bytes). The page gets this number
+/// in `init` and says so by the composer when a draft is longer; it is small
+/// enough that a draft message always fits in `MAX_PAGE_MESSAGE_BYTES`, even
+/// when every character is one JSON escapes as `\u00XX` (six bytes).
+pub const MAX_DRAFT_BYTES: usize = 128 * 1024;
 
 /// A message from the page.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -656,6 +659,15 @@ mod tests {
             "x".repeat(MAX_DRAFT_BYTES + 1)
         );
         assert!(parse(&long_draft).is_err());
+        // The longest draft, escaped at the worst, under the longest key still fits.
+        let worst = json!({
+            "type": "draft",
+            "key": format!("new:/{}", "\u{1}".repeat(4090)),
+            "text": "\u{1}".repeat(MAX_DRAFT_BYTES),
+        })
+        .to_string();
+        assert!(worst.len() <= MAX_PAGE_MESSAGE_BYTES, "{}", worst.len());
+        assert!(parse(&worst).is_ok());
         assert!(parse(r#"{"type":"draft","key":"session:a/b","text":""}"#).is_err());
         assert!(parse(r#"{"type":"open_external","url":"file:///etc/passwd"}"#).is_err());
         assert!(parse(r#"{"type":"open_external","url":"javascript:alert(1)"}"#).is_err());

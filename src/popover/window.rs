@@ -278,10 +278,7 @@ fn open_outside(url: &str) {
 }
 
 fn init_message(setup: &PopoverSetup, drafts: &Arc<Mutex<Drafts>>, first_run: bool) -> String {
-    let drafts = drafts
-        .lock()
-        .map(|d| serde_json::to_value(d.all()).unwrap_or_default())
-        .unwrap_or_default();
+    let drafts = drafts.lock().map(|d| d.to_page()).unwrap_or_default();
     json!({
         "type": "init",
         "directories": setup.directories,
@@ -289,6 +286,7 @@ fn init_message(setup: &PopoverSetup, drafts: &Arc<Mutex<Drafts>>, first_run: bo
         "drafts": drafts,
         "focus": {"session": null},
         "first_run": first_run,
+        "max_draft_bytes": page_protocol::MAX_DRAFT_BYTES,
     })
     .to_string()
 }
