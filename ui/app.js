@@ -1807,6 +1807,9 @@
         case 'log':
           pages.logs.onLog(message.lines);
           break;
+        case 'confirming':
+          pages.settings.onConfirming(message.keys);
+          break;
         default:
           console.warn('[nexus] unknown message', message.type);
       }

@@ -5,10 +5,14 @@
  * Every control carries data-key="<key>", a visible <label> and, where there
  * is something to say, a hint (aria-describedby). Saving sends every key
  * (attach-only and managed-only fields too, dimmed or not); Rust validates
- * with the file's rules, and an error's `key` marks the field.
+ * with the file's rules, and an error's `key` marks the field. A save that
+ * changes server.mode, server.command, server.url or server.password_file is
+ * written only after the user confirms it in Nexus's own dialog; meanwhile
+ * the status says so (`confirming`), and a cancel leaves the edits unsaved.
  *
- * Exposes window.NexusSettings = { create(host) } → { show(), focus() }, where
- * host = { call(name, fields) → Promise, announce(text) }.
+ * Exposes window.NexusSettings = { create(host) } → { show(), focus(),
+ * leave(), onConfirming(keys) }, where host = { call(name, fields, options)
+ * → Promise, announce(text) }.
  */
 (function () {
   'use strict';
@@ -18,6 +22,9 @@
   const isString = Pages.isString;
 
   const ATTACH_ONLY = ['server.url', 'server.password_file'];
+  // A save that changes which program runs or where the password goes waits
+  // for the user's answer in Nexus's own dialog (outside this page).
+  const CONFIRM_TIMEOUT_MS = 30 * 60 * 1000;
   const MANAGED_ONLY = ['server.port', 'server.command'];
 
   /**
@@ -398,8 +405,13 @@
       setStatus('Saving…');
       const sent = readValues();
       host
-        .call('save_settings', { values: sent })
+        .call('save_settings', { values: sent }, { timeoutMs: CONFIRM_TIMEOUT_MS })
         .then(function (answer) {
+          if (answer && answer.cancelled === true) {
+            // The user said no in the dialog: the edits stay, nothing is marked wrong.
+            setStatus('Not saved: ' + (isString(answer.error) ? answer.error : 'the change was not confirmed.'), 'error');
+            return;
+          }
           if (!answer || answer.saved !== true) {
             showError(answer && isString(answer.key) ? answer.key : null, answer && isString(answer.error) ? answer.error : '');
             return;
@@ -456,8 +468,18 @@
       Pages.copyCommand(dom.copyOpen, dom.openCommand, host.announce);
     });
 
+    /** Rust opened its confirmation dialog for this save (`confirming`). */
+    function onConfirming(keys) {
+      if (!saving) return;
+      const names = (Array.isArray(keys) ? keys.filter(isString) : []).join(', ');
+      const text = 'Confirm the change' + (names ? ' of ' + names : '') + ' in the dialog OpenCode Nexus opened…';
+      setStatus(text);
+      host.announce(text);
+    }
+
     return {
       show: load,
+      onConfirming: onConfirming,
       focus: function () {
         const first = dom.form.querySelector('[data-key]:not(:disabled)');
         if (first) first.focus({ preventScroll: true });

@@ -6,6 +6,9 @@ pub const SCHEME: &str = "nexus";
 pub const START_URL: &str = "nexus://localhost/index.html";
 
 /// No inline scripts or styles, no eval, no network, nothing from elsewhere.
+/// `ui/index.html` carries the same policy in a `<meta>` too (depth: it holds
+/// even if the page were ever served without the header), except
+/// `frame-ancestors`, which the CSP spec ignores in a meta policy.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'none'; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'";
@@ -108,6 +111,43 @@ mod tests {
                 assert!(!js.contains(sink), "{name} uses {sink}");
             }
         }
+    }
+
+    /// The policy's directives, each as its name and sorted sources.
+    fn directives(policy: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+        policy
+            .split(';')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                let mut words = d.split_ascii_whitespace().map(str::to_ascii_lowercase);
+                let name = words.next().unwrap_or_default();
+                let mut sources: Vec<String> = words.collect();
+                sources.sort();
+                (name, sources)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_page_carries_the_header_policy_in_a_meta_element_before_any_script() {
+        let html = String::from_utf8_lossy(lookup("/").body).to_string();
+        let marker = r#"<meta http-equiv="Content-Security-Policy" content=""#;
+        let at = html.find(marker).expect("a CSP meta element in index.html");
+        let content = &html[at + marker.len()..];
+        let meta = &content[..content.find('"').expect("the content attribute ends")];
+        let mut header = directives(CONTENT_SECURITY_POLICY);
+        // A meta policy cannot carry frame-ancestors (CSP 3, §6.3.1.1).
+        assert!(header.remove("frame-ancestors").is_some());
+        assert_eq!(directives(meta), header, "index.html's meta policy differs");
+        // It must come before anything it governs.
+        let first_load = ["<script", "<link", "<style", "<img"]
+            .iter()
+            .filter_map(|tag| html.find(tag))
+            .min()
+            .unwrap();
+        assert!(at < first_load, "the CSP meta comes after a script or style");
+        assert_eq!(html.matches("Content-Security-Policy").count(), 1);
     }
 
     #[test]

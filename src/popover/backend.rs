@@ -4,8 +4,8 @@
 use super::drafts::Drafts;
 use super::event_feed;
 use super::log_follow::{self, LogCursor};
-use super::nexus_calls::{self, NexusContext};
-use super::page_link::{CallError, PageLink, UiEvent};
+use super::nexus_calls::{self, NexusContext, PendingSave};
+use super::page_link::{CallError, ConfirmRequest, Decision, PageLink, UiEvent};
 use super::page_protocol::{self, FromPage, Method, NexusCall, ServerCall};
 use crate::ipc::client::Connection;
 use crate::ipc::protocol::{FromPopover, PopoverSetup, ServerAccess, ToPopover};
@@ -109,8 +109,13 @@ impl Running {
                 page.result(id, Ok(nexus_calls::settings(&context, &self.setup)));
             }
             NexusCall::SaveSettings { values } => {
-                let saved = nexus_calls::save_settings(&context, &self.setup, &values);
-                page.result(id, saved);
+                match nexus_calls::prepare_save(&context, &self.setup, &values) {
+                    Err(answer) => page.result(id, Ok(answer)),
+                    Ok(save) if save.guarded.is_empty() => {
+                        page.result(id, nexus_calls::write_settings(&context, save));
+                    }
+                    Ok(save) => confirm_then_save(id, save, context, page),
+                }
             }
             NexusCall::SetupCheck {} => {
                 tokio::spawn(async move {
@@ -265,6 +270,39 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
         d.save_if_changed();
     }
     page.ui(UiEvent::Quit);
+}
+
+/// A save that changes guarded settings: the window draws a native dialog
+/// (the page cannot draw or press it); only a confirmation writes the file.
+fn confirm_then_save(id: u64, save: PendingSave, context: NexusContext, page: PageLink) {
+    let (reply, decision) = tokio::sync::oneshot::channel();
+    let keys: Vec<&'static str> = save.guarded.iter().map(|c| c.key).collect();
+    // The page shows that it waits for the dialog (its call stays open).
+    page.send(serde_json::json!({"type": "confirming", "id": id, "keys": keys}).to_string());
+    page.ui(UiEvent::Confirm(ConfirmRequest {
+        changes: save.guarded.clone(),
+        reply,
+    }));
+    tokio::spawn(async move {
+        let decision = decision.await.unwrap_or(Decision::Cancelled);
+        tracing::info!("confirmation of {keys:?}: {decision:?}");
+        let answer = match decision {
+            Decision::Confirmed => nexus_calls::write_settings(&context, save),
+            Decision::Cancelled => Ok(nexus_calls::cancelled_answer(
+                &save,
+                "You did not confirm the change",
+            )),
+            Decision::AlreadyAsking => Ok(nexus_calls::cancelled_answer(
+                &save,
+                "Another change is waiting for your confirmation",
+            )),
+            Decision::NoDialog => Ok(nexus_calls::cancelled_answer(
+                &save,
+                "These settings can only be changed in config.toml here",
+            )),
+        };
+        page.result(id, answer);
+    });
 }
 
 /// Asks the window to check its keep-alive once `after` has passed.

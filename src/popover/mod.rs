@@ -6,7 +6,8 @@
 //! staying hidden for `popover.keep_alive`.
 //!
 //! `page_protocol` (the page's messages and the call allowlist), `event_feed`,
-//! `drafts`, `placement` and `assets` are plain code with unit tests;
+//! `drafts`, `placement`, `settings_guard` and `assets` are plain code with
+//! unit tests;
 //! `window` is the thin tao/wry shell and `backend` the async side.
 
 pub mod assets;
@@ -18,6 +19,7 @@ pub mod nexus_calls;
 pub mod page_link;
 pub mod page_protocol;
 pub mod placement;
+pub mod settings_guard;
 pub mod window;
 
 use crate::ipc::client::{ClientError, Connection};

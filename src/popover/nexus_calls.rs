@@ -3,6 +3,7 @@
 //! and start at login. Following the log lives in `log_follow`.
 
 use super::page_link::CallError;
+use super::settings_guard::{self, GuardedChange};
 use crate::config::Config;
 use crate::ipc::protocol::PopoverSetup;
 use crate::paths::Paths;
@@ -55,32 +56,73 @@ pub fn settings(context: &NexusContext, setup: &PopoverSetup) -> Value {
     })
 }
 
-/// `save_settings`: validated with the file's rules, then written; the
-/// daemon sees the new file and applies it.
-pub fn save_settings(
+/// A `save_settings` that passed validation, not yet written.
+#[derive(Debug, Clone)]
+pub struct PendingSave {
+    valid: settings_form::ValidForm,
+    /// Whether the managed server restarts (or attach reconnects) for it.
+    restarts_server: bool,
+    /// Guarded keys it changes: written only once the user confirms them
+    /// in a dialog outside the page.
+    pub guarded: Vec<GuardedChange>,
+}
+
+/// `save_settings`, first half: validated with the file's rules and
+/// compared with the settings now in force. `Err` is the page's answer
+/// already (an invalid form, or a guarded value too long to show).
+pub fn prepare_save(
     context: &NexusContext,
     setup: &PopoverSetup,
     values: &Map<String, Value>,
-) -> Result<Value, CallError> {
+) -> Result<PendingSave, Value> {
     let paths = &context.paths;
     let file = paths.config_file();
-    let valid = match settings_form::validate(values, &file, paths) {
-        Ok(valid) => valid,
-        Err(e) => return Ok(json!({"saved": false, "key": e.key, "error": e.message})),
-    };
+    let valid = settings_form::validate(values, &file, paths)
+        .map_err(|e| json!({"saved": false, "key": e.key, "error": e.message}))?;
     // What the daemon runs with now, to tell whether the server restarts.
     let in_use = settings_form::validate(&setup.settings, &file, paths)
         .map(|v| v.config)
         .unwrap_or_else(|_| Config::defaults(paths));
-    settings_form::write(paths, &valid.text)
+    // Guarded keys are compared with the file (only the user writes it: by
+    // hand, or through this dialog); a file that does not load counts as the
+    // settings in use.
+    let current = Config::load(paths).map(|l| l.config).unwrap_or_else(|_| in_use.clone());
+    let guarded = settings_guard::guarded_changes(&current, &valid.config);
+    if let Some(why) = settings_guard::too_long_to_show(&guarded) {
+        let key = guarded.first().map(|c| c.key);
+        return Err(json!({"saved": false, "key": key, "error": why}));
+    }
+    Ok(PendingSave {
+        restarts_server: in_use.server.needs_restart(&valid.config.server),
+        valid,
+        guarded,
+    })
+}
+
+/// `save_settings`, second half: writes the file; the daemon sees it and
+/// applies it.
+pub fn write_settings(context: &NexusContext, save: PendingSave) -> Result<Value, CallError> {
+    let file = context.paths.config_file();
+    settings_form::write(&context.paths, &save.valid.text)
         .map_err(|e| invalid(format!("cannot write {}: {e}", file.display())))?;
     tracing::info!("settings saved to {}", file.display());
     Ok(json!({
         "saved": true,
         "file": file.display().to_string(),
-        "restarts_server": in_use.server.needs_restart(&valid.config.server),
-        "warnings": valid.warnings,
+        "restarts_server": save.restarts_server,
+        "warnings": save.valid.warnings,
     }))
+}
+
+/// The page's answer when the user cancels the dialog: nothing written.
+pub fn cancelled_answer(save: &PendingSave, why: &str) -> Value {
+    let keys: Vec<&str> = save.guarded.iter().map(|c| c.key).collect();
+    json!({
+        "saved": false,
+        "cancelled": true,
+        "key": keys.first(),
+        "error": format!("{why}; nothing was saved ({})", keys.join(", ")),
+    })
 }
 
 /// `setup_check`: what first-run setup shows.

@@ -3,11 +3,12 @@
 //! event loop's proxy (GTK and the webview live on the main thread only).
 
 use crate::core::popover_lifecycle::OpenRequest;
+use super::settings_guard::GuardedChange;
 use crate::ipc::protocol::PopoverSetup;
 use serde_json::{Value, json};
 
 /// What the window's event loop is woken with.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum UiEvent {
     /// A JSON message for `window.nexus.receive`.
     ToPage(String),
@@ -24,6 +25,27 @@ pub enum UiEvent {
     KeepAliveCheck,
     /// Exit now (Nexus quits, or the daemon went away).
     Quit,
+    /// Ask the user, in a native dialog outside the page, to confirm
+    /// changes of guarded settings.
+    Confirm(ConfirmRequest),
+}
+
+/// A question for the user about guarded settings, and where the answer goes.
+#[derive(Debug)]
+pub struct ConfirmRequest {
+    pub changes: Vec<GuardedChange>,
+    pub reply: tokio::sync::oneshot::Sender<Decision>,
+}
+
+/// What became of a confirmation (a dropped request counts as cancelled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Confirmed,
+    Cancelled,
+    /// Another confirmation is already on screen.
+    AlreadyAsking,
+    /// No native dialog can be drawn here: guarded settings stay as they are.
+    NoDialog,
 }
 
 /// A cheap, cloneable sender to the window's thread.

@@ -6,13 +6,16 @@
 use super::assets;
 use super::backend::BackendInput;
 use super::drafts::Drafts;
-use super::page_link::{UiEvent, delivery_script};
+use super::page_link::{ConfirmRequest, Decision, UiEvent, delivery_script};
+use super::settings_guard;
 use super::page_protocol::{self, FromPage};
 use super::placement::{self, Rect};
 use crate::core::popover_lifecycle::ScreenPoint;
 use crate::ipc::protocol::PopoverSetup;
 use serde_json::json;
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::rc::Rc;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -103,6 +106,8 @@ pub fn run(event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
     let mut hidden_since = Some(Instant::now());
     let mut focused_since_shown = false;
     let mut size_changed = false;
+    // Whether a confirmation dialog is on screen (its response handler clears it).
+    let asking = Rc::new(Cell::new(false));
 
     event_loop.run(move |event, _target, control_flow| {
         let _keep = &context;
@@ -147,14 +152,25 @@ pub fn run(event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
                 hide(&window, &mut hidden_since, &backend);
                 page.deliver(&webview, r#"{"type":"hidden"}"#.to_string());
             }
+            Event::UserEvent(UiEvent::Confirm(request)) => {
+                if asking.get() {
+                    let _ = request.reply.send(Decision::AlreadyAsking);
+                } else {
+                    confirm_dialog::ask(&window, request, asking.clone());
+                }
+            }
             Event::UserEvent(UiEvent::Quit) => {
                 exit(&drafts, &window, &size_file, size_changed, control_flow);
                 return;
             }
             Event::WindowEvent { event, .. } => match event {
                 WindowEvent::Focused(true) => focused_since_shown = true,
+                // The confirmation dialog takes the focus: the window stays.
                 WindowEvent::Focused(false)
-                    if setup.hide_on_blur && focused_since_shown && hidden_since.is_none() =>
+                    if setup.hide_on_blur
+                        && focused_since_shown
+                        && hidden_since.is_none()
+                        && !asking.get() =>
                 {
                     hide(&window, &mut hidden_since, &backend);
                     page.deliver(&webview, r#"{"type":"hidden"}"#.to_string());
@@ -263,6 +279,66 @@ impl PopoverWindowOptions for WindowBuilder {
     #[cfg(not(target_os = "linux"))]
     fn with_platform_options(self) -> Self {
         self
+    }
+}
+
+/// The native dialog that confirms guarded settings: a GTK message dialog
+/// of this process, modal over the popover, outside the page (no script in
+/// the page can draw, read or press it). Cancel is the default, so a stray
+/// Enter typed into the page keeps the old settings.
+#[cfg(target_os = "linux")]
+mod confirm_dialog {
+    use super::*;
+    use gtk::prelude::*;
+    use tao::platform::unix::WindowExtUnix;
+
+    pub fn ask(window: &Window, request: ConfirmRequest, asking: Rc<Cell<bool>>) {
+        let (primary, details) = settings_guard::dialog_text(&request.changes);
+        let dialog = gtk::MessageDialog::new(
+            Some(window.gtk_window()),
+            gtk::DialogFlags::MODAL | gtk::DialogFlags::DESTROY_WITH_PARENT,
+            gtk::MessageType::Warning,
+            gtk::ButtonsType::None,
+            &primary,
+        );
+        dialog.set_title(settings_guard::DIALOG_TITLE);
+        dialog.set_secondary_text(Some(&details));
+        dialog.add_button("_Cancel", gtk::ResponseType::Cancel);
+        dialog.add_button("_Save the change", gtk::ResponseType::Accept);
+        dialog.set_default_response(gtk::ResponseType::Cancel);
+        dialog.set_keep_above(true);
+        dialog.set_position(gtk::WindowPosition::CenterOnParent);
+        let reply = Cell::new(Some(request.reply));
+        asking.set(true);
+        dialog.connect_response(move |dialog, response| {
+            let decision = if response == gtk::ResponseType::Accept {
+                Decision::Confirmed
+            } else {
+                Decision::Cancelled
+            };
+            if let Some(reply) = reply.take() {
+                let _ = reply.send(decision);
+            }
+            asking.set(false);
+            // SAFETY: the dialog is ours and not used after this handler.
+            unsafe { dialog.destroy() };
+        });
+        dialog.show_all();
+        if let Some(cancel) = dialog.widget_for_response(gtk::ResponseType::Cancel) {
+            cancel.grab_focus();
+        }
+        dialog.present();
+    }
+}
+
+/// Elsewhere there is no dialog of this process yet: guarded settings are
+/// refused from the page (config.toml still sets them).
+#[cfg(not(target_os = "linux"))]
+mod confirm_dialog {
+    use super::*;
+
+    pub fn ask(_window: &Window, request: ConfirmRequest, _asking: Rc<Cell<bool>>) {
+        let _ = request.reply.send(Decision::NoDialog);
     }
 }
 
