@@ -240,3 +240,158 @@ async fn first_run_setup_writes_a_valid_config_and_settings_apply_it_live() {
     assert!(violations.is_empty(), "log page: {violations:#?}");
     driver.close().await;
 }
+
+/// Runs `xdotool` on the desktop; its stdout.
+fn xdotool(desktop: &HeadlessDesktop, args: &[&str]) -> String {
+    let out = std::process::Command::new("xdotool")
+        .args(args)
+        .envs(desktop.env())
+        .output()
+        .expect("xdotool is installed by scripts/setup-and-test.sh");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The confirmation dialog's X window, if it is on screen.
+fn confirm_dialog(desktop: &HeadlessDesktop) -> Option<String> {
+    let title = opencode_nexus::popover::settings_guard::DIALOG_TITLE;
+    xdotool(desktop, &["search", "--onlyvisible", "--name", title])
+        .lines()
+        .next()
+        .map(str::to_string)
+}
+
+async fn wait_for_dialog(desktop: &HeadlessDesktop, nexus: &Nexus) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(window) = confirm_dialog(desktop) {
+            return window;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no confirmation dialog; popover log:\n{}",
+            support::popover::popover_log(nexus)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_for_no_dialog(desktop: &HeadlessDesktop) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while confirm_dialog(desktop).is_some() {
+        assert!(std::time::Instant::now() < deadline, "the dialog stays");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Types `keys` into the dialog as the user would: pointer over it, focus, keys.
+fn press_in_dialog(desktop: &HeadlessDesktop, window: &str, keys: &str) {
+    xdotool(desktop, &["mousemove", "--window", window, "40", "40"]);
+    xdotool(desktop, &["windowfocus", window]);
+    std::thread::sleep(Duration::from_millis(300));
+    xdotool(desktop, &["key", "--clearmodifiers", keys]);
+}
+
+async fn settings_status(driver: &WebDriver, contains: &str) -> String {
+    driver
+        .wait_until(
+            &format!("the settings status says {contains:?}"),
+            &format!(
+                "const s = document.querySelector('#settings-status'); \
+                 return s && s.textContent.includes({}) ? s.textContent : '';",
+                json!(contains)
+            ),
+            WAIT,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_program_and_password_settings_change_only_after_a_native_confirmation() {
+    let desktop = HeadlessDesktop::start();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let inspector = webdriver::free_port();
+    let env = popover_env(&desktop, inspector);
+    let extra = env_pairs(&env);
+    let config = format!(
+        "{}\n[popover]\nhide_on_blur = false\n",
+        support::nexus::managed_config(&home.project_dir())
+    );
+    let nexus = Nexus::start_with_env(&home, &config, &extra).await;
+    nexus.wait_for_state("running", SERVER_START).await;
+    let config_file = nexus.config_dir.join("config.toml");
+    let before = std::fs::read_to_string(&config_file).unwrap();
+
+    open(&nexus, &["--page", "settings"]).await;
+    let driver = WebDriver::attach(inspector, &home.root().join("webdriver-confirm.log")).await;
+    driver
+        .wait_for("#view-settings [data-key='server.command']", WAIT)
+        .await;
+
+    // A script in the page asks for another program straight over the IPC
+    // bridge, as injected code would: a native dialog opens, nothing is written.
+    driver
+        .execute(
+            "window.ipc.postMessage(JSON.stringify({type: 'nexus', id: 424242, call: {\
+               name: 'save_settings', values: {'server.command': '/tmp/attacker/opencode'}}}));",
+            json!([]),
+        )
+        .await;
+    let dialog = wait_for_dialog(&desktop, &nexus).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(std::fs::read_to_string(&config_file).unwrap(), before);
+    // Enter is not a yes: the default answer is Cancel.
+    press_in_dialog(&desktop, &dialog, "Return");
+    wait_for_no_dialog(&desktop).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        std::fs::read_to_string(&config_file).unwrap(),
+        before,
+        "a cancelled change was written"
+    );
+
+    // The Settings page: the status says a dialog waits; Escape cancels and
+    // the page is told; the edit stays in the form.
+    let program = home.root().join("my opencode");
+    std::os::unix::fs::symlink(
+        support::opencode_server::opencode_binary(),
+        &program,
+    )
+    .unwrap();
+    let program = program.display().to_string();
+    retype(&driver, "#view-settings [data-key='server.command']", &program).await;
+    driver.click_css("#settings-save", WAIT).await;
+    let dialog = wait_for_dialog(&desktop, &nexus).await;
+    let waiting = settings_status(&driver, "Confirm the change").await;
+    assert!(waiting.contains("server.command"), "{waiting}");
+    press_in_dialog(&desktop, &dialog, "Escape");
+    let status = settings_status(&driver, "Not saved").await;
+    assert!(status.contains("did not confirm"), "{status}");
+    wait_for_no_dialog(&desktop).await;
+    assert_eq!(std::fs::read_to_string(&config_file).unwrap(), before);
+
+    // Saving again and confirming in the dialog writes it.
+    driver.click_css("#settings-save", WAIT).await;
+    let dialog = wait_for_dialog(&desktop, &nexus).await;
+    press_in_dialog(&desktop, &dialog, "alt+s");
+    settings_status(&driver, "Saved").await;
+    wait_for_no_dialog(&desktop).await;
+    assert_eq!(
+        load_config(&home).server.command.as_deref(),
+        Some(std::path::Path::new(&program))
+    );
+
+    // Other keys save without a dialog.
+    retype(&driver, "#view-settings [data-key='notify.min_duration']", "42").await;
+    driver.click_css("#settings-save", WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while load_config(&home).notify.min_duration != Duration::from_secs(42) {
+        assert!(confirm_dialog(&desktop).is_none(), "a dialog for notify.min_duration");
+        assert!(std::time::Instant::now() < deadline, "min_duration not saved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    driver.close().await;
+}
