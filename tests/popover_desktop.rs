@@ -278,3 +278,128 @@ async fn the_popover_exits_after_keep_alive_survives_a_crash_and_keeps_drafts() 
     assert_eq!(third.len(), 1);
     assert_ne!(third, second);
 }
+
+/// Injects inline script every way a page script could (a `<script>`
+/// element, an `onerror` attribute, a parsed HTML fragment) and reports
+/// whether any of it ran, once the image's own error event has fired.
+const INJECT_INLINE_SCRIPT: &str = r#"
+const done = arguments[arguments.length - 1];
+const violations = [];
+document.addEventListener('securitypolicyviolation', e => violations.push(e.effectiveDirective || e.violatedDirective));
+window.__nexusInlineScript = false;
+window.__nexusInlineHandler = false;
+window.__nexusFragmentScript = false;
+const script = document.createElement('script');
+script.textContent = 'window.__nexusInlineScript = true;';
+document.body.appendChild(script);
+let errored = false;
+const img = document.createElement('img');
+img.setAttribute('onerror', 'window.__nexusInlineHandler = true');
+img.addEventListener('error', () => { errored = true; });
+img.src = 'x-no-such-image.png';
+document.body.appendChild(img);
+document.body.appendChild(document.createRange().createContextualFragment(
+  '<script>window.__nexusFragmentScript = true;<\/script>'));
+const start = Date.now();
+(function wait() {
+  if (!errored && Date.now() - start < 10000) return setTimeout(wait, 50);
+  // A moment more for anything queued behind the error event.
+  setTimeout(() => done({
+    errored,
+    inlineScript: window.__nexusInlineScript,
+    inlineHandler: window.__nexusInlineHandler,
+    fragmentScript: window.__nexusFragmentScript,
+    violations,
+  }), 300);
+})();
+"#;
+
+/// Puts `text` in the composer as typing would (an `input` event).
+const SET_COMPOSER: &str = "const c = document.querySelector('#composer'); c.value = arguments[0]; \
+     c.dispatchEvent(new Event('input', {bubbles: true}));";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webkit_enforces_the_pages_csp_and_an_overlong_draft_is_said_not_dropped() {
+    use opencode_nexus::popover::page_protocol::MAX_DRAFT_BYTES;
+    let desktop = HeadlessDesktop::start();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let inspector = webdriver::free_port();
+    let nexus = start_nexus(&desktop, &home, "hide_on_blur = false", inspector).await;
+    open(&nexus, &[]).await;
+    let driver = WebDriver::attach(inspector, &home.root().join("webdriver-csp.log")).await;
+    driver.wait_for("#composer", WAIT).await;
+
+    // Inline script injected into the real page does not run: WebKitGTK
+    // enforces the policy (header and meta), and reports each attempt.
+    let outcome = driver.execute_async(INJECT_INLINE_SCRIPT, json!([])).await;
+    assert_eq!(outcome["errored"], true, "the image never failed: {outcome}");
+    assert_eq!(outcome["inlineScript"], false, "inline <script> ran: {outcome}");
+    assert_eq!(outcome["inlineHandler"], false, "onerror ran: {outcome}");
+    assert_eq!(outcome["fragmentScript"], false, "fragment script ran: {outcome}");
+    let violations = outcome["violations"].as_array().cloned().unwrap_or_default();
+    assert!(
+        violations.iter().any(|v| v.as_str().unwrap_or_default().starts_with("script-src")),
+        "no script-src violation reported: {outcome}"
+    );
+    // The page itself still works under the policy (its own scripts run).
+    assert_eq!(
+        driver
+            .execute("return typeof window.nexus.receive", json!([]))
+            .await,
+        "function"
+    );
+
+    // Drafts: the page counts bytes as Rust does. At exactly the limit the
+    // draft is saved and no note shows …
+    let drafts_file = nexus.state_dir.join("drafts.json");
+    // The texts of drafts.json (a list, the oldest change first).
+    let saved_texts = || -> Vec<String> {
+        let text = std::fs::read_to_string(&drafts_file).unwrap_or_default();
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_default();
+        entries
+            .iter()
+            .filter_map(|e| e["text"].as_str().map(str::to_string))
+            .collect()
+    };
+    let saved = || saved_texts().pop();
+    let fits = "é".repeat(MAX_DRAFT_BYTES / 2);
+    driver.execute(SET_COMPOSER, json!([fits])).await;
+    let deadline = Instant::now() + WAIT;
+    while saved().as_deref() != Some(fits.as_str()) {
+        assert!(
+            Instant::now() < deadline,
+            "a draft of exactly {MAX_DRAFT_BYTES} bytes was not saved; popover log:\n{}",
+            support::popover::popover_log(&nexus)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(driver.text_of("#draft-note").await, "");
+    // … one byte more is not sent, and the note by the composer says so.
+    driver
+        .execute(SET_COMPOSER, json!([format!("{fits}x")]))
+        .await;
+    let note = driver
+        .wait_until(
+            "the too-long note",
+            "const n = document.querySelector('#draft-note'); \
+             return n && n.getClientRects().length > 0 ? n.textContent : '';",
+            WAIT,
+        )
+        .await;
+    let note = note.as_str().unwrap();
+    assert!(note.contains("Too long to keep as a draft"), "{note}");
+    assert!(note.contains(&format!("{} KiB", MAX_DRAFT_BYTES / 1024)), "{note}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(saved().as_deref(), Some(fits.as_str()), "the last fitting one stays");
+    assert!(!support::popover::popover_log(&nexus).contains("draft not kept"));
+    // Short again: the note goes and the draft is saved.
+    driver.execute(SET_COMPOSER, json!(["short again"])).await;
+    let deadline = Instant::now() + WAIT;
+    while saved().as_deref() != Some("short again") {
+        assert!(Instant::now() < deadline, "the short draft was not saved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(driver.text_of("#draft-note").await, "");
+    driver.close().await;
+}
