@@ -333,13 +333,27 @@ async fn webkit_enforces_the_pages_csp_and_an_overlong_draft_is_said_not_dropped
     // Inline script injected into the real page does not run: WebKitGTK
     // enforces the policy (header and meta), and reports each attempt.
     let outcome = driver.execute_async(INJECT_INLINE_SCRIPT, json!([])).await;
-    assert_eq!(outcome["errored"], true, "the image never failed: {outcome}");
-    assert_eq!(outcome["inlineScript"], false, "inline <script> ran: {outcome}");
+    assert_eq!(
+        outcome["errored"], true,
+        "the image never failed: {outcome}"
+    );
+    assert_eq!(
+        outcome["inlineScript"], false,
+        "inline <script> ran: {outcome}"
+    );
     assert_eq!(outcome["inlineHandler"], false, "onerror ran: {outcome}");
-    assert_eq!(outcome["fragmentScript"], false, "fragment script ran: {outcome}");
-    let violations = outcome["violations"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        outcome["fragmentScript"], false,
+        "fragment script ran: {outcome}"
+    );
+    let violations = outcome["violations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(
-        violations.iter().any(|v| v.as_str().unwrap_or_default().starts_with("script-src")),
+        violations
+            .iter()
+            .any(|v| v.as_str().unwrap_or_default().starts_with("script-src")),
         "no script-src violation reported: {outcome}"
     );
     // The page itself still works under the policy (its own scripts run).
@@ -389,9 +403,16 @@ async fn webkit_enforces_the_pages_csp_and_an_overlong_draft_is_said_not_dropped
         .await;
     let note = note.as_str().unwrap();
     assert!(note.contains("Too long to keep as a draft"), "{note}");
-    assert!(note.contains(&format!("{} KiB", MAX_DRAFT_BYTES / 1024)), "{note}");
+    assert!(
+        note.contains(&format!("{} KiB", MAX_DRAFT_BYTES / 1024)),
+        "{note}"
+    );
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(saved().as_deref(), Some(fits.as_str()), "the last fitting one stays");
+    assert_eq!(
+        saved().as_deref(),
+        Some(fits.as_str()),
+        "the last fitting one stays"
+    );
     assert!(!support::popover::popover_log(&nexus).contains("draft not kept"));
     // Short again: the note goes and the draft is saved.
     driver.execute(SET_COMPOSER, json!(["short again"])).await;

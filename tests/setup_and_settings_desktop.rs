@@ -356,13 +356,14 @@ async fn the_program_and_password_settings_change_only_after_a_native_confirmati
     // The Settings page: the status says a dialog waits; Escape cancels and
     // the page is told; the edit stays in the form.
     let program = home.root().join("my opencode");
-    std::os::unix::fs::symlink(
-        support::opencode_server::opencode_binary(),
+    std::os::unix::fs::symlink(support::opencode_server::opencode_binary(), &program).unwrap();
+    let program = program.display().to_string();
+    retype(
+        &driver,
+        "#view-settings [data-key='server.command']",
         &program,
     )
-    .unwrap();
-    let program = program.display().to_string();
-    retype(&driver, "#view-settings [data-key='server.command']", &program).await;
+    .await;
     driver.click_css("#settings-save", WAIT).await;
     let dialog = wait_for_dialog(&desktop, &nexus).await;
     let waiting = settings_status(&driver, "Confirm the change").await;
@@ -385,12 +386,23 @@ async fn the_program_and_password_settings_change_only_after_a_native_confirmati
     );
 
     // Other keys save without a dialog.
-    retype(&driver, "#view-settings [data-key='notify.min_duration']", "42").await;
+    retype(
+        &driver,
+        "#view-settings [data-key='notify.min_duration']",
+        "42",
+    )
+    .await;
     driver.click_css("#settings-save", WAIT).await;
     let deadline = std::time::Instant::now() + WAIT;
     while load_config(&home).notify.min_duration != Duration::from_secs(42) {
-        assert!(confirm_dialog(&desktop).is_none(), "a dialog for notify.min_duration");
-        assert!(std::time::Instant::now() < deadline, "min_duration not saved");
+        assert!(
+            confirm_dialog(&desktop).is_none(),
+            "a dialog for notify.min_duration"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "min_duration not saved"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     driver.close().await;

@@ -146,7 +146,10 @@ mod tests {
             .filter_map(|tag| html.find(tag))
             .min()
             .unwrap();
-        assert!(at < first_load, "the CSP meta comes after a script or style");
+        assert!(
+            at < first_load,
+            "the CSP meta comes after a script or style"
+        );
         assert_eq!(html.matches("Content-Security-Policy").count(), 1);
     }
 

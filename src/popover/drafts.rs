@@ -236,7 +236,11 @@ mod tests {
                 bytes: MAX_DRAFT_BYTES + 1
             })
         );
-        assert_eq!(drafts.get("new:/p"), Some(fits.as_str()), "the last one kept");
+        assert_eq!(
+            drafts.get("new:/p"),
+            Some(fits.as_str()),
+            "the last one kept"
+        );
     }
 
     #[test]
@@ -244,10 +248,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("drafts.json");
         std::fs::write(&path, r#"{"session:ses_1":"old format"}"#).unwrap();
-        assert_eq!(
-            Drafts::load(path).get("session:ses_1"),
-            Some("old format")
-        );
+        assert_eq!(Drafts::load(path).get("session:ses_1"), Some("old format"));
     }
 
     #[test]

@@ -86,7 +86,9 @@ pub fn prepare_save(
     // Guarded keys are compared with the file (only the user writes it: by
     // hand, or through this dialog); a file that does not load counts as the
     // settings in use.
-    let current = Config::load(paths).map(|l| l.config).unwrap_or_else(|_| in_use.clone());
+    let current = Config::load(paths)
+        .map(|l| l.config)
+        .unwrap_or_else(|_| in_use.clone());
     let guarded = settings_guard::guarded_changes(&current, &valid.config);
     if let Some(why) = settings_guard::too_long_to_show(&guarded) {
         let key = guarded.first().map(|c| c.key);

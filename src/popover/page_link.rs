@@ -2,8 +2,8 @@
 //! message for the page, and requests to show, hide or quit, go through the
 //! event loop's proxy (GTK and the webview live on the main thread only).
 
-use crate::core::popover_lifecycle::OpenRequest;
 use super::settings_guard::GuardedChange;
+use crate::core::popover_lifecycle::OpenRequest;
 use crate::ipc::protocol::PopoverSetup;
 use serde_json::{Value, json};
 
@@ -153,10 +153,15 @@ mod tests {
         let inner = &literal[1..literal.len() - 1];
         let mut escaped = false;
         for c in inner.chars() {
-            assert!(escaped || c != '"', "an unescaped quote ends the string: {script}");
+            assert!(
+                escaped || c != '"',
+                "an unescaped quote ends the string: {script}"
+            );
             escaped = !escaped && c == '\\';
         }
-        for raw in ['\u{2028}', '\u{2029}', '<', '>', '\n', '\r', '\u{0}', '\u{1b}', '\u{85}'] {
+        for raw in [
+            '\u{2028}', '\u{2029}', '<', '>', '\n', '\r', '\u{0}', '\u{1b}', '\u{85}',
+        ] {
             assert!(!script.contains(raw), "{raw:?} left raw in {script:?}");
         }
         // No object literal is evaluated: the page gets the JSON text itself.

@@ -137,7 +137,11 @@ mod tests {
         assert_eq!(changes[1].old, "(not set: found on PATH)");
         assert_eq!(changes[1].new, "/tmp/evil");
         let (_, details) = dialog_text(&changes);
-        for shown in ["now: (not set: found on PATH)", "new: /tmp/evil", "new: attach"] {
+        for shown in [
+            "now: (not set: found on PATH)",
+            "new: /tmp/evil",
+            "new: attach",
+        ] {
             assert!(details.contains(shown), "{shown} missing in {details}");
         }
     }
@@ -153,7 +157,10 @@ mod tests {
         let (_, details) = dialog_text(&changes);
         assert!(!details.contains('\u{202e}') && !details.contains('\u{200b}'));
         assert!(details.contains("\\u202e") && details.contains("\\u200b"));
-        let new_lines = details.lines().filter(|l| l.starts_with("    new: ")).count();
+        let new_lines = details
+            .lines()
+            .filter(|l| l.starts_with("    new: "))
+            .count();
         assert_eq!(new_lines, 1, "a value made a line of its own: {details}");
     }
 
@@ -164,7 +171,10 @@ mod tests {
         new.server.command = Some(PathBuf::from(format!("/{}", "a/".repeat(300))));
         let changes = guarded_changes(&current, &new);
         let why = too_long_to_show(&changes).expect("refused");
-        assert!(why.contains("server.command") && why.contains("config.toml"), "{why}");
+        assert!(
+            why.contains("server.command") && why.contains("config.toml"),
+            "{why}"
+        );
         new.server.command = Some(PathBuf::from("/opt/opencode/bin/opencode"));
         assert_eq!(too_long_to_show(&guarded_changes(&current, &new)), None);
     }
