@@ -90,8 +90,7 @@ pub fn prepare_save(
         .map(|l| l.config)
         .unwrap_or_else(|_| in_use.clone());
     let guarded = settings_guard::guarded_changes(&current, &valid.config);
-    if let Some(why) = settings_guard::too_long_to_show(&guarded) {
-        let key = guarded.first().map(|c| c.key);
+    if let Some((key, why)) = settings_guard::too_long_to_show(&guarded) {
         return Err(json!({"saved": false, "key": key, "error": why}));
     }
     Ok(PendingSave {
@@ -259,4 +258,99 @@ pub fn set_autostart(context: &NexusContext, enabled: bool) -> Result<Value, Cal
     crate::autostart::set(&context.paths, enabled)
         .map(|enabled| json!({"enabled": enabled}))
         .map_err(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(home: &std::path::Path) -> NexusContext {
+        let home = home.to_path_buf();
+        NexusContext {
+            paths: Paths::from_vars(|name| (name == "HOME").then(|| home.clone().into())),
+            path_var: None,
+        }
+    }
+
+    fn setup(context: &NexusContext) -> PopoverSetup {
+        PopoverSetup {
+            directories: Vec::new(),
+            default_directory: "/".into(),
+            keep_alive_secs: 120,
+            hide_on_blur: true,
+            settings: settings_form::values(&Config::defaults(&context.paths)),
+        }
+    }
+
+    fn form(pairs: &[(&str, Value)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn guarded_keys_are_compared_with_the_file_and_wait_for_confirmation() {
+        let home = tempfile::tempdir().unwrap();
+        let context = context(home.path());
+        let setup = setup(&context);
+        let file = context.paths.config_file();
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "[server]\ncommand = \"/opt/opencode\"\n").unwrap();
+
+        // The same program as the file, another port: no confirmation.
+        let same = prepare_save(
+            &context,
+            &setup,
+            &form(&[
+                ("server.command", json!("/opt/opencode")),
+                ("server.port", json!(4096)),
+            ]),
+        )
+        .unwrap();
+        assert!(same.guarded.is_empty());
+
+        // Another program: held for confirmation, and nothing written yet.
+        let other = prepare_save(
+            &context,
+            &setup,
+            &form(&[("server.command", json!("/tmp/attacker/opencode"))]),
+        )
+        .unwrap();
+        assert_eq!(other.guarded.len(), 1);
+        assert_eq!(other.guarded[0].old, "/opt/opencode");
+        assert_eq!(other.guarded[0].new, "/tmp/attacker/opencode");
+        assert!(
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .contains("/opt/opencode")
+        );
+        let cancelled = cancelled_answer(&other, "You did not confirm the change");
+        assert_eq!(cancelled["saved"], false);
+        assert_eq!(cancelled["cancelled"], true);
+        assert_eq!(cancelled["key"], "server.command");
+        // Confirmed: written as any save.
+        let saved = write_settings(&context, other).unwrap();
+        assert_eq!(saved["saved"], true);
+        assert!(
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .contains("/tmp/attacker/opencode")
+        );
+
+        // A value too long to show whole is refused, naming the key.
+        let long = format!("/{}", "x/".repeat(400));
+        let refused = prepare_save(
+            &context,
+            &setup,
+            &form(&[
+                ("server.url", json!("http://127.0.0.1:4096")),
+                ("server.password_file", json!(long)),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(refused["saved"], false);
+        assert_eq!(refused["key"], "server.password_file", "{refused}");
+        assert!(refused["error"].as_str().unwrap().contains("config.toml"));
+    }
 }

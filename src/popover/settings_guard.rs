@@ -49,16 +49,17 @@ pub fn guarded_changes(current: &Config, new: &Config) -> Vec<GuardedChange> {
         .collect()
 }
 
-/// Why these changes cannot be confirmed in a dialog, if they cannot.
-pub fn too_long_to_show(changes: &[GuardedChange]) -> Option<String> {
+/// The key that cannot be confirmed in a dialog, and why, if there is one.
+pub fn too_long_to_show(changes: &[GuardedChange]) -> Option<(&'static str, String)> {
     changes.iter().find_map(|c| {
         let chars = c.new.chars().count();
         (chars > MAX_SHOWN_CHARS).then(|| {
-            format!(
+            let why = format!(
                 "{} is too long to show for confirmation ({chars} characters; at most \
                  {MAX_SHOWN_CHARS}); set it by editing config.toml",
                 c.key
-            )
+            );
+            (c.key, why)
         })
     })
 }
@@ -170,7 +171,8 @@ mod tests {
         let mut new = current.clone();
         new.server.command = Some(PathBuf::from(format!("/{}", "a/".repeat(300))));
         let changes = guarded_changes(&current, &new);
-        let why = too_long_to_show(&changes).expect("refused");
+        let (key, why) = too_long_to_show(&changes).expect("refused");
+        assert_eq!(key, "server.command");
         assert!(
             why.contains("server.command") && why.contains("config.toml"),
             "{why}"
