@@ -8,7 +8,6 @@ use crate::core::Event;
 use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, PopoverGeneration};
 use crate::ipc::protocol::{self, FromPopover, Reply, ServerAccess, ToPopover};
 use crate::platform::{ProcessId, StopSignal};
-use crate::supervisor::descendants::OwnChildren;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, BufReader};
@@ -269,7 +268,6 @@ async fn send(replies: &mut Replies, command: &ToPopover) -> std::io::Result<()>
 
 /// Starts and stops popover processes for the executor.
 pub(crate) struct PopoverProcesses {
-    own_children: OwnChildren,
     events: mpsc::Sender<Event>,
     log: std::path::PathBuf,
     running: Option<(PopoverGeneration, ProcessId)>,
@@ -277,12 +275,10 @@ pub(crate) struct PopoverProcesses {
 
 impl PopoverProcesses {
     pub fn new(
-        own_children: OwnChildren,
         events: mpsc::Sender<Event>,
         log: std::path::PathBuf,
     ) -> Self {
         PopoverProcesses {
-            own_children,
             events,
             log,
             running: None,
@@ -317,18 +313,15 @@ impl PopoverProcesses {
             Err(e) => return exited(format!("cannot run {}: {e}", program.display())),
         };
         let pid = child.id().unwrap_or_default();
-        self.own_children.insert(pid);
         self.running = crate::platform::process_start_time(pid)
             .map(|start_time| (generation, ProcessId { pid, start_time }));
         tracing::info!(pid, "popover started");
         let events = self.events.clone();
-        let own = self.own_children.clone();
         tokio::spawn(async move {
             let reason = match child.wait().await {
                 Ok(status) => describe(status),
                 Err(e) => format!("lost track of it: {e}"),
             };
-            own.remove(pid);
             tracing::info!(pid, "popover {reason}");
             let _ = events
                 .send(Event::Popover(PopoverEvent::Exited { generation, reason }))
