@@ -270,6 +270,8 @@ async fn send(replies: &mut Replies, command: &ToPopover) -> std::io::Result<()>
 pub(crate) struct PopoverProcesses {
     events: mpsc::Sender<Event>,
     log: std::path::PathBuf,
+    /// popover.log, shared by every popover process, rotated as it grows.
+    log_file: Option<Arc<Mutex<crate::logging::RotatingFile>>>,
     running: Option<(PopoverGeneration, ProcessId)>,
 }
 
@@ -281,6 +283,7 @@ impl PopoverProcesses {
         PopoverProcesses {
             events,
             log,
+            log_file: None,
             running: None,
         }
     }
@@ -295,24 +298,32 @@ impl PopoverProcesses {
             Ok(p) => p,
             Err(reason) => return exited(reason),
         };
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map(std::process::Stdio::from)
-            .unwrap_or_else(|_| std::process::Stdio::null());
         let mut command = tokio::process::Command::new(&program);
         command
             .env_remove("OPENCODE_SERVER_PASSWORD")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(stderr)
+            // Through us into popover.log, so the file can be rotated while it runs.
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(false);
         let mut child = match command.spawn() {
             Ok(c) => c,
             Err(e) => return exited(format!("cannot run {}: {e}", program.display())),
         };
         let pid = child.id().unwrap_or_default();
+        if let Some(stderr) = child.stderr.take() {
+            if self.log_file.is_none() {
+                self.log_file = crate::logging::RotatingFile::open(
+                    self.log.clone(),
+                    crate::logging::POPOVER_LOG_BYTES,
+                    crate::logging::POPOVER_LOG_ROTATIONS,
+                )
+                .map_err(|e| tracing::warn!("popover output is not kept: {e}"))
+                .ok()
+                .map(|file| Arc::new(Mutex::new(file)));
+            }
+            tokio::spawn(copy_to_log(stderr, self.log_file.clone()));
+        }
         self.running = crate::platform::process_start_time(pid)
             .map(|start_time| (generation, ProcessId { pid, start_time }));
         tracing::info!(pid, "popover started");
@@ -337,6 +348,26 @@ impl PopoverProcesses {
         {
             crate::platform::signal_process(process, StopSignal::Kill);
             self.running = None;
+        }
+    }
+}
+
+/// Copies the popover's output into popover.log until it closes (read on
+/// even without a file, so the popover never blocks on a full pipe).
+async fn copy_to_log(
+    mut output: tokio::process::ChildStderr,
+    log: Option<Arc<Mutex<crate::logging::RotatingFile>>>,
+) {
+    use std::io::Write;
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0u8; 8192];
+    loop {
+        let n = match output.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if let Some(Ok(mut file)) = log.as_ref().map(|l| l.lock()) {
+            let _ = file.write_all(&buffer[..n]);
         }
     }
 }
