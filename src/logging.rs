@@ -139,11 +139,17 @@ mod tests {
         }
         let current = std::fs::read_to_string(&path).unwrap();
         assert!(current.len() <= 100, "{current}");
-        assert!(current.ends_with("line 19 of the log, 30 bytes\n"), "{current}");
+        assert!(
+            current.ends_with("line 19 of the log, 30 bytes\n"),
+            "{current}"
+        );
         let older = std::fs::read_to_string(dir.path().join("nexus.log.1")).unwrap();
         assert!(older.len() <= 100 && older.contains("line 1"), "{older}");
         assert!(dir.path().join("nexus.log.2").exists());
-        assert!(!dir.path().join("nexus.log.3").exists(), "only two old files");
+        assert!(
+            !dir.path().join("nexus.log.3").exists(),
+            "only two old files"
+        );
         for name in ["nexus.log", "nexus.log.1", "nexus.log.2"] {
             assert_eq!(mode(&dir.path().join(name)), 0o600, "{name}");
         }
@@ -165,6 +171,9 @@ mod tests {
     #[test]
     fn a_missing_directory_is_an_error_naming_the_file() {
         let err = RotatingFile::open("/nonexistent/dir/nexus.log".into(), 100, 1).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/dir/nexus.log"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/dir/nexus.log"),
+            "{err}"
+        );
     }
 }

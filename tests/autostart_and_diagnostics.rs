@@ -201,7 +201,11 @@ print(json.dumps([arg.replace("%%", "%") for arg in argv]))
     let status = stdout(&run_weird(&["autostart", "status"]));
     assert_eq!(
         status.trim(),
-        format!("enabled: {} starts {} at login", entry.display(), program.display()),
+        format!(
+            "enabled: {} starts {} at login",
+            entry.display(),
+            program.display()
+        ),
     );
     let _ = std::fs::remove_dir_all(weird.parent().unwrap());
 }

@@ -460,7 +460,9 @@ async fn tool_processes_of_a_crashed_server_are_stopped() {
     nexus
         .wait_for_status(SERVER_START, "a restarted server", |s| {
             s["server"]["state"] == "running"
-                && s["server"]["pid"].as_u64().is_some_and(|p| p as u32 != server)
+                && s["server"]["pid"]
+                    .as_u64()
+                    .is_some_and(|p| p as u32 != server)
         })
         .await;
 }

@@ -99,9 +99,9 @@ fn is_executable(path: &Path) -> bool {
 /// reserved characters, plus `=` and `%`-free plain text kept bare).
 fn needs_quotes(arg: &str) -> bool {
     arg.is_empty()
-        || arg.chars().any(|c| {
-            c.is_whitespace() || "\"'\\><~|&;$*?#()`".contains(c) || c.is_control()
-        })
+        || arg
+            .chars()
+            .any(|c| c.is_whitespace() || "\"'\\><~|&;$*?#()`".contains(c) || c.is_control())
 }
 
 /// One argument quoted by the Exec rules (before the string escapes).
@@ -200,7 +200,9 @@ pub fn parse_exec_value(value: &str) -> Result<Vec<String>, String> {
                 arg.push(c);
             }
             if needs_quotes(&arg) {
-                return Err(format!("Exec has an unquoted reserved character in {arg:?}"));
+                return Err(format!(
+                    "Exec has an unquoted reserved character in {arg:?}"
+                ));
             }
         }
         argv.push(arg.replace("%%", "%"));
@@ -283,7 +285,10 @@ mod tests {
         assert_eq!(exec_value(&["/plain/path"]).unwrap(), "/plain/path");
         assert_eq!(exec_value(&["/new\nline"]).unwrap(), r#""/new\nline""#);
         let bell = exec_value(&["/a\u{7}b"]).unwrap_err();
-        assert!(bell.contains("\\u{7}") || bell.contains("\\x07") || bell.contains("control"), "{bell}");
+        assert!(
+            bell.contains("\\u{7}") || bell.contains("\\x07") || bell.contains("control"),
+            "{bell}"
+        );
     }
 
     #[test]

@@ -125,10 +125,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         events_tx.clone(),
     );
     let mut effects = Executor {
-        popover_processes: PopoverProcesses::new(
-            events_tx.clone(),
-            setup.paths.popover_log(),
-        ),
+        popover_processes: PopoverProcesses::new(events_tx.clone(), setup.paths.popover_log()),
         popover: popover.clone(),
         popover_setup: popover_setup_tx,
         access: access_tx,

@@ -276,10 +276,7 @@ pub(crate) struct PopoverProcesses {
 }
 
 impl PopoverProcesses {
-    pub fn new(
-        events: mpsc::Sender<Event>,
-        log: std::path::PathBuf,
-    ) -> Self {
+    pub fn new(events: mpsc::Sender<Event>, log: std::path::PathBuf) -> Self {
         PopoverProcesses {
             events,
             log,

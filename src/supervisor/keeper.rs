@@ -78,7 +78,8 @@ pub fn run(command: Vec<OsString>) -> u8 {
     if writeln!(link, "started {pid}").is_err() {
         // The daemon is already gone: the watcher below stops the server.
     }
-    let server_id = platform::process_start_time(pid).map(|start_time| ProcessId { pid, start_time });
+    let server_id =
+        platform::process_start_time(pid).map(|start_time| ProcessId { pid, start_time });
     if let Ok(watch) = link.try_clone() {
         std::thread::spawn(move || stop_when_daemon_dies(watch, pid, server_id));
     }
@@ -116,7 +117,8 @@ fn stop_when_daemon_dies(mut link: UnixStream, pid: u32, server: Option<ProcessI
             Err(_) => break,
         }
     }
-    let still_ours = || server.is_some_and(|s| platform::process_start_time(pid) == Some(s.start_time));
+    let still_ours =
+        || server.is_some_and(|s| platform::process_start_time(pid) == Some(s.start_time));
     if !still_ours() {
         return;
     }
@@ -203,9 +205,12 @@ pub fn start(
         .process_group(0)
         .kill_on_drop(false);
     configure(&mut command);
-    let mut keeper = command
-        .spawn()
-        .map_err(|e| format!("cannot run the server keeper ({}): {e}", this_program().display()))?;
+    let mut keeper = command.spawn().map_err(|e| {
+        format!(
+            "cannot run the server keeper ({}): {e}",
+            this_program().display()
+        )
+    })?;
     // The command held the keeper's end; close ours of it now so end-of-file
     // means the keeper is gone.
     drop(command);
@@ -216,8 +221,8 @@ pub fn start(
                 .map_err(|e| format!("cannot watch the server keeper: {e}"))?;
             let link = tokio::net::UnixStream::from_std(ours)
                 .map_err(|e| format!("cannot watch the server keeper: {e}"))?;
-            let server = platform::process_start_time(pid)
-                .map(|start_time| ProcessId { pid, start_time });
+            let server =
+                platform::process_start_time(pid).map(|start_time| ProcessId { pid, start_time });
             Ok(KeptServer {
                 pid,
                 server,
@@ -304,7 +309,10 @@ impl KeptServer {
         if let Some(server) = self.server {
             let alive = || platform::process_start_time(server.pid) == Some(server.start_time);
             if alive() {
-                tracing::warn!(pid = server.pid, "the server keeper ended first: stopping the server");
+                tracing::warn!(
+                    pid = server.pid,
+                    "the server keeper ended first: stopping the server"
+                );
                 signal_tree(server.pid, StopSignal::Terminate);
                 let deadline = tokio::time::Instant::now() + ORPHANED_GRACE;
                 while alive() && tokio::time::Instant::now() < deadline {
@@ -336,7 +344,11 @@ mod tests {
         );
         assert!(parse_start_report("started 1").is_err());
         assert!(parse_start_report("started").is_err());
-        assert!(parse_start_report("hello").unwrap_err().contains("\"hello\""));
+        assert!(
+            parse_start_report("hello")
+                .unwrap_err()
+                .contains("\"hello\"")
+        );
     }
 
     #[test]
