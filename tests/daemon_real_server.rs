@@ -523,3 +523,51 @@ async fn tool_processes_inherit_the_server_password() {
         );
     }
 }
+
+/// The parent of `pid`, from /proc.
+fn parent_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+    after_name
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_next_start_stops_a_server_whose_daemon_and_keeper_were_killed() {
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let (mut nexus, status) = running_nexus(&home).await;
+    let server = server_pid(&status);
+    let keeper = parent_of(server);
+    assert!(
+        command_line(keeper).contains("server-keeper"),
+        "the server runs under its keeper: {}",
+        command_line(keeper)
+    );
+    // Both gone at once, so neither can stop the server: only the pid
+    // record is left to find it.
+    unsafe {
+        libc::kill(keeper as i32, libc::SIGSTOP);
+        libc::kill(nexus.pid() as i32, libc::SIGKILL);
+        libc::kill(keeper as i32, libc::SIGKILL);
+    }
+    let _ = nexus.wait_exit(SETTLE).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(process_alive(server), "the server outlived both");
+
+    let next = Nexus::start(&home, &managed_config(&home.project_dir())).await;
+    wait_all_gone(&[server], "the old server at the next start", || {
+        next.daemon_log()
+    })
+    .await;
+    assert!(
+        next.daemon_log()
+            .contains("stopping the server left behind by a previous Nexus"),
+        "{}",
+        next.daemon_log()
+    );
+}

@@ -60,14 +60,17 @@ pub fn status(paths: &Paths) -> AutostartState {
     if value("Hidden") == Some("true") || value("X-GNOME-Autostart-enabled") == Some("false") {
         return AutostartState::Disabled;
     }
-    let Some(program) = value("Exec")
-        .and_then(|exec| parse_exec_value(exec).ok())
-        .and_then(|argv| argv.into_iter().next())
-    else {
-        return AutostartState::Broken {
-            entry,
-            reason: "has no Exec line".into(),
-        };
+    let argv = match value("Exec").map(parse_exec_value) {
+        None => Err("has no Exec line".to_string()),
+        Some(Err(e)) => Err(format!(
+            "has an Exec line that cannot be read ({e}); run `opencode-nexus autostart enable` again"
+        )),
+        Some(Ok(argv)) if argv.is_empty() => Err("has an empty Exec line".to_string()),
+        Some(Ok(argv)) => Ok(argv),
+    };
+    let program = match argv {
+        Ok(argv) => argv.into_iter().next().unwrap_or_default(),
+        Err(reason) => return AutostartState::Broken { entry, reason },
     };
     let program = PathBuf::from(program);
     if !is_executable(&program) {
@@ -297,6 +300,32 @@ mod tests {
         assert!(parse_exec_value(r#""/a\qb""#).is_err());
         assert!(parse_exec_value(r#""/a"b"#).is_err());
         assert!(parse_exec_value("/a$b").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        enable(&paths, &std::env::current_exe().unwrap()).unwrap();
+        let entry = paths.autostart_entry();
+        let text = std::fs::read_to_string(&entry).unwrap();
+        let text: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("Exec=") {
+                    "Exec=\"/unclosed daemon"
+                } else {
+                    l
+                }
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&entry, text).unwrap();
+        match status(&paths) {
+            AutostartState::Broken { reason, .. } => {
+                assert!(
+                    reason.contains("cannot be read (Exec ends inside quotes)"),
+                    "{reason}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(parse_exec_value("  /a   b ").unwrap(), ["/a", "b"]);
     }
 }

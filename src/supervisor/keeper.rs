@@ -75,9 +75,8 @@ pub fn run(command: Vec<OsString>) -> u8 {
     // Exit statuses are collected with waitpid(-1) below, orphans included.
     drop(server);
     platform::forward_stop_signals_to_group(pid);
-    if writeln!(link, "started {pid}").is_err() {
-        // The daemon is already gone: the watcher below stops the server.
-    }
+    // If the daemon is already gone, the watcher below stops the server.
+    let _ = writeln!(link, "started {pid}");
     let server_id =
         platform::process_start_time(pid).map(|start_time| ProcessId { pid, start_time });
     if let Ok(watch) = link.try_clone() {

@@ -359,7 +359,8 @@ pub fn stop_orphan_from_previous_run(paths: &Paths) {
     let Ok(pid) = u32::try_from(pid) else { return };
     if platform::process_start_time(pid) == Some(start) {
         tracing::warn!(pid, "stopping the server left behind by a previous Nexus");
-        let _ = platform::signal_process_group(pid, StopSignal::Kill);
+        // Its keeper normally did this already; here both were killed at once.
+        keeper::signal_tree(pid, StopSignal::Kill);
     }
 }
 
