@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         },
         Command::Autostart { action } => cli::autostart(&paths, action),
         Command::Popover => cli::run_popover(),
+        Command::ServerKeeper { command } => opencode_nexus::supervisor::keeper::run(command),
         command => runtime(false).block_on(cli::run_client(&paths, command)),
     };
     ExitCode::from(code)

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 use support::mock_model::MockModel;
-use support::nexus::{Nexus, managed_config, nexus_binary, stdout};
+use support::nexus::{Nexus, managed_config, nexus_binary, nexus_env, stdout};
 use support::opencode_server::{OpencodeServer, TestHome};
 
 use support::nexus::run_in as run;
@@ -121,4 +121,105 @@ async fn diagnostics_never_show_the_attach_password_and_work_without_a_daemon() 
         report.contains("daemon: not running") && report.contains("server.mode = attach"),
         "{report}"
     );
+}
+
+/// The Python that has GLib's bindings (python3-gi): Debian's own, not a
+/// pyenv or venv one first on PATH.
+fn python_with_gi() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+#[test]
+fn autostart_exec_of_a_path_with_every_special_character_round_trips() {
+    // The binary, hard-linked into a directory whose name has everything the
+    // Desktop Entry spec makes special: spaces, both quotes, backslashes,
+    // `$`, a backtick and `%` (a field code's marker).
+    let weird = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("autostart-{}", std::process::id()))
+        .join(r#"My "Apps" it's \back\\slash $HOME `id` 100% done"#);
+    let _ = std::fs::remove_dir_all(weird.parent().unwrap());
+    std::fs::create_dir_all(&weird).unwrap();
+    let program = weird.join("opencode-nexus");
+    std::fs::hard_link(nexus_binary(), &program).unwrap();
+
+    let home = TestHome::new("http://127.0.0.1:9/v1");
+    let run_weird = |args: &[&str]| {
+        std::process::Command::new(&program)
+            .args(args)
+            .env_clear()
+            .envs(nexus_env(&home))
+            .output()
+            .unwrap()
+    };
+    let out = run_weird(&["autostart", "enable"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let entry = home.config_home().join("autostart/opencode-nexus.desktop");
+
+    let check = std::process::Command::new("desktop-file-validate")
+        .arg(&entry)
+        .output()
+        .expect("desktop-file-validate (desktop-file-utils)");
+    let text = std::fs::read_to_string(&entry).unwrap();
+    assert!(
+        check.status.success() && check.stdout.is_empty(),
+        "desktop-file-validate: {}\n{text}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+
+    // As GIO reads it: the key file's string escapes, `%%`, then the Exec
+    // quoting through g_shell_parse_argv.
+    let script = r#"
+import json, sys
+from gi.repository import GLib
+keys = GLib.KeyFile()
+keys.load_from_file(sys.argv[1], GLib.KeyFileFlags.NONE)
+value = keys.get_string("Desktop Entry", "Exec")
+ok, argv = GLib.shell_parse_argv(value)
+print(json.dumps([arg.replace("%%", "%") for arg in argv]))
+"#;
+    let parsed = std::process::Command::new(python_with_gi())
+        .args(["-c", script])
+        .arg(&entry)
+        .output()
+        .expect("python3 with python3-gi");
+    assert!(
+        parsed.status.success(),
+        "GLib could not parse the entry: {}\n{text}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let argv: Vec<String> = serde_json::from_slice(&parsed.stdout).unwrap();
+    assert_eq!(
+        argv,
+        [program.to_str().unwrap(), "daemon"],
+        "the entry as written:\n{text}"
+    );
+
+    let status = stdout(&run_weird(&["autostart", "status"]));
+    assert_eq!(
+        status.trim(),
+        format!(
+            "enabled: {} starts {} at login",
+            entry.display(),
+            program.display()
+        ),
+    );
+    let _ = std::fs::remove_dir_all(weird.parent().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nexus_log_is_private() {
+    let home = TestHome::new("http://127.0.0.1:9/v1");
+    let nexus = Nexus::start(
+        &home,
+        "[server]\nmode = \"attach\"\nurl = \"http://127.0.0.1:9\"\n",
+    )
+    .await;
+    use std::os::unix::fs::PermissionsExt;
+    let log = nexus.state_dir.join("nexus.log");
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{} is {mode:o}", log.display());
 }

@@ -399,3 +399,175 @@ async fn ctrl_c_during_ask_aborts_the_session() {
         })
         .await;
 }
+
+/// Starts `[bash:sleep 300 & sleep 301]` through the agent and returns the
+/// two `sleep` tool processes once they run (in a session of their own).
+async fn long_tool_run(nexus: &Nexus, server: u32) -> Vec<u32> {
+    let _ask = nexus.spawn(&["ask", "[bash:sleep 300 & sleep 301]"]);
+    nexus
+        .wait_for_status(SERVER_START, "a busy session", |s| {
+            s["sessions"]["busy"] == 1
+        })
+        .await;
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        let tools: Vec<u32> = descendants(server)
+            .into_iter()
+            .filter(|p| command_line(*p).starts_with("sleep 30"))
+            .collect();
+        if tools.len() >= 2 {
+            return tools;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tool never started: {tools:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until none of `pids` is alive; panics with the survivors otherwise.
+async fn wait_all_gone(pids: &[u32], what: &str, log: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        let survivors: Vec<u32> = pids.iter().copied().filter(|p| process_alive(*p)).collect();
+        if survivors.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: {survivors:?} survived\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_processes_of_a_crashed_server_are_stopped() {
+    let model = MockModel::start().await;
+    let home = TestHome::with_permission(model.base_url(), json!({ "bash": "allow" }));
+    let (nexus, status) = running_nexus(&home).await;
+    let server = server_pid(&status);
+    let tools = long_tool_run(&nexus, server).await;
+
+    unsafe { libc::kill(server as i32, libc::SIGKILL) };
+    wait_all_gone(&tools, "tool processes of the killed server", || {
+        nexus.daemon_log()
+    })
+    .await;
+    // And the server comes back.
+    nexus
+        .wait_for_status(SERVER_START, "a restarted server", |s| {
+            s["server"]["state"] == "running"
+                && s["server"]["pid"]
+                    .as_u64()
+                    .is_some_and(|p| p as u32 != server)
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_daemon_leaves_no_server_or_tool_running() {
+    let model = MockModel::start().await;
+    let home = TestHome::with_permission(model.base_url(), json!({ "bash": "allow" }));
+    let (mut nexus, status) = running_nexus(&home).await;
+    let server = server_pid(&status);
+    let tools = long_tool_run(&nexus, server).await;
+
+    // A crash: no chance to stop anything itself.
+    unsafe { libc::kill(nexus.pid() as i32, libc::SIGKILL) };
+    assert_eq!(nexus.wait_exit(SETTLE).await, None, "killed by a signal");
+    let mut everything = tools.clone();
+    everything.push(server);
+    wait_all_gone(&everything, "after the daemon was killed", || {
+        format!("{}\n{}", nexus.daemon_log(), nexus.server_log())
+    })
+    .await;
+    assert_eq!(group_members(server), Vec::<u32>::new());
+}
+
+/// Records a fact about OpenCode rather than Nexus: the tool processes the
+/// agent runs inherit the server's environment, password included, and
+/// OpenCode reads the password only from there (README, Security). If this
+/// starts failing, OpenCode changed: update the README.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_processes_inherit_the_server_password() {
+    let model = MockModel::start().await;
+    let home = TestHome::with_permission(model.base_url(), json!({ "bash": "allow" }));
+    let (nexus, status) = running_nexus(&home).await;
+    let environ = std::fs::read(format!("/proc/{}/environ", server_pid(&status))).unwrap();
+    let password = environ
+        .split(|b| *b == 0)
+        .find_map(|var| var.strip_prefix(b"OPENCODE_SERVER_PASSWORD="))
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .expect("the managed server has its password in its environment");
+    assert_eq!(password.len(), 64);
+
+    let out = nexus
+        .run(&["ask", "[bash:env | grep ^OPENCODE_SERVER_ | sort]"])
+        .await;
+    assert_exit(&out, 0);
+    let said = stdout(&out);
+    assert!(
+        said.contains(&format!("OPENCODE_SERVER_PASSWORD={password}")),
+        "the tool's environment: {said}"
+    );
+    assert!(said.contains("OPENCODE_SERVER_USERNAME=opencode"), "{said}");
+    // The keeper passes it on; it is never on a command line.
+    for pid in descendants(nexus.pid()) {
+        assert!(
+            !command_line(pid).contains(&password),
+            "the password is on the command line of {pid}: {}",
+            command_line(pid)
+        );
+    }
+}
+
+/// The parent of `pid`, from /proc.
+fn parent_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+    after_name
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_next_start_stops_a_server_whose_daemon_and_keeper_were_killed() {
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let (mut nexus, status) = running_nexus(&home).await;
+    let server = server_pid(&status);
+    let keeper = parent_of(server);
+    assert!(
+        command_line(keeper).contains("server-keeper"),
+        "the server runs under its keeper: {}",
+        command_line(keeper)
+    );
+    // Both gone at once, so neither can stop the server: only the pid
+    // record is left to find it.
+    unsafe {
+        libc::kill(keeper as i32, libc::SIGSTOP);
+        libc::kill(nexus.pid() as i32, libc::SIGKILL);
+        libc::kill(keeper as i32, libc::SIGKILL);
+    }
+    let _ = nexus.wait_exit(SETTLE).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(process_alive(server), "the server outlived both");
+
+    let next = Nexus::start(&home, &managed_config(&home.project_dir())).await;
+    wait_all_gone(&[server], "the old server at the next start", || {
+        next.daemon_log()
+    })
+    .await;
+    assert!(
+        next.daemon_log()
+            .contains("stopping the server left behind by a previous Nexus"),
+        "{}",
+        next.daemon_log()
+    );
+}

@@ -341,3 +341,64 @@ async fn working_and_waiting_sessions_show_in_icon_tooltip_and_menu() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// What `xclip` reads from the desktop's clipboard now (empty when nobody owns it).
+fn clipboard(desktop: &HeadlessDesktop) -> String {
+    let out = std::process::Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .env("DISPLAY", desktop.display())
+        .output()
+        .expect("xclip (DESKTOP_TEST_PACKAGES)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copied_server_url_survives_a_server_restart() {
+    // The `xclip` serving the clipboard outlives the one Nexus started; the
+    // cleanup after the old server's exit must not take it for the server's.
+    let desktop = HeadlessDesktop::start();
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let nexus =
+        Nexus::start_with_tray(&home, &managed_config(&home.project_dir()), &desktop.env()).await;
+    let item = desktop.wait_for_items(1, WAIT).remove(0);
+    let status = nexus.wait_for_state("running", SERVER_START).await;
+    let url = status["server"]["url"].as_str().unwrap().to_string();
+    let first = status["server"]["pid"].as_u64().unwrap();
+    wait_for_tooltip(&desktop, &item, "Server running").await;
+
+    desktop.menu_click(
+        &item,
+        menu_id(&desktop.menu_layout(&item), "Copy server URL"),
+    );
+    let deadline = Instant::now() + WAIT;
+    while clipboard(&desktop).trim() != url {
+        assert!(
+            Instant::now() < deadline,
+            "the URL was never copied: {:?}",
+            clipboard(&desktop)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A restart returns once the new server runs, so the old one's exit and
+    // the cleanup after it are over.
+    let out = nexus.run(&["server", "restart"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = nexus.wait_for_state("running", SERVER_START).await;
+    assert_ne!(status["server"]["pid"].as_u64().unwrap(), first);
+    assert!(!process_alive(first as u32));
+    // Past the old cleanup's grace period, too.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        clipboard(&desktop).trim(),
+        url,
+        "the clipboard lost the URL when the server restarted\n{}",
+        nexus.daemon_log()
+    );
+}

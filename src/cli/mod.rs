@@ -82,6 +82,14 @@ pub enum Command {
     },
     /// Run the quick-chat popover process (the daemon starts it by itself).
     Popover,
+    /// Run the managed server under a keeper that stops whatever it leaves
+    /// behind (the daemon starts it by itself; internal).
+    #[command(name = "server-keeper", hide = true)]
+    ServerKeeper {
+        /// The server's program and arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Show the server's log.
     Logs {
         /// Keep printing new lines.
@@ -174,7 +182,8 @@ pub async fn run_client(paths: &Paths, command: Command) -> u8 {
         Command::Daemon { .. }
         | Command::Password { .. }
         | Command::Autostart { .. }
-        | Command::Popover => {
+        | Command::Popover
+        | Command::ServerKeeper { .. } => {
             unreachable!("handled in main")
         }
     };

@@ -36,8 +36,6 @@ use tokio::task::JoinHandle;
 /// Server log size before rotation, and how many rotated files are kept.
 const SERVER_LOG_BYTES: u64 = 2 * 1024 * 1024;
 const SERVER_LOG_ROTATIONS: usize = 3;
-/// How often zombies of adopted processes are collected.
-const ZOMBIE_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the daemon is started with.
 #[derive(Debug, Clone)]
@@ -78,8 +76,8 @@ fn now() -> Instant {
 /// Runs the daemon until it is told to quit (or gets SIGTERM/SIGINT).
 pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
     let lock = instance::acquire(&setup.paths)?;
-    // Orphans of the server's tool processes come to us, so none escapes a stop.
-    crate::platform::become_child_subreaper();
+    // Not a subreaper: the server's orphans go to its keeper
+    // (supervisor::keeper), the daemon's own helpers' orphans to init.
     crate::supervisor::stop_orphan_from_previous_run(&setup.paths);
     let listener = instance::bind_socket(&setup.paths, &lock)?;
     tracing::info!(
@@ -127,11 +125,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         events_tx.clone(),
     );
     let mut effects = Executor {
-        popover_processes: PopoverProcesses::new(
-            supervisor.own_children(),
-            events_tx.clone(),
-            setup.paths.popover_log(),
-        ),
+        popover_processes: PopoverProcesses::new(events_tx.clone(), setup.paths.popover_log()),
         popover: popover.clone(),
         popover_setup: popover_setup_tx,
         access: access_tx,
@@ -186,12 +180,6 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
     };
 
     let mut quit_signals = QuitSignals::new();
-    let own_children = effects.supervisor.own_children();
-    // Not a SIGCHLD listener: registering one makes tokio lose its own
-    // children's exit status (seen as ECHILD); a slow sweep is enough for
-    // the rare tool process that ends while its server keeps running.
-    let mut reap_sweep = tokio::time::interval(ZOMBIE_SWEEP);
-    reap_sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut exiting = effects.apply(&mut state, Event::StartRequested);
     while !exiting {
         tokio::select! {
@@ -268,10 +256,6 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
                 Ok((stream, _)) => { tokio::spawn(control::serve(stream, shared.clone())); }
                 Err(e) => tracing::warn!("control socket: {e}"),
             },
-            _ = reap_sweep.tick() => {
-                // Tool processes that outlived their parent end up as our zombies.
-                crate::supervisor::descendants::reap_adopted(&own_children);
-            }
             signal = quit_signals.next() => {
                 tracing::info!("{signal}: quitting");
                 exiting = effects.apply(&mut state, Event::QuitRequested);

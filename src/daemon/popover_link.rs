@@ -8,7 +8,6 @@ use crate::core::Event;
 use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, PopoverGeneration};
 use crate::ipc::protocol::{self, FromPopover, Reply, ServerAccess, ToPopover};
 use crate::platform::{ProcessId, StopSignal};
-use crate::supervisor::descendants::OwnChildren;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, BufReader};
@@ -269,22 +268,19 @@ async fn send(replies: &mut Replies, command: &ToPopover) -> std::io::Result<()>
 
 /// Starts and stops popover processes for the executor.
 pub(crate) struct PopoverProcesses {
-    own_children: OwnChildren,
     events: mpsc::Sender<Event>,
     log: std::path::PathBuf,
+    /// popover.log, shared by every popover process, rotated as it grows.
+    log_file: Option<Arc<Mutex<crate::logging::RotatingFile>>>,
     running: Option<(PopoverGeneration, ProcessId)>,
 }
 
 impl PopoverProcesses {
-    pub fn new(
-        own_children: OwnChildren,
-        events: mpsc::Sender<Event>,
-        log: std::path::PathBuf,
-    ) -> Self {
+    pub fn new(events: mpsc::Sender<Event>, log: std::path::PathBuf) -> Self {
         PopoverProcesses {
-            own_children,
             events,
             log,
+            log_file: None,
             running: None,
         }
     }
@@ -299,36 +295,41 @@ impl PopoverProcesses {
             Ok(p) => p,
             Err(reason) => return exited(reason),
         };
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map(std::process::Stdio::from)
-            .unwrap_or_else(|_| std::process::Stdio::null());
         let mut command = tokio::process::Command::new(&program);
         command
             .env_remove("OPENCODE_SERVER_PASSWORD")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(stderr)
+            // Through us into popover.log, so the file can be rotated while it runs.
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(false);
         let mut child = match command.spawn() {
             Ok(c) => c,
             Err(e) => return exited(format!("cannot run {}: {e}", program.display())),
         };
         let pid = child.id().unwrap_or_default();
-        self.own_children.insert(pid);
+        if let Some(stderr) = child.stderr.take() {
+            if self.log_file.is_none() {
+                self.log_file = crate::logging::RotatingFile::open(
+                    self.log.clone(),
+                    crate::logging::POPOVER_LOG_BYTES,
+                    crate::logging::POPOVER_LOG_ROTATIONS,
+                )
+                .map_err(|e| tracing::warn!("popover output is not kept: {e}"))
+                .ok()
+                .map(|file| Arc::new(Mutex::new(file)));
+            }
+            tokio::spawn(copy_to_log(stderr, self.log_file.clone()));
+        }
         self.running = crate::platform::process_start_time(pid)
             .map(|start_time| (generation, ProcessId { pid, start_time }));
         tracing::info!(pid, "popover started");
         let events = self.events.clone();
-        let own = self.own_children.clone();
         tokio::spawn(async move {
             let reason = match child.wait().await {
                 Ok(status) => describe(status),
                 Err(e) => format!("lost track of it: {e}"),
             };
-            own.remove(pid);
             tracing::info!(pid, "popover {reason}");
             let _ = events
                 .send(Event::Popover(PopoverEvent::Exited { generation, reason }))
@@ -344,6 +345,26 @@ impl PopoverProcesses {
         {
             crate::platform::signal_process(process, StopSignal::Kill);
             self.running = None;
+        }
+    }
+}
+
+/// Copies the popover's output into popover.log until it closes (read on
+/// even without a file, so the popover never blocks on a full pipe).
+async fn copy_to_log(
+    mut output: tokio::process::ChildStderr,
+    log: Option<Arc<Mutex<crate::logging::RotatingFile>>>,
+) {
+    use std::io::Write;
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0u8; 8192];
+    loop {
+        let n = match output.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if let Some(Ok(mut file)) = log.as_ref().map(|l| l.lock()) {
+            let _ = file.write_all(&buffer[..n]);
         }
     }
 }

@@ -95,14 +95,66 @@ pub struct ProcessId {
     pub start_time: u64,
 }
 
-/// Makes this process the reaper of orphaned descendants (Linux), so tool
-/// processes the server started in their own sessions are re-parented to us
-/// when the server dies instead of escaping to init.
-pub fn become_child_subreaper() {
+/// Makes this process the reaper of orphaned descendants (Linux). Only the
+/// server keeper does this, so that tool processes the server started in
+/// their own sessions come to it when the server dies, while the daemon's
+/// own helpers (clipboard, browser) escape to init as usual.
+pub fn become_child_subreaper() -> io::Result<()> {
     #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag; no memory is passed.
-    unsafe {
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    {
+        // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag; no memory is passed.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Waits for any child to end and returns its pid and raw wait status;
+/// `None` when there is no child left.
+pub fn wait_any_child() -> Option<(u32, i32)> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid(-1) with a valid status pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if pid > 0 {
+            return Some((pid as u32, status));
+        }
+        if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return None;
+        }
+    }
+}
+
+/// Collects every child that has already ended, without blocking.
+pub fn reap_ended_children() {
+    let mut status = 0;
+    // SAFETY: waitpid(-1, WNOHANG) with a valid status pointer.
+    while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
+}
+
+/// The process group SIGTERM, SIGINT and SIGHUP are passed on to (0: none yet).
+static FORWARD_TO_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward_stop_signal(_signal: libc::c_int) {
+    let pgid = FORWARD_TO_GROUP.load(std::sync::atomic::Ordering::SeqCst);
+    if pgid > 1 {
+        // SAFETY: kill is async-signal-safe; a negative pid names the group.
+        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+    }
+}
+
+/// From now on SIGTERM, SIGINT and SIGHUP sent to this process do not end
+/// it but are passed on as SIGTERM to the process group `pgid`.
+pub fn forward_stop_signals_to_group(pgid: u32) {
+    FORWARD_TO_GROUP.store(
+        i32::try_from(pgid).unwrap_or(0),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let handler = forward_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: the handler only loads an atomic and calls kill(2).
+        unsafe { libc::signal(signal, handler) };
     }
 }
 
@@ -134,33 +186,6 @@ fn process_table() -> Vec<ProcessRow> {
             })
         })
         .collect()
-}
-
-/// This process's child pids, zombies included (for reaping). Reads the
-/// cheap per-thread `children` lists, falling back to a /proc scan.
-pub fn own_child_pids() -> Vec<u32> {
-    let me = std::process::id();
-    let from_tasks = std::fs::read_dir("/proc/self/task").ok().map(|tasks| {
-        tasks
-            .flatten()
-            .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
-            .flat_map(|list| {
-                list.split_whitespace()
-                    .filter_map(|p| p.parse().ok())
-                    .collect::<Vec<u32>>()
-            })
-            .collect::<Vec<u32>>()
-    });
-    match from_tasks {
-        Some(pids) if std::path::Path::new(&format!("/proc/{me}/task/{me}/children")).exists() => {
-            pids
-        }
-        _ => process_table()
-            .into_iter()
-            .filter(|row| row.ppid == me)
-            .map(|row| row.id.pid)
-            .collect(),
-    }
 }
 
 /// All descendants of `root`, whatever session or group they moved to.
@@ -214,15 +239,6 @@ pub fn descendant_pids(root: u32) -> Vec<u32> {
     found
 }
 
-/// Direct children of `parent` that are alive (not zombies).
-pub fn children_of(parent: u32) -> Vec<ProcessId> {
-    process_table()
-        .into_iter()
-        .filter(|row| row.ppid == parent && !row.zombie)
-        .map(|row| row.id)
-        .collect()
-}
-
 /// Signals one process, only if it is still the same process.
 pub fn signal_process(process: ProcessId, signal: StopSignal) {
     if process_start_time(process.pid) != Some(process.start_time) {
@@ -236,12 +252,4 @@ pub fn signal_process(process: ProcessId, signal: StopSignal) {
         // SAFETY: plain kill(2) on a verified pid.
         unsafe { libc::kill(pid, sig) };
     }
-}
-
-/// Collects the exit status of a child we adopted, without blocking.
-pub fn reap_adopted(pid: u32) -> bool {
-    let Ok(pid) = to_pid(pid) else { return false };
-    let mut status = 0;
-    // SAFETY: waitpid on one specific pid with WNOHANG; never touches other children.
-    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) == pid }
 }

@@ -1,10 +1,11 @@
-//! Runs the managed `opencode serve`: spawn in its own process group with a
-//! fresh password, learn its URL, wait for health, keep its output, reap it.
+//! Runs the managed `opencode serve`: spawn it under its keeper (its own
+//! process group, a fresh password), learn its URL, wait for health, keep its
+//! output, reap it and whatever it left behind.
 //!
 //! Decisions (when to restart, when to give up) belong to the core; this
 //! module carries out `Spawn` and `Signal` effects and reports what happened.
 
-pub mod descendants;
+pub mod keeper;
 pub mod locate;
 pub mod resource_use;
 pub mod server_log;
@@ -14,7 +15,6 @@ use crate::core::{Event, ExitReport, LaunchId};
 use crate::paths::Paths;
 use crate::platform::{self, StopSignal};
 use crate::server::client::{Credentials, Secret, ServerClient};
-use descendants::OwnChildren;
 use server_log::ServerLog;
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -45,7 +45,6 @@ pub struct Supervisor {
     log: Arc<Mutex<ServerLog>>,
     events: mpsc::Sender<Event>,
     current: Option<Current>,
-    own_children: OwnChildren,
 }
 
 impl Supervisor {
@@ -59,18 +58,12 @@ impl Supervisor {
             log,
             events,
             current: None,
-            own_children: OwnChildren::default(),
         }
     }
 
     /// New server settings, used from the next launch on.
     pub fn set_server(&mut self, server: ServerConfig) {
         self.setup.server = server;
-    }
-
-    /// The processes Nexus spawned itself (others re-parented to it are leftovers).
-    pub fn own_children(&self) -> OwnChildren {
-        self.own_children.clone()
     }
 
     /// The credentials of launch `launch`, while it is the current one.
@@ -122,30 +115,25 @@ impl Supervisor {
             return Err(port_in_use(server.port));
         }
         let password = Secret::new(random_password()?);
-        let mut command = tokio::process::Command::new(&binary);
-        command
-            .args([
-                "serve",
-                "--hostname",
-                "127.0.0.1",
-                "--port",
-                &server.port.to_string(),
-            ])
-            .current_dir(&server.directory)
-            // The password goes through the environment, never the command line.
-            .env("OPENCODE_SERVER_PASSWORD", password.expose())
-            .env("OPENCODE_SERVER_USERNAME", &server.username)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group, so a stop reaches the server's children too.
-            .process_group(0);
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
-        let pid = child
-            .id()
-            .ok_or("the server exited before it could be watched")?;
+        let args = [
+            "serve".to_string(),
+            "--hostname".to_string(),
+            "127.0.0.1".to_string(),
+            "--port".to_string(),
+            server.port.to_string(),
+        ];
+        // The server runs under its keeper, which stops whatever the server
+        // leaves behind (and only that) and dies with us.
+        let mut kept = keeper::start(&binary, &args, |command| {
+            command
+                .current_dir(&server.directory)
+                // The password goes through the environment, never the command line.
+                .env("OPENCODE_SERVER_PASSWORD", password.expose())
+                .env("OPENCODE_SERVER_USERNAME", &server.username)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+        })?;
+        let pid = kept.pid;
         if let Ok(mut log) = self.log.lock() {
             log.set_redactions(vec![password.expose().to_string()]);
             log.push(
@@ -158,11 +146,13 @@ impl Supervisor {
 
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let (url_tx, url_rx) = oneshot::channel();
-        let stdout = child
+        let stdout = kept
+            .keeper
             .stdout
             .take()
             .map(|s| self.read_output(s, "stdout", Some(url_tx), None));
-        let stderr = child
+        let stderr = kept
+            .keeper
             .stderr
             .take()
             .map(|s| self.read_output(s, "stderr", None, Some(tail.clone())));
@@ -181,13 +171,11 @@ impl Supervisor {
         let events = self.events.clone();
         let pid_file = self.setup.paths.server_pid_file();
         let port = server.port;
-        let own = self.own_children.clone();
         tokio::spawn(async move {
-            let status = child.wait().await;
-            own.remove(pid);
+            // Returns once the server is gone and its keeper has stopped
+            // everything it started.
+            let status = kept.wait().await;
             readiness.abort();
-            // The server is gone; nothing it started may outlive it.
-            descendants::stop_leftovers(pid, &own, Duration::from_secs(2)).await;
             // Let the readers drain the last lines before classifying the exit.
             for reader in [stdout, stderr].into_iter().flatten() {
                 let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
@@ -371,7 +359,8 @@ pub fn stop_orphan_from_previous_run(paths: &Paths) {
     let Ok(pid) = u32::try_from(pid) else { return };
     if platform::process_start_time(pid) == Some(start) {
         tracing::warn!(pid, "stopping the server left behind by a previous Nexus");
-        let _ = platform::signal_process_group(pid, StopSignal::Kill);
+        // Its keeper normally did this already; here both were killed at once.
+        keeper::signal_tree(pid, StopSignal::Kill);
     }
 }
 
