@@ -1,0 +1,133 @@
+//! Lines on the control socket survive cancellation and are length-capped.
+//! A fake popover holds the link: a report it sends in two parts, while the
+//! daemon's link loop turns to another command between them, still arrives
+//! whole; an over-long line gets a clear error and its connection is closed
+//! while the daemon keeps answering.
+
+mod support;
+
+use serde_json::Value;
+use std::time::Duration;
+use support::nexus::{Nexus, assert_exit, finished};
+use support::opencode_server::TestHome;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+const CONFIG: &str = "[server]\nmode = \"attach\"\nurl = \"http://127.0.0.1:9\"\n";
+const LIMIT: Duration = Duration::from_secs(10);
+
+struct FakePopover {
+    lines: tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    writer: OwnedWriteHalf,
+}
+
+impl FakePopover {
+    async fn attach(nexus: &Nexus) -> FakePopover {
+        let stream = UnixStream::connect(nexus.runtime_dir.join("control.sock"))
+            .await
+            .unwrap();
+        let (reader, mut writer) = stream.into_split();
+        writer
+            .write_all(b"{\"cmd\":\"popover-attach\",\"pid\":1}\n")
+            .await
+            .unwrap();
+        let mut popover = FakePopover {
+            lines: BufReader::new(reader).lines(),
+            writer,
+        };
+        popover.next_kind("setup").await;
+        popover.next_kind("server").await;
+        popover
+    }
+
+    /// The next message of `kind` from the daemon (others are skipped).
+    async fn next_kind(&mut self, kind: &str) -> Value {
+        loop {
+            let line = tokio::time::timeout(LIMIT, self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("no {kind} message"))
+                .unwrap()
+                .unwrap_or_else(|| panic!("the link closed before a {kind} message"));
+            let message: Value = serde_json::from_str(&line).unwrap();
+            if message["kind"] == kind {
+                return message;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_split_around_another_command_arrives_whole() {
+    let home = TestHome::new("http://127.0.0.1:9/v1");
+    let nexus = Nexus::start(&home, CONFIG).await;
+    let mut popover = FakePopover::attach(&nexus).await;
+
+    let first_open = nexus.spawn(&["open"]);
+    let first = popover.next_kind("show").await["request"]["token"].clone();
+    let painted = format!("{{\"kind\":\"painted\",\"token\":{first}}}\n");
+    let (head, tail) = painted.split_at(painted.len() / 2);
+    popover.writer.write_all(head.as_bytes()).await.unwrap();
+    popover.writer.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The daemon's link loop serves this show while half a line waits.
+    let second_open = nexus.spawn(&["open"]);
+    let second = popover.next_kind("show").await["request"]["token"].clone();
+    assert_ne!(first, second);
+    let rest = format!("{tail}{{\"kind\":\"painted\",\"token\":{second}}}\n");
+    popover.writer.write_all(rest.as_bytes()).await.unwrap();
+
+    assert_exit(&finished(second_open, LIMIT).await, 0);
+    assert_exit(&finished(first_open, LIMIT).await, 0);
+    assert!(
+        !nexus.daemon_log().contains("popover sent something invalid"),
+        "{}",
+        nexus.daemon_log()
+    );
+}
+
+/// Sends one line of `len` bytes and reads what comes back until the daemon closes.
+async fn send_over_long(stream: UnixStream, head: &str, len: usize) -> String {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut line = head.as_bytes().to_vec();
+    line.resize(len, b'x');
+    line.push(b'\n');
+    // The daemon may close before it has read everything.
+    let _ = writer.write_all(&line).await;
+    let mut said = String::new();
+    tokio::time::timeout(LIMIT, reader.read_to_string(&mut said))
+        .await
+        .expect("the daemon closes the connection")
+        .expect("read the reply");
+    said
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_over_long_line_is_refused_and_its_connection_closed() {
+    let home = TestHome::new("http://127.0.0.1:9/v1");
+    let nexus = Nexus::start(&home, CONFIG).await;
+    let socket = nexus.runtime_dir.join("control.sock");
+    let said = send_over_long(
+        UnixStream::connect(&socket).await.unwrap(),
+        "{\"cmd\":\"status\",\"x\":\"",
+        3 * 1024 * 1024,
+    )
+    .await;
+    assert!(said.contains("message too large"), "{said}");
+    assert_eq!(said.lines().count(), 1, "one error, then closed: {said}");
+    nexus.status().await;
+
+    // The same on the popover's link: the link closes, the daemon goes on.
+    let mut popover = FakePopover::attach(&nexus).await;
+    let mut line = vec![b'x'; 2 * 1024 * 1024];
+    line.push(b'\n');
+    let _ = popover.writer.write_all(&line).await;
+    let closed = tokio::time::timeout(LIMIT, async {
+        while let Ok(Some(_)) = popover.lines.next_line().await {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the link was not closed");
+    nexus.status().await;
+    let log = nexus.daemon_log();
+    assert!(log.contains("popover link: message too large"), "{log}");
+}
