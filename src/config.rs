@@ -642,12 +642,17 @@ mod tests {
         assert_eq!(at(&mut server, &file), Ok(None), "no file: no password");
         std::fs::write(&file, "hunter2\n").unwrap();
         assert_eq!(
-            at(&mut server, &file).unwrap().map(|s| s.expose().to_string()),
+            at(&mut server, &file)
+                .unwrap()
+                .map(|s| s.expose().to_string()),
             Some("hunter2".into())
         );
         std::fs::write(&file, vec![b'a'; PASSWORD_FILE_LIMIT as usize + 1]).unwrap();
         let err = at(&mut server, &file).unwrap_err();
-        assert!(err.contains("larger than 4096 bytes") && err.contains("pw"), "{err}");
+        assert!(
+            err.contains("larger than 4096 bytes") && err.contains("pw"),
+            "{err}"
+        );
         let err = at(&mut server, dir.path()).unwrap_err();
         assert!(err.contains("is a directory"), "{err}");
         let err = at(&mut server, Path::new("/dev/zero")).unwrap_err();

@@ -318,7 +318,10 @@ mod tests {
 
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let err = ensure_runtime_dir(&dir).unwrap_err();
-        assert!(matches!(err, RuntimeDirError::NotPrivate { mode: 0o777, .. }), "{err}");
+        assert!(
+            matches!(err, RuntimeDirError::NotPrivate { mode: 0o777, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("chmod 700"), "{err}");
 
         let target = tmp.path().join("elsewhere");
@@ -336,7 +339,11 @@ mod tests {
             check_runtime_dir(&file),
             Err(RuntimeDirError::NotDirectory(_))
         ));
-        assert!(check_runtime_dir(&tmp.path().join("missing")).unwrap_err().is_missing());
+        assert!(
+            check_runtime_dir(&tmp.path().join("missing"))
+                .unwrap_err()
+                .is_missing()
+        );
     }
 
     #[test]

@@ -75,9 +75,11 @@ async fn a_fifo_password_file_is_reported_and_a_fixed_one_is_picked_up() {
     std::fs::remove_file(&file).unwrap();
     std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
     nexus
-        .wait_for_status(Duration::from_secs(20), "running with the fixed file", |s| {
-            s["server"]["state"] == "running"
-        })
+        .wait_for_status(
+            Duration::from_secs(20),
+            "running with the fixed file",
+            |s| s["server"]["state"] == "running",
+        )
         .await;
 }
 
@@ -118,5 +120,7 @@ async fn a_good_password_file_logs_in() {
     let file = home.root().join("server-password");
     std::fs::write(&file, PASSWORD).unwrap();
     let nexus = Nexus::start(&home, &config(fake.base_url(), &file)).await;
-    nexus.wait_for_state("running", Duration::from_secs(20)).await;
+    nexus
+        .wait_for_state("running", Duration::from_secs(20))
+        .await;
 }

@@ -80,7 +80,9 @@ async fn a_report_split_around_another_command_arrives_whole() {
     assert_exit(&finished(second_open, LIMIT).await, 0);
     assert_exit(&finished(first_open, LIMIT).await, 0);
     assert!(
-        !nexus.daemon_log().contains("popover sent something invalid"),
+        !nexus
+            .daemon_log()
+            .contains("popover sent something invalid"),
         "{}",
         nexus.daemon_log()
     );
@@ -107,7 +109,10 @@ async fn send_over_long(stream: UnixStream, head: &str, len: usize) -> String {
     let rest = tokio::time::timeout(LIMIT, reader.read_to_end(&mut more))
         .await
         .expect("the daemon closes the connection");
-    assert!(rest.is_err() || more.is_empty(), "more after the error: {more:?}");
+    assert!(
+        rest.is_err() || more.is_empty(),
+        "more after the error: {more:?}"
+    );
     reply
 }
 

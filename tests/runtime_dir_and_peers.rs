@@ -121,7 +121,10 @@ fn a_fallback_runtime_dir_replaced_by_a_symlink_is_refused() {
     chmod(&target, 0o700);
     std::os::unix::fs::symlink(&target, tmp.join("opencode-nexus-0")).unwrap();
     both_refuse(&home, &tmp, "is a symbolic link", "set XDG_RUNTIME_DIR");
-    assert!(std::fs::read_dir(&target).unwrap().next().is_none(), "nothing created through the link");
+    assert!(
+        std::fs::read_dir(&target).unwrap().next().is_none(),
+        "nothing created through the link"
+    );
 }
 
 #[test]
@@ -145,7 +148,10 @@ fn a_fresh_fallback_runtime_dir_is_created_private() {
     while !socket.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mode = std::fs::metadata(tmp.join("opencode-nexus-0")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(tmp.join("opencode-nexus-0"))
+        .unwrap()
+        .permissions()
+        .mode();
     let _ = run_for(&env, &["quit"], Duration::from_secs(20));
     let _ = daemon.kill();
     let _ = daemon.wait();
@@ -155,7 +161,13 @@ fn a_fresh_fallback_runtime_dir_is_created_private() {
 /// Runs this test binary's `peer_helper` as uid 65534 in `role`.
 fn spawn_helper(role: &str, socket: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "peer_helper", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "peer_helper",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("NEXUS_PEER_HELPER", role)
         .env("NEXUS_PEER_SOCKET", socket)
         .uid(OTHER_UID)
@@ -183,7 +195,9 @@ fn peer_helper() {
         "client" => {
             let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
             stream.write_all(b"{\"cmd\":\"status\"}\n").unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
             let mut reply = String::new();
             let _ = stream.read_to_string(&mut reply);
             println!("\nREPLY {}", reply.trim());
@@ -192,7 +206,9 @@ fn peer_helper() {
             let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
             println!("\nREADY");
             let (mut stream, _) = listener.accept().unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
             let mut got = Vec::new();
             let mut buf = [0u8; 4096];
             while let Ok(n) = stream.read(&mut buf) {
@@ -215,23 +231,41 @@ fn peer_helper() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_refuses_a_client_of_another_user() {
     let home = TestHome::new("http://127.0.0.1:9/v1");
-    let nexus = Nexus::start(&home, "[server]\nmode = \"attach\"\nurl = \"http://127.0.0.1:9\"\n").await;
+    let nexus = Nexus::start(
+        &home,
+        "[server]\nmode = \"attach\"\nurl = \"http://127.0.0.1:9\"\n",
+    )
+    .await;
     // Loosened on purpose: only the uid check stands in the way.
     let socket = nexus.runtime_dir.join("control.sock");
     for dir in [home.root(), &home.runtime_dir(), &nexus.runtime_dir] {
         chmod(dir, 0o777);
     }
     chmod(&socket, 0o666);
-    let out = tokio::task::spawn_blocking(move || spawn_helper("client", &socket).wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || spawn_helper("client", &socket).wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
-    let reply = said.lines().find(|l| l.starts_with("REPLY")).unwrap_or_default();
-    assert!(reply.contains("refused"), "{said}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!reply.contains("\"status\""), "another user got the status: {reply}");
+    let reply = said
+        .lines()
+        .find(|l| l.starts_with("REPLY"))
+        .unwrap_or_default();
+    assert!(
+        reply.contains("refused"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !reply.contains("\"status\""),
+        "another user got the status: {reply}"
+    );
     let log = nexus.daemon_log();
-    assert!(log.contains("refused a control connection from uid 65534"), "{log}");
+    assert!(
+        log.contains("refused a control connection from uid 65534"),
+        "{log}"
+    );
     // The daemon is fine and still serves its own user (whose CLI wants the
     // directory private again).
     chmod(&nexus.runtime_dir, 0o700);
@@ -251,7 +285,10 @@ async fn the_cli_refuses_a_daemon_of_another_user() {
     let mut lines = BufReader::new(impostor.stdout.take().unwrap()).lines();
     // libtest prints its own lines around the helper's.
     let ready = tokio::task::spawn_blocking(move || {
-        let ready = lines.by_ref().map_while(Result::ok).any(|l| l.contains("READY"));
+        let ready = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("READY"));
         (ready, lines)
     });
     let (ready, lines) = tokio::time::timeout(Duration::from_secs(20), ready)
@@ -263,7 +300,10 @@ async fn the_cli_refuses_a_daemon_of_another_user() {
     chmod(&runtime, 0o700);
     let out = support::nexus::run_in(&home, &["status"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("IMPOSTOR"), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("IMPOSTOR"),
+        "{out:?}"
+    );
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     for part in ["uid 65534", "impersonating", &socket.display().to_string()] {
         assert!(stderr.contains(part), "no {part:?} in: {stderr}");

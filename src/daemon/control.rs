@@ -43,7 +43,9 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
             tracing::warn!(
                 "refused a control connection from uid {} (pid {}): only uid {} may control this daemon",
                 peer.uid,
-                peer.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
+                peer.pid
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "?".into()),
                 crate::platform::user_id()
             );
             let (_, writer) = stream.into_split();

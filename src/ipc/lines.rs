@@ -71,7 +71,10 @@ mod tests {
             line = lines.next_line() => panic!("half a line was delivered: {line:?}"),
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
-        writer.write_all(b"ort\"}\n{\"cmd\":\"status\"}\n").await.unwrap();
+        writer
+            .write_all(b"ort\"}\n{\"cmd\":\"status\"}\n")
+            .await
+            .unwrap();
         assert_eq!(
             lines.next_line().await.unwrap().as_deref(),
             Some(r#"{"cmd":"abort"}"#)
