@@ -124,3 +124,54 @@ async fn a_good_password_file_logs_in() {
         .wait_for_state("running", Duration::from_secs(20))
         .await;
 }
+
+/// `password set` with `input` on stdin.
+fn password_set(home: &TestHome, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let env = support::nexus::nexus_env(home);
+    let mut child = std::process::Command::new(support::nexus::nexus_binary())
+        .args(["password", "set"])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written from a thread: the command may stop reading early.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    out
+}
+
+#[test]
+fn password_set_stores_only_what_the_daemon_will_read() {
+    let home = TestHome::new("http://127.0.0.1:9/v1");
+    let file = home.config_home().join("opencode-nexus/server-password");
+    let out = password_set(&home, format!("{PASSWORD}\n").as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), PASSWORD);
+
+    // Longer than the daemon reads: refused, the stored one kept.
+    let out = password_set(&home, &vec![b'p'; 5000]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("longer than 4096 bytes"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), PASSWORD);
+
+    // A directory where the file goes: refused, naming it.
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let out = password_set(&home, b"pw\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&file.display().to_string()) && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+}
