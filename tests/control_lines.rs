@@ -2,13 +2,16 @@
 //! A fake popover holds the link: a report it sends in two parts, while the
 //! daemon's link loop turns to another command between them, still arrives
 //! whole; an over-long line gets a clear error and its connection is closed
-//! while the daemon keeps answering.
+//! while the daemon keeps answering. The same for an `ask` against the real
+//! server: an abort split around streamed text still aborts; an over-long
+//! line ends the ask and aborts its session.
 
 mod support;
 
 use serde_json::Value;
 use std::time::Duration;
-use support::nexus::{Nexus, assert_exit, finished};
+use support::mock_model::MockModel;
+use support::nexus::{Nexus, assert_exit, finished, managed_config};
 use support::opencode_server::TestHome;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -146,4 +149,97 @@ async fn an_over_long_line_is_refused_and_its_connection_closed() {
     nexus.status().await;
     let log = nexus.daemon_log();
     assert!(log.contains("popover link: message too large"), "{log}");
+}
+
+/// An `ask` of the mock model's slow reply over a raw connection, read until
+/// its text starts streaming.
+async fn streaming_ask(nexus: &Nexus) -> (BufReader<OwnedReadHalf>, OwnedWriteHalf) {
+    let stream = UnixStream::connect(nexus.runtime_dir.join("control.sock"))
+        .await
+        .unwrap();
+    let (reader, mut writer) = stream.into_split();
+    writer
+        .write_all(b"{\"cmd\":\"ask\",\"text\":\"[slow]\"}\n")
+        .await
+        .unwrap();
+    let mut reader = BufReader::new(reader);
+    loop {
+        let reply = next_reply(&mut reader).await.expect("the ask streams");
+        if reply["reply"] == "text" {
+            return (reader, writer);
+        }
+    }
+}
+
+/// The next reply line, `None` once the daemon closed the connection.
+async fn next_reply(reader: &mut BufReader<OwnedReadHalf>) -> Option<Value> {
+    let mut line = String::new();
+    match tokio::time::timeout(SETTLE, reader.read_line(&mut line)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => None,
+        Ok(Ok(_)) => Some(serde_json::from_str(&line).unwrap()),
+        Err(_) => panic!("no reply within {SETTLE:?}"),
+    }
+}
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+async fn running_nexus(home: &TestHome) -> Nexus {
+    let nexus = Nexus::start(home, &managed_config(&home.project_dir())).await;
+    nexus
+        .wait_for_state("running", Duration::from_secs(90))
+        .await;
+    nexus
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abort_split_around_streamed_text_still_aborts_the_ask() {
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let nexus = running_nexus(&home).await;
+    let (mut reader, mut writer) = streaming_ask(&nexus).await;
+    writer.write_all(b"{\"cmd\":\"ab").await.unwrap();
+    // Streamed words arrive meanwhile: the ask loop serves them between the halves.
+    let mut replies = Vec::new();
+    while replies.len() < 2 {
+        replies.push(next_reply(&mut reader).await.expect("more text"));
+    }
+    writer.write_all(b"ort\"}\n").await.unwrap();
+    loop {
+        let reply = next_reply(&mut reader).await.expect("an end to the ask");
+        match reply["reply"].as_str() {
+            Some("text") => continue,
+            Some("aborted") => break,
+            _ => panic!("the abort was lost: {reply} (before: {replies:?})"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_over_long_line_during_ask_closes_it_and_aborts_the_session() {
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let nexus = running_nexus(&home).await;
+    let (mut reader, mut writer) = streaming_ask(&nexus).await;
+    let mut line = vec![b'x'; 2 * 1024 * 1024];
+    line.push(b'\n');
+    let _ = writer.write_all(&line).await;
+    let mut last = None;
+    while let Some(reply) = next_reply(&mut reader).await {
+        last = Some(reply);
+    }
+    let last = last.expect("a reply before the close");
+    assert_eq!(last["reply"], "error", "{last}");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("message too large"),
+        "{last}"
+    );
+    nexus
+        .wait_for_status(SETTLE, "the session to stop", |s| {
+            s["sessions"]["busy"] == 0
+        })
+        .await;
+    nexus.status().await;
 }
