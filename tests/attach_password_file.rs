@@ -49,6 +49,10 @@ async fn refused_within_a_second(
         );
         let error = status["server"]["last_error"].as_str().unwrap_or_default();
         if error.contains(&password_file.display().to_string()) && error.contains(what) {
+            println!(
+                "status with {}: answered in {took:?}: {error}",
+                password_file.display()
+            );
             assert_ne!(status["server"]["state"], "running", "{status}");
             return nexus;
         }
