@@ -58,21 +58,36 @@ impl ServerConfig {
     }
 
     /// Attach mode's password: OPENCODE_SERVER_PASSWORD wins, otherwise the
-    /// password file (which should be 0600; a warning says so otherwise).
-    pub fn attach_password(&self) -> Option<crate::server::client::Secret> {
+    /// password file (which should be 0600; a warning says so otherwise). No
+    /// file means no password; a file that cannot be used (a FIFO, a device,
+    /// a directory, over `PASSWORD_FILE_LIMIT`, not text) is an error naming
+    /// it. Blocking (a stalled network mount): call it through
+    /// [`read_attach_password`] from async code.
+    pub fn attach_password(&self) -> Result<Option<crate::server::client::Secret>, String> {
         use crate::server::client::Secret;
+        use crate::small_file::{SmallFileError, read_small_text};
         if let Some(pw) =
             std::env::var_os("OPENCODE_SERVER_PASSWORD").and_then(|v| v.into_string().ok())
             && !pw.is_empty()
         {
-            return Some(Secret::new(pw));
+            return Ok(Some(Secret::new(pw)));
         }
         let file = &self.password_file;
+        let text = match read_small_text(file, PASSWORD_FILE_LIMIT) {
+            Ok(text) => text,
+            Err(SmallFileError::Missing(_)) => return Ok(None),
+            Err(e) => {
+                return Err(format!(
+                    "cannot use the attach password file: {e}; put the password in a small regular file (`opencode-nexus password set`) or set server.password_file"
+                ));
+            }
+        };
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(file).ok()?;
-            if meta.permissions().mode() & 0o077 != 0 {
+            if let Ok(meta) = std::fs::metadata(file)
+                && meta.permissions().mode() & 0o077 != 0
+            {
                 tracing::warn!(
                     "{} is readable by other users; run `chmod 600 {}`",
                     file.display(),
@@ -80,9 +95,33 @@ impl ServerConfig {
                 );
             }
         }
-        let text = std::fs::read_to_string(file).ok()?;
         let pw = text.trim_end_matches(['\n', '\r']);
-        (!pw.is_empty()).then(|| Secret::new(pw))
+        Ok((!pw.is_empty()).then(|| Secret::new(pw)))
+    }
+}
+
+/// The largest attach password file Nexus reads.
+pub const PASSWORD_FILE_LIMIT: u64 = 4096;
+
+/// How long reading the password file may take (a stalled network mount).
+const PASSWORD_READ_LIMIT: Duration = Duration::from_secs(5);
+
+/// [`ServerConfig::attach_password`] on the blocking pool, so a slow or odd
+/// file never stalls the async side (the daemon's event loop, `status`).
+pub async fn read_attach_password(
+    server: &ServerConfig,
+) -> Result<Option<crate::server::client::Secret>, String> {
+    let server = server.clone();
+    let file = server.password_file.clone();
+    let read = tokio::task::spawn_blocking(move || server.attach_password());
+    match tokio::time::timeout(PASSWORD_READ_LIMIT, read).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(format!("reading {} failed: {e}", file.display())),
+        Err(_) => Err(format!(
+            "reading the attach password file {} took over {} s; check that it is a small local file",
+            file.display(),
+            PASSWORD_READ_LIMIT.as_secs()
+        )),
     }
 }
 
@@ -585,6 +624,39 @@ mod tests {
     fn attach_mode_requires_url() {
         let err = parse("[server]\nmode = \"attach\"").unwrap_err();
         assert!(err.to_string().contains("server.url"));
+    }
+
+    #[test]
+    fn the_attach_password_file_is_read_small_and_regular_only() {
+        // OPENCODE_SERVER_PASSWORD would win over the file.
+        if std::env::var_os("OPENCODE_SERVER_PASSWORD").is_some() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = parse("").unwrap().config.server;
+        let at = |server: &mut ServerConfig, path: &Path| {
+            server.password_file = path.to_path_buf();
+            server.attach_password()
+        };
+        let file = dir.path().join("pw");
+        assert_eq!(at(&mut server, &file), Ok(None), "no file: no password");
+        std::fs::write(&file, "hunter2\n").unwrap();
+        assert_eq!(
+            at(&mut server, &file)
+                .unwrap()
+                .map(|s| s.expose().to_string()),
+            Some("hunter2".into())
+        );
+        std::fs::write(&file, vec![b'a'; PASSWORD_FILE_LIMIT as usize + 1]).unwrap();
+        let err = at(&mut server, &file).unwrap_err();
+        assert!(
+            err.contains("larger than 4096 bytes") && err.contains("pw"),
+            "{err}"
+        );
+        let err = at(&mut server, dir.path()).unwrap_err();
+        assert!(err.contains("is a directory"), "{err}");
+        let err = at(&mut server, Path::new("/dev/zero")).unwrap_err();
+        assert!(err.contains("/dev/zero is a character device"), "{err}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use opencode_nexus::cli::{self, Cli, Command, exit_code};
-use opencode_nexus::config::{Config, ServerMode};
+use opencode_nexus::config::Config;
 use opencode_nexus::daemon::{self, DaemonSetup};
 use opencode_nexus::ipc::instance::InstanceError;
 use opencode_nexus::paths::Paths;
@@ -57,14 +57,10 @@ fn run_daemon(paths: Paths, no_tray: bool) -> u8 {
         tracing::warn!("{warning}");
     }
     let config = loaded.config;
-    let attach_password = (config.server.mode == ServerMode::Attach)
-        .then(|| config.server.attach_password())
-        .flatten();
     let setup = DaemonSetup {
         paths,
         config,
         path_var: std::env::var_os("PATH"),
-        attach_password,
         tray: !no_tray,
     };
     match runtime(true).block_on(daemon::run(setup)) {

@@ -43,7 +43,8 @@ impl Paths {
         let state_home = non_empty("XDG_STATE_HOME").unwrap_or_else(|| home.join(".local/state"));
         let data_home = non_empty("XDG_DATA_HOME").unwrap_or_else(|| home.join(".local/share"));
         // Without XDG_RUNTIME_DIR (e.g. a bare ssh session) fall back to a per-user
-        // directory in /tmp; `ensure_private_dir` checks that we own it.
+        // directory in /tmp, which `ensure_runtime_dir` and `check_runtime_dir` refuse
+        // unless it is ours, private and not a symlink (others can create it first).
         let runtime_dir = match non_empty("XDG_RUNTIME_DIR") {
             Some(dir) => dir.join(APP_DIR),
             None => std::env::temp_dir().join(format!("{APP_DIR}-{}", crate::platform::user_id())),
@@ -125,7 +126,8 @@ impl Paths {
     }
 }
 
-/// Creates `dir` (and parents) and makes sure it is ours and 0700.
+/// Creates `dir` (and parents) and makes sure it is ours and 0700 (the
+/// config directory, which lives in the user's home).
 pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     std::fs::DirBuilder::new()
@@ -141,6 +143,118 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
     }
     if meta.permissions().mode() & 0o077 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Why the runtime directory (the control socket's home) cannot be trusted.
+/// Each message names the directory and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeDirError {
+    #[error(
+        "the runtime directory {} is a symbolic link: someone may be redirecting Nexus's control socket; remove it (`rm {}`) or set XDG_RUNTIME_DIR to a private directory",
+        .0.display(), .0.display()
+    )]
+    Symlink(PathBuf),
+    #[error(
+        "the runtime directory {} is not a directory; remove it or set XDG_RUNTIME_DIR to a private directory",
+        .0.display()
+    )]
+    NotDirectory(PathBuf),
+    #[error(
+        "the runtime directory {} belongs to uid {owner}, not to you (uid {me}): another user may have created it to intercept Nexus; remove it (`rm -r {}`) or set XDG_RUNTIME_DIR to a private directory",
+        dir.display(), dir.display()
+    )]
+    OtherOwner { dir: PathBuf, owner: u32, me: u32 },
+    #[error(
+        "the runtime directory {} has mode {mode:04o}, so other users can reach Nexus's control socket; run `chmod 700 {}`",
+        dir.display(), dir.display()
+    )]
+    NotPrivate { dir: PathBuf, mode: u32 },
+    #[error("cannot use the runtime directory {}: {source}", dir.display())]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl RuntimeDirError {
+    /// The directory does not exist (for the CLI: no daemon ever ran).
+    pub fn is_missing(&self) -> bool {
+        matches!(self, RuntimeDirError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// The daemon's runtime directory: created 0700 when absent, then checked
+/// like [`check_runtime_dir`]. It is never repaired: a directory in a shared
+/// `/tmp` that is not already private may have been prepared by someone else.
+pub fn ensure_runtime_dir(dir: &Path) -> Result<(), RuntimeDirError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let io = |source| RuntimeDirError::Io {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = dir.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(io)?;
+    }
+    // Not recursive: mkdir on the last component never follows a symlink
+    // planted there; it fails with "exists", and the check below looks.
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(e)),
+    }
+    check_runtime_dir(dir)
+}
+
+/// Checks, without following a symlink at `dir`, that it is a directory
+/// owned by this user with no access for group or others.
+pub fn check_runtime_dir(dir: &Path) -> Result<(), RuntimeDirError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    // O_NOFOLLOW|O_DIRECTORY, then fstat: what is checked is what was opened.
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir);
+    let dir_buf = dir.to_path_buf();
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(RuntimeDirError::Symlink(dir_buf));
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+            // A symlink to a non-directory also lands here: say which.
+            return Err(match std::fs::symlink_metadata(dir) {
+                Ok(m) if m.file_type().is_symlink() => RuntimeDirError::Symlink(dir_buf),
+                _ => RuntimeDirError::NotDirectory(dir_buf),
+            });
+        }
+        Err(source) => {
+            return Err(RuntimeDirError::Io {
+                dir: dir_buf,
+                source,
+            });
+        }
+    };
+    let meta = file.metadata().map_err(|source| RuntimeDirError::Io {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    let me = crate::platform::user_id();
+    if meta.uid() != me {
+        return Err(RuntimeDirError::OtherOwner {
+            dir: dir_buf,
+            owner: meta.uid(),
+            me,
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(RuntimeDirError::NotPrivate { dir: dir_buf, mode });
     }
     Ok(())
 }
@@ -190,6 +304,46 @@ mod tests {
             PathBuf::from("/home/u/.local/state/opencode-nexus")
         );
         assert!(p.runtime_dir.starts_with(std::env::temp_dir()));
+    }
+
+    #[test]
+    fn the_runtime_dir_is_created_private_and_checked_without_following_links() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("opencode-nexus-0");
+        ensure_runtime_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        check_runtime_dir(&dir).unwrap();
+
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = ensure_runtime_dir(&dir).unwrap_err();
+        assert!(
+            matches!(err, RuntimeDirError::NotPrivate { mode: 0o777, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("chmod 700"), "{err}");
+
+        let target = tmp.path().join("elsewhere");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let link = tmp.path().join("linked");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = ensure_runtime_dir(&link).unwrap_err();
+        assert!(matches!(err, RuntimeDirError::Symlink(_)), "{err}");
+        assert!(check_runtime_dir(&link).is_err());
+
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(matches!(
+            check_runtime_dir(&file),
+            Err(RuntimeDirError::NotDirectory(_))
+        ));
+        assert!(
+            check_runtime_dir(&tmp.path().join("missing"))
+                .unwrap_err()
+                .is_missing()
+        );
     }
 
     #[test]

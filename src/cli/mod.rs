@@ -491,18 +491,44 @@ pub fn autostart(paths: &Paths, action: AutostartCommand) -> u8 {
 }
 
 /// `password set`: reads one line from stdin into the password file (0600).
+/// The daemon reads at most `PASSWORD_FILE_LIMIT` bytes of it, so a longer
+/// password is refused here rather than stored and then not read.
 pub fn set_password(file: &std::path::Path) -> u8 {
-    use std::io::BufRead;
+    use crate::config::PASSWORD_FILE_LIMIT;
+    use std::io::{BufRead, Read};
     use std::os::unix::fs::OpenOptionsExt;
-    let mut line = String::new();
-    if std::io::stdin().lock().read_line(&mut line).is_err() {
+    let mut line = Vec::new();
+    // The cap also keeps `yes | opencode-nexus password set` from eating memory.
+    let read = std::io::stdin()
+        .lock()
+        .take(PASSWORD_FILE_LIMIT + 3)
+        .read_until(b'\n', &mut line);
+    if read.is_err() {
         return failed("cannot read the password from standard input");
     }
+    let Ok(line) = String::from_utf8(line) else {
+        return failed("the password on standard input is not UTF-8 text");
+    };
     let password = line.trim_end_matches(['\n', '\r']);
+    if password.len() as u64 > PASSWORD_FILE_LIMIT {
+        return failed(&format!(
+            "the password is longer than {PASSWORD_FILE_LIMIT} bytes, the most Nexus reads from {}",
+            file.display()
+        ));
+    }
     if password.is_empty() {
         return failed(
             "the password is empty (pipe it in: `printf %s \"$PW\" | opencode-nexus password set`)",
         );
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(file)
+        && !meta.file_type().is_file()
+        && !meta.file_type().is_symlink()
+    {
+        return failed(&format!(
+            "{} exists and is not a regular file; remove it or set server.password_file to another path",
+            file.display()
+        ));
     }
     if let Some(dir) = file.parent() {
         let _ = crate::paths::ensure_private_dir(dir);

@@ -5,14 +5,12 @@
 //! (an `abort` line) or the CLI vanishing aborts the session.
 
 use super::Shared;
-use super::control::{Replies, read_line};
+use super::control::{Lines, Replies};
 use crate::ipc::protocol::{self, Reply, Request};
 use crate::server::client::Prompt;
 use crate::server::events::{EventKind, PartKind, Role, SessionStatus};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
-use tokio::io::BufReader;
-use tokio::net::unix::OwnedReadHalf;
 use tokio::sync::broadcast::error::RecvError;
 
 pub(crate) struct Ask {
@@ -106,7 +104,7 @@ impl Turn {
 pub(crate) async fn run(
     shared: &Shared,
     ask: Ask,
-    reader: &mut BufReader<OwnedReadHalf>,
+    reader: &mut Lines,
     replies: &mut Replies,
 ) -> std::io::Result<()> {
     let Some(client) = shared.server.borrow().clone() else {
@@ -182,14 +180,20 @@ pub(crate) async fn run(
                 Err(RecvError::Lagged(n)) => tracing::warn!("ask fell {n} events behind; some text may be missing"),
                 Err(RecvError::Closed) => return replies.send(&Reply::error("the daemon is shutting down")).await,
             },
-            line = read_line(reader) => match line.map(|l| l.map(|l| protocol::decode::<Request>(&l))) {
+            // Cancel-safe: half an `abort` line stays buffered across events.
+            line = reader.next_line() => match line.map(|l| l.map(|l| protocol::decode::<Request>(&l))) {
                 Ok(Some(Ok(Request::Abort {}))) => {
                     if let Err(e) = client.abort(&session).await {
                         return replies.send(&Reply::error(format!("cannot abort: {e}"))).await;
                     }
                     abort_deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
                 }
-                Ok(Some(_)) | Err(_) => replies.send(&Reply::error("only abort is understood during ask")).await?,
+                Ok(Some(_)) => replies.send(&Reply::error("only abort is understood during ask")).await?,
+                Err(e) => {
+                    // Over-long or unreadable: the connection is closed; the turn is not left running.
+                    let _ = client.abort(&session).await;
+                    return replies.send(&Reply::error(e.to_string())).await;
+                }
                 Ok(None) => {
                     // The CLI went away mid-turn: do not leave the agent running for nobody.
                     let _ = client.abort(&session).await;

@@ -6,11 +6,15 @@ use super::popover_link;
 use super::resource_watch;
 use crate::core::popover_lifecycle::OpenRequest;
 use crate::core::{Event, ServerState};
-use crate::ipc::protocol::{self, MAX_LINE_BYTES, Reply, Request, ServerAction};
+use crate::ipc::lines::LineReader;
+use crate::ipc::protocol::{self, Reply, Request, ServerAction};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
-use tokio::net::unix::OwnedWriteHalf;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+/// The client's side of a control connection, one line at a time (cancel-safe).
+pub(crate) type Lines = LineReader<OwnedReadHalf>;
 
 /// Writes replies to the client; a vanished client ends the conversation.
 pub(crate) struct Replies {
@@ -30,37 +34,41 @@ impl Replies {
     }
 }
 
-/// Reads one line of at most `MAX_LINE_BYTES`; `None` at end of input.
-pub(crate) async fn read_line<R: AsyncRead + Unpin>(
-    reader: &mut BufReader<R>,
-) -> Result<Option<String>, String> {
-    let mut buf = Vec::new();
-    let mut limited = (&mut *reader).take(MAX_LINE_BYTES as u64 + 1);
-    let n = limited
-        .read_until(b'\n', &mut buf)
-        .await
-        .map_err(|e| e.to_string())?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.len() > MAX_LINE_BYTES {
-        return Err(format!("message too large (over {MAX_LINE_BYTES} bytes)"));
-    }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| "message is not UTF-8".to_string())
-}
-
-use tokio::io::AsyncReadExt as _;
-
 pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
+    // Only this user may control the daemon, even if the socket's or its
+    // directory's modes were loosened.
+    match crate::ipc::peer::same_user(&stream) {
+        Ok(Ok(())) => {}
+        Ok(Err(peer)) => {
+            tracing::warn!(
+                "refused a control connection from uid {} (pid {}): only uid {} may control this daemon",
+                peer.uid,
+                peer.pid
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                crate::platform::user_id()
+            );
+            let (_, writer) = stream.into_split();
+            let mut replies = Replies { writer };
+            let _ = replies
+                .send(&Reply::error(
+                    "refused: this OpenCode Nexus belongs to another user",
+                ))
+                .await;
+            return;
+        }
+        Err(e) => {
+            tracing::warn!("refused a control connection: cannot tell its user: {e}");
+            return;
+        }
+    }
     let (reader, writer) = stream.into_split();
-    let mut reader = BufReader::new(reader);
+    let mut reader = LineReader::new(reader);
     let mut replies = Replies { writer };
-    let request = match read_line(&mut reader).await {
+    let request = match reader.next_line().await {
         Ok(Some(line)) => protocol::decode::<Request>(&line),
         Ok(None) => return,
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     let request = match request {
         Ok(r) => r,

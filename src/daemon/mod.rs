@@ -2,6 +2,7 @@
 //! its effects, and serves the control socket.
 
 mod ask;
+mod attach_watch;
 mod config_watch;
 mod control;
 mod popover_link;
@@ -18,7 +19,7 @@ use crate::ipc::protocol::PopoverStatus;
 use crate::ipc::protocol::{PopoverSetup, ServerAccess, ToPopover};
 use crate::notify::NotifierCommand;
 use crate::paths::Paths;
-use crate::server::client::{Credentials, Secret, ServerClient};
+use crate::server::client::{Secret, ServerClient};
 use crate::server::events::ServerEvent;
 use crate::server::watch::{WatchOptions, Watcher};
 use crate::supervisor::resource_use::ResourceSampler;
@@ -44,8 +45,6 @@ pub struct DaemonSetup {
     pub config: Config,
     /// The PATH to search for `opencode`.
     pub path_var: Option<OsString>,
-    /// Attach mode: the password, from OPENCODE_SERVER_PASSWORD or the password file.
-    pub attach_password: Option<Secret>,
     /// Whether to show a tray icon (`--no-tray` turns it off).
     pub tray: bool,
 }
@@ -137,15 +136,9 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         events: events_tx.clone(),
         server_events: server_events.clone(),
         client: client_tx,
-        attach: attach_url.map(|url| {
-            (
-                url,
-                Credentials {
-                    username: server.username.clone(),
-                    password: setup.attach_password.clone(),
-                },
-            )
-        }),
+        attach: attach_url.map(|url| (url, server.clone())),
+        current_watch: Arc::default(),
+        attach_password: Arc::default(),
         options: WatchOptions {
             event_timeout: server.event_timeout,
             directories,
@@ -237,10 +230,11 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
                 let status = StatusReport::derive(&state, daemon_info.clone(), Clock::system());
                 let log = shared.log.lock().map(|l| l.recent()).unwrap_or_default();
                 let secrets: Vec<String> = effects
-                    .attach
-                    .iter()
-                    .filter_map(|(_, c)| c.password.clone())
-                    .chain(setup.attach_password.clone())
+                    .attach_password
+                    .lock()
+                    .ok()
+                    .and_then(|p| p.clone())
+                    .into_iter()
                     .chain(effects.supervisor.credentials(None).and_then(|c| c.password))
                     .map(|s| s.expose().to_string())
                     .collect();
@@ -314,7 +308,12 @@ struct Executor {
     events: mpsc::Sender<Event>,
     server_events: broadcast::Sender<Arc<ServerEvent>>,
     client: watch::Sender<Option<ServerClient>>,
-    attach: Option<(String, Credentials)>,
+    /// Attach mode: the URL and the settings that say how to log in.
+    attach: Option<(String, crate::config::ServerConfig)>,
+    /// The watch allowed to publish its client (attach mode publishes late).
+    current_watch: attach_watch::CurrentWatch,
+    /// Attach mode's password as last read (scrubbed from diagnostics).
+    attach_password: Arc<Mutex<Option<Secret>>>,
     options: WatchOptions,
     notifier: mpsc::Sender<NotifierCommand>,
 }
@@ -355,9 +354,32 @@ impl Executor {
                 }
                 Effect::Watch { watch, url } => {
                     self.stop_watcher();
+                    if let Ok(mut current) = self.current_watch.lock() {
+                        *current = Some(watch);
+                    }
                     let target = match url {
                         Some(url) => self.supervisor.credentials(None).map(|c| (url, c)),
-                        None => self.attach.clone(),
+                        None => {
+                            // Attach: the password file is read off this loop.
+                            let Some((url, server)) = self.attach.clone() else {
+                                tracing::error!("no server to watch");
+                                continue;
+                            };
+                            let task = attach_watch::AttachWatch {
+                                watch,
+                                url,
+                                server,
+                                options: self.options.clone(),
+                                events: self.events.clone(),
+                                broadcast: self.server_events.clone(),
+                                client: self.client.clone(),
+                                access: self.access.clone(),
+                                current: self.current_watch.clone(),
+                                last_password: self.attach_password.clone(),
+                            };
+                            self.watcher = Some(tokio::spawn(task.run()));
+                            continue;
+                        }
                     };
                     let Some((url, credentials)) = target else {
                         tracing::error!("no server to watch");
@@ -512,13 +534,7 @@ impl Executor {
         let restart = old.server.needs_restart(&new.server);
         self.supervisor.set_server(new.server.clone());
         self.attach = match (new.server.mode, &new.server.url) {
-            (ServerMode::Attach, Some(url)) => Some((
-                url.clone(),
-                Credentials {
-                    username: new.server.username.clone(),
-                    password: new.server.attach_password(),
-                },
-            )),
+            (ServerMode::Attach, Some(url)) => Some((url.clone(), new.server.clone())),
             _ => None,
         };
         let options = WatchOptions {
@@ -544,6 +560,11 @@ impl Executor {
     fn stop_watcher(&mut self) {
         if let Some(task) = self.watcher.take() {
             task.abort();
+        }
+        // Under the lock: an attach task publishing right now is either
+        // before this (and overwritten) or after (and sees it is stopped).
+        if let Ok(mut current) = self.current_watch.lock() {
+            *current = None;
         }
         self.client.send_replace(None);
         self.access.send_replace(None);

@@ -3,14 +3,13 @@
 //! starting and stopping that process.
 
 use super::Shared;
-use super::control::{Replies, read_line};
+use super::control::{Lines, Replies};
 use crate::core::Event;
 use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, PopoverGeneration};
 use crate::ipc::protocol::{self, FromPopover, Reply, ServerAccess, ToPopover};
 use crate::platform::{ProcessId, StopSignal};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncRead, BufReader};
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// How long `open` waits for the window to paint (a cold start included).
@@ -120,10 +119,10 @@ pub(crate) async fn open(
 /// A popover process connected: it stays connected until it exits. The
 /// daemon sends it its setup, the server's address (again whenever it
 /// changes) and show commands; it reports paints and the session on screen.
-pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
+pub(crate) async fn serve_link(
     shared: &Shared,
     pid: u32,
-    reader: &mut BufReader<R>,
+    reader: &mut Lines,
     replies: &mut Replies,
 ) -> std::io::Result<()> {
     let hub = &shared.popover;
@@ -179,7 +178,8 @@ pub(crate) async fn serve_link<R: AsyncRead + Unpin>(
                     let now = status.borrow_and_update().clone();
                     send(replies, &ToPopover::Status { status: now }).await?;
                 }
-                line = read_line(reader) => match line {
+                // Cancel-safe: a report split around another branch arrives whole.
+                line = reader.next_line() => match line {
                     Ok(Some(line)) => match protocol::decode::<FromPopover>(&line) {
                         Ok(report) => {
                             let viewing_before = visible.then(|| focus.clone()).flatten();

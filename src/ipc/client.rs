@@ -1,8 +1,9 @@
 //! The CLI side of the control socket.
 
+use super::lines::{LineError, LineReader};
 use super::protocol::{self, Reply, Request};
-use crate::paths::Paths;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use crate::paths::{Paths, RuntimeDirError};
+use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -10,6 +11,14 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 pub enum ClientError {
     #[error("OpenCode Nexus is not running (start it with `opencode-nexus`)")]
     NotRunning,
+    /// The runtime directory is not private to this user: nothing was sent.
+    #[error("{0}")]
+    RuntimeDir(RuntimeDirError),
+    /// The socket is served by another user's process: nothing was sent.
+    #[error(
+        "the control socket {socket} is served by a process of uid {peer}, not by you (uid {me}): another user may be impersonating OpenCode Nexus, so nothing was sent. Find that process (`ss -xp | grep {socket}`), stop it, remove the socket and start Nexus again"
+    )]
+    Impostor { socket: String, peer: u32, me: u32 },
     #[error("lost the connection to OpenCode Nexus: {0}")]
     Io(#[from] std::io::Error),
     #[error("OpenCode Nexus sent something unreadable: {0}")]
@@ -18,13 +27,19 @@ pub enum ClientError {
 
 /// One request's connection: send, then read replies.
 pub struct Connection {
-    lines: tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    lines: LineReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
 }
 
 impl Connection {
     pub async fn open(paths: &Paths, request: &Request) -> Result<Self, ClientError> {
-        let stream = match UnixStream::connect(paths.socket()).await {
+        match crate::paths::check_runtime_dir(&paths.runtime_dir) {
+            Ok(()) => {}
+            Err(e) if e.is_missing() => return Err(ClientError::NotRunning),
+            Err(e) => return Err(ClientError::RuntimeDir(e)),
+        }
+        let socket = paths.socket();
+        let stream = match UnixStream::connect(&socket).await {
             Ok(s) => s,
             Err(e)
                 if matches!(
@@ -36,9 +51,16 @@ impl Connection {
             }
             Err(e) => return Err(e.into()),
         };
+        if let Err(peer) = super::peer::same_user(&stream)? {
+            return Err(ClientError::Impostor {
+                socket: socket.display().to_string(),
+                peer: peer.uid,
+                me: crate::platform::user_id(),
+            });
+        }
         let (reader, writer) = stream.into_split();
         let mut conn = Connection {
-            lines: BufReader::new(reader).lines(),
+            lines: LineReader::new(reader),
             writer,
         };
         conn.send(request).await?;
@@ -65,15 +87,18 @@ impl Connection {
         self.next_message().await
     }
 
-    /// The next line as any message type (the popover's link carries `ToPopover`).
+    /// The next line as any message type (the popover's link carries
+    /// `ToPopover`). Cancel-safe: usable inside `select!`.
     pub async fn next_message<T: serde::de::DeserializeOwned>(
         &mut self,
     ) -> Result<Option<T>, ClientError> {
-        match self.lines.next_line().await? {
-            Some(line) => protocol::decode(&line)
+        match self.lines.next_line().await {
+            Ok(Some(line)) => protocol::decode(&line)
                 .map(Some)
                 .map_err(ClientError::Protocol),
-            None => Ok(None),
+            Ok(None) => Ok(None),
+            Err(LineError::Io(e)) => Err(ClientError::Io(e)),
+            Err(e) => Err(ClientError::Protocol(e.to_string())),
         }
     }
 }

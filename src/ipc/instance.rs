@@ -1,7 +1,7 @@
 //! Single instance: an exclusive lock on a file in the private runtime
 //! directory, and the control socket beside it (0600 in a 0700 directory).
 
-use crate::paths::{Paths, ensure_private_dir};
+use crate::paths::{Paths, RuntimeDirError, ensure_runtime_dir};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -17,6 +17,9 @@ pub struct InstanceLock {
 pub enum InstanceError {
     #[error("OpenCode Nexus is already running{}", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     AlreadyRunning { pid: Option<u32> },
+    /// Missing, not ours, not private, or a symlink: refused, never repaired.
+    #[error(transparent)]
+    UnsafeRuntimeDir(#[from] RuntimeDirError),
     #[error("cannot use the runtime directory {dir}: {source}")]
     RuntimeDir { dir: String, source: std::io::Error },
     #[error("cannot create the control socket {path}: {source}")]
@@ -32,7 +35,7 @@ pub fn acquire(paths: &Paths) -> Result<InstanceLock, InstanceError> {
         dir: paths.runtime_dir.display().to_string(),
         source,
     };
-    ensure_private_dir(&paths.runtime_dir).map_err(dir_error)?;
+    ensure_runtime_dir(&paths.runtime_dir)?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
