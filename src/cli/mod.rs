@@ -219,7 +219,8 @@ async fn status(paths: &Paths, json: bool) -> Result<u8, ClientError> {
                     serde_json::to_string_pretty(&status).unwrap_or_default()
                 );
             } else {
-                println!("{text}");
+                use std::io::IsTerminal;
+                println!("{}", for_stdout(&text, std::io::stdout().is_terminal()));
             }
             Ok(exit_code::OK)
         }
@@ -295,9 +296,23 @@ pub fn run_popover() -> u8 {
     }
 }
 
+/// Text from the agent or the server log, as it may go to stdout: on a
+/// terminal its control sequences (an `ESC ]52;` writing the clipboard, a
+/// carriage return hiding a line) and bidi/zero-width characters become
+/// visible escapes; piped output stays byte for byte what was said.
+fn for_stdout(text: &str, terminal: bool) -> std::borrow::Cow<'_, str> {
+    if terminal {
+        crate::core::visible_text::visible(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 async fn ask(paths: &Paths, request: Request) -> Result<u8, ClientError> {
+    use std::io::IsTerminal;
     let mut conn = Connection::open(paths, &request).await?;
     let mut stdout = std::io::stdout();
+    let terminal = stdout.is_terminal();
     let mut ends_with_newline = true;
     let mut interrupted = false;
     loop {
@@ -313,7 +328,7 @@ async fn ask(paths: &Paths, request: Request) -> Result<u8, ClientError> {
         match reply {
             Some(Reply::Session { id }) => eprintln!("session {id}"),
             Some(Reply::Text { text }) => {
-                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.write_all(for_stdout(&text, terminal).as_bytes());
                 let _ = stdout.flush();
                 ends_with_newline = text.ends_with('\n');
             }
@@ -370,10 +385,12 @@ async fn wait_idle(paths: &Paths, timeout: Option<f64>) -> Result<u8, ClientErro
 }
 
 async fn logs(paths: &Paths, follow: bool) -> Result<u8, ClientError> {
+    use std::io::IsTerminal;
+    let terminal = std::io::stdout().is_terminal();
     let mut conn = Connection::open(paths, &Request::Logs { follow }).await?;
     loop {
         match conn.next().await? {
-            Some(Reply::Log { line }) => println!("{line}"),
+            Some(Reply::Log { line }) => println!("{}", for_stdout(&line, terminal)),
             Some(Reply::Done) | None => return Ok(exit_code::OK),
             other => return Ok(unexpected(other)),
         }
