@@ -91,20 +91,23 @@ pub fn start(events: mpsc::Sender<Event>) -> mpsc::Sender<NotifierCommand> {
                 },
                 Some(signal) = signals.recv() => match signal {
                     ServerSignal::Action { id, key } => {
-                        let Some(clicked) = shown.remove(&id) else {
+                        let Some(on_screen) = shown.get(&id) else {
                             tracing::info!(id, key, "click on a notification no longer shown ignored");
                             continue;
                         };
-                        match pick(&key, &clicked.actions, clicked.default_action.as_ref()) {
-                            Some(action) => {
-                                let _ = events.send(Event::NotificationAction(action)).await;
-                            }
-                            None => tracing::warn!(
+                        // A key this notification did not offer leaves it as it is.
+                        let Some(action) =
+                            pick(&key, &on_screen.actions, on_screen.default_action.as_ref())
+                        else {
+                            tracing::warn!(
                                 id,
                                 key,
                                 "click with a key this notification did not offer ignored"
-                            ),
-                        }
+                            );
+                            continue;
+                        };
+                        let Some(clicked) = shown.remove(&id) else { continue };
+                        let _ = events.send(Event::NotificationAction(action)).await;
                         // Not every server closes a notification when a button is used.
                         close(&clicked.handle).await;
                     }
