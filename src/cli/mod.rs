@@ -530,3 +530,19 @@ pub fn set_password(file: &std::path::Path) -> u8 {
         Err(e) => failed(&format!("cannot write {}: {e}", file.display())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::for_stdout;
+
+    #[test]
+    fn output_for_a_terminal_shows_control_sequences_as_escapes_piped_output_stays_raw() {
+        let line = "build ok\u{1b}]52;c;aGk=\u{7}\r\tdone\n";
+        assert_eq!(
+            for_stdout(line, true),
+            "build ok\\u001b]52;c;aGk=\\u0007\\u000d\tdone\n"
+        );
+        assert_eq!(for_stdout("\u{9b}31m", true), "\\u009b31m");
+        assert_eq!(for_stdout(line, false), line);
+    }
+}
