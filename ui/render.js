@@ -596,23 +596,77 @@
     return heading;
   }
 
-  /** `<div class="permission">` for a PermissionRequest. */
+  /**
+   * Whether `code` (a code point) is shown as an escape by `visibleText`: the
+   * same characters as Rust's core::visible_text::needs_escape — controls
+   * (but newline and tab), bidi overrides and isolates, zero-width and tag
+   * characters.
+   */
+  function needsEscape(code) {
+    if (code === 0x0a || code === 0x09) return false;
+    return (
+      code <= 0x1f ||
+      (code >= 0x7f && code <= 0x9f) ||
+      code === 0xad ||
+      code === 0x61c ||
+      code === 0x180e ||
+      (code >= 0x200b && code <= 0x200f) ||
+      (code >= 0x2028 && code <= 0x202e) ||
+      (code >= 0x2060 && code <= 0x206f) ||
+      code === 0xfeff ||
+      (code >= 0xfff9 && code <= 0xfffb) ||
+      (code >= 0xe0000 && code <= 0xe007f)
+    );
+  }
+
+  /** `text` with invisible or misleading characters as visible escapes (`\u202e`). */
+  function visibleText(text) {
+    let out = '';
+    for (const ch of String(text)) {
+      const code = ch.codePointAt(0);
+      if (!needsEscape(code)) out += ch;
+      else if (code <= 0xffff) out += '\\u' + code.toString(16).padStart(4, '0');
+      else out += '\\u{' + code.toString(16) + '}';
+    }
+    return out;
+  }
+
+  /** Beyond this a request is not shown next to an Allow button (read it in OpenCode). */
+  const REQUEST_DETAIL_MAX = 100000;
+
+  /**
+   * `<div class="permission">` for a PermissionRequest. What it asks is shown
+   * whole (a scrollable block) with invisible characters made visible: Allow
+   * is never next to a partial command. "Always allow" shows the patterns it
+   * allows from then on, and is offered only when there are some.
+   */
   function buildPermission(request) {
     const id = str(request.id);
     const box = el('div', 'permission request');
     box.dataset.requestId = id;
     box.setAttribute('role', 'group');
     box.setAttribute('aria-labelledby', 'request-' + id + '-title');
-    const permission = str(request.permission) || 'a tool';
+    const permission = visibleText(str(request.permission) || 'a tool');
     box.appendChild(requestHeading(id, 'Allow ' + permission + '?'));
 
     const metadata = request.metadata && typeof request.metadata === 'object' ? request.metadata : {};
     const patterns = Array.isArray(request.patterns) ? request.patterns.filter((p) => typeof p === 'string') : [];
     const detail = str(metadata.command) || str(metadata.filepath) || str(metadata.filePath) || patterns.join('\n');
+    const complete = detail.length <= REQUEST_DETAIL_MAX;
     if (detail) {
-      const pre = el('pre', 'request-detail', detail.length > 2000 ? detail.slice(0, 2000) + '…' : detail);
+      const shown = complete ? detail : detail.slice(0, REQUEST_DETAIL_MAX);
+      const pre = el('pre', 'request-detail', visibleText(shown));
       pre.tabIndex = 0;
       box.appendChild(pre);
+      if (!complete) {
+        box.appendChild(el('p', 'request-cut', 'Too long to show here in full: reject it, or read and answer it in OpenCode.'));
+      }
+    }
+    const always = Array.isArray(request.always) ? request.always.filter((p) => typeof p === 'string' && p) : [];
+    const alwaysText = visibleText(always.join(', '));
+    const offerAlways = complete && always.length > 0 && alwaysText.length <= 1000;
+    if (offerAlways) {
+      box.appendChild(el('p', 'request-always', '“Always allow” allows from now on: ' + alwaysText));
     }
     if (str(metadata.diff)) {
       const details = el('details', 'request-diff');
@@ -627,11 +681,10 @@
     }
 
     const actions = el('div', 'request-actions');
-    const buttons = [
-      ['once', 'Allow once', 'primary'],
-      ['always', 'Always allow', ''],
-      ['reject', 'Reject', 'danger'],
-    ];
+    const buttons = [];
+    if (complete) buttons.push(['once', 'Allow once', 'primary']);
+    if (offerAlways) buttons.push(['always', 'Always allow', '']);
+    buttons.push(['reject', 'Reject', 'danger']);
     for (const [reply, label, kind] of buttons) {
       const button = el('button', kind || null, label);
       button.type = 'button';
@@ -706,6 +759,7 @@
     ConversationView: ConversationView,
     MarkdownView: MarkdownView,
     buildPermission: buildPermission,
+    visibleText: visibleText,
     buildQuestion: buildQuestion,
     relativeTime: relativeTime,
     errorText: errorText,

@@ -315,6 +315,32 @@
       const attach = fields.get('server.mode').control.value === 'attach';
       for (const key of ATTACH_ONLY) setInactive(key, !attach);
       for (const key of MANAGED_ONLY) setInactive(key, attach);
+      showCleartextWarning(attach);
+    }
+
+    /**
+     * Attach over plain http to a host that is not loopback sends the password
+     * readable on the network (the same rule as Rust's status::password_in_clear).
+     */
+    function showCleartextWarning(attach) {
+      const entry = fields.get('server.url');
+      let warning = entry.wrap.querySelector('.cleartext-warning');
+      if (!warning) {
+        warning = el('p', 'warn cleartext-warning', 'The password would cross the network in clear over http: use https, or an SSH tunnel (ssh -L) to 127.0.0.1.');
+        warning.id = entry.control.id + '-cleartext';
+        entry.wrap.insertBefore(warning, entry.error);
+        entry.control.setAttribute('aria-describedby', entry.control.getAttribute('aria-describedby') + ' ' + warning.id);
+      }
+      let clear = false;
+      try {
+        const url = new URL(entry.control.value.trim());
+        const host = url.hostname.replace(/\.$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+        const loopback = host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || host === '::ffff:7f00:1' || /^::ffff:7f/.test(host);
+        clear = url.protocol === 'http:' && !loopback;
+      } catch (_) {
+        clear = false; // not a URL yet: the save names the problem
+      }
+      warning.hidden = !(attach && clear);
     }
 
     function setInactive(key, inactive) {
@@ -455,6 +481,7 @@
         unlocked.clear();
         applyMode();
       }
+      if (key === 'server.url') applyMode();
     }
 
     dom.form.addEventListener('input', onEdit);

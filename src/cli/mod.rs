@@ -228,7 +228,8 @@ async fn status(paths: &Paths, json: bool) -> Result<u8, ClientError> {
                     serde_json::to_string_pretty(&status).unwrap_or_default()
                 );
             } else {
-                println!("{text}");
+                use std::io::IsTerminal;
+                println!("{}", for_stdout(&text, std::io::stdout().is_terminal()));
             }
             Ok(exit_code::OK)
         }
@@ -304,9 +305,23 @@ pub fn run_popover() -> u8 {
     }
 }
 
+/// Text from the agent or the server log, as it may go to stdout: on a
+/// terminal its control sequences (an `ESC ]52;` writing the clipboard, a
+/// carriage return hiding a line) and bidi/zero-width characters become
+/// visible escapes; piped output stays byte for byte what was said.
+fn for_stdout(text: &str, terminal: bool) -> std::borrow::Cow<'_, str> {
+    if terminal {
+        crate::core::visible_text::visible(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 async fn ask(paths: &Paths, request: Request) -> Result<u8, ClientError> {
+    use std::io::IsTerminal;
     let mut conn = Connection::open(paths, &request).await?;
     let mut stdout = std::io::stdout();
+    let terminal = stdout.is_terminal();
     let mut ends_with_newline = true;
     let mut interrupted = false;
     loop {
@@ -322,7 +337,7 @@ async fn ask(paths: &Paths, request: Request) -> Result<u8, ClientError> {
         match reply {
             Some(Reply::Session { id }) => eprintln!("session {id}"),
             Some(Reply::Text { text }) => {
-                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.write_all(for_stdout(&text, terminal).as_bytes());
                 let _ = stdout.flush();
                 ends_with_newline = text.ends_with('\n');
             }
@@ -379,10 +394,12 @@ async fn wait_idle(paths: &Paths, timeout: Option<f64>) -> Result<u8, ClientErro
 }
 
 async fn logs(paths: &Paths, follow: bool) -> Result<u8, ClientError> {
+    use std::io::IsTerminal;
+    let terminal = std::io::stdout().is_terminal();
     let mut conn = Connection::open(paths, &Request::Logs { follow }).await?;
     loop {
         match conn.next().await? {
-            Some(Reply::Log { line }) => println!("{line}"),
+            Some(Reply::Log { line }) => println!("{}", for_stdout(&line, terminal)),
             Some(Reply::Done) | None => return Ok(exit_code::OK),
             other => return Ok(unexpected(other)),
         }
@@ -546,5 +563,21 @@ pub fn set_password(file: &std::path::Path) -> u8 {
             exit_code::OK
         }
         Err(e) => failed(&format!("cannot write {}: {e}", file.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_stdout;
+
+    #[test]
+    fn output_for_a_terminal_shows_control_sequences_as_escapes_piped_output_stays_raw() {
+        let line = "build ok\u{1b}]52;c;aGk=\u{7}\r\tdone\n";
+        assert_eq!(
+            for_stdout(line, true),
+            "build ok\\u001b]52;c;aGk=\\u0007\\u000d\tdone\n"
+        );
+        assert_eq!(for_stdout("\u{9b}31m", true), "\\u009b31m");
+        assert_eq!(for_stdout(line, false), line);
     }
 }

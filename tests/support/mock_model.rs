@@ -6,6 +6,7 @@
 //! |-----------------|--------------------------------------------------------------|
 //! | (none)          | `echo: <user text>`, streamed word by word                    |
 //! | `[bash:CMD]`    | a `bash` tool call; after its result `tool said: <output>`    |
+//! | `[bash2:A|B]`   | two `bash` tool calls (A and B) in one step, run in parallel  |
 //! | `[question]`    | a `question` tool call ("Deploy now?", Yes/No); after the      |
 //! |                 | answer `answer was: <tool output>`                            |
 //! | `[write:PATH]`  | a `write` tool call creating PATH with [`WRITTEN_CONTENT`]    |
@@ -371,6 +372,8 @@ enum Reply {
         name: &'static str,
         arguments: Value,
     },
+    /// Several tool calls in one step (the agent runs them in parallel).
+    ToolCalls(Vec<(&'static str, Value)>),
 }
 
 impl Plan {
@@ -405,6 +408,17 @@ fn reply_for(request: &RecordedRequest, text: &str) -> Result<Reply, StatusCode>
         let status = code.trim().parse().ok();
         let status = status.and_then(|c| StatusCode::from_u16(c).ok());
         return Err(status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    if let Some(commands) = marker_arg(text, "bash2") {
+        let calls = commands
+            .split('|')
+            .map(|command| {
+                let arguments =
+                    json!({"command": command, "description": format!("Run {command}")});
+                ("bash", arguments)
+            })
+            .collect();
+        return Ok(Reply::ToolCalls(calls));
     }
     if let Some(command) = marker_arg(text, "bash") {
         return Ok(Reply::ToolCall {
@@ -564,6 +578,18 @@ fn stream_frames(
             deltas.push((WORD_INTERVAL, json!({"tool_calls": [call]})));
             "tool_calls"
         }
+        Reply::ToolCalls(calls) => {
+            for (index, (name, arguments)) in calls.iter().enumerate() {
+                let call = json!({
+                    "index": index,
+                    "id": format!("{call_id}_{index}"),
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments.to_string()},
+                });
+                deltas.push((WORD_INTERVAL, json!({"tool_calls": [call]})));
+            }
+            "tool_calls"
+        }
     };
     if let Some((first_pause, first)) = deltas.first_mut() {
         *first_pause = delay;
@@ -608,6 +634,23 @@ fn completion(reply: &Reply, model: &str, call_id: &str) -> Value {
             }]}),
             "tool_calls",
         ),
+        Reply::ToolCalls(calls) => {
+            let calls: Vec<Value> = calls
+                .iter()
+                .enumerate()
+                .map(|(index, (name, arguments))| {
+                    json!({
+                        "id": format!("{call_id}_{index}"),
+                        "type": "function",
+                        "function": {"name": name, "arguments": arguments.to_string()},
+                    })
+                })
+                .collect();
+            (
+                json!({"role": "assistant", "content": null, "tool_calls": calls}),
+                "tool_calls",
+            )
+        }
     };
     json!({
         "id": "chatcmpl-mock",

@@ -661,6 +661,32 @@ impl NotificationServer {
         self.emit("ActionInvoked", &(id, key));
     }
 
+    /// Emits `ActionInvoked(id, key)` from another connection on the same
+    /// bus — what any other program of the session could do — with the
+    /// notification interface and path a real click has. Returns the forger's
+    /// unique name.
+    pub fn forge_action_from_another_connection(&self, id: u32, key: &str) -> String {
+        let forger = Builder::address(self.address.as_str())
+            .and_then(|builder| builder.build())
+            .unwrap_or_else(|error| panic!("notification double: forger connection: {error}"));
+        forger
+            .emit_signal(
+                None::<&str>,
+                NOTIFICATIONS_PATH,
+                NOTIFICATIONS_IFACE,
+                "ActionInvoked",
+                &(id, key),
+            )
+            .unwrap_or_else(|error| panic!("notification double: forged ActionInvoked: {error}"));
+        let name = forger
+            .unique_name()
+            .map(|name| name.to_string())
+            .unwrap_or_default();
+        // Give the bus time to route the signal before the connection goes.
+        std::thread::sleep(Duration::from_millis(200));
+        name
+    }
+
     /// Emits `NotificationClosed(id, reason)` (e.g. the user dismissed it,
     /// or it expired). Not recorded in [`closed`](Self::closed), which only
     /// lists the client's `CloseNotification` calls.
