@@ -52,11 +52,13 @@ for target in "${TARGETS[@]}"; do
     mkdir -p "corpus/$target" "seeds/$target" "artifacts/$target"
     log="$(mktemp)"
     if [ -n "$SECONDS_EACH" ]; then limit=(-max_total_time="$SECONDS_EACH"); else limit=(-runs="$RUNS"); fi
+    dict=()
+    if [ -f "dicts/$target.dict" ]; then dict=(-dict="dicts/$target.dict"); fi
     t0=$SECONDS
     status=0
     # Fresh corpus first (new inputs go there), the committed seeds read-only.
     "$CARGO_FUZZ" fuzz run -s none "$target" "corpus/$target" "seeds/$target" -- \
-        "${limit[@]}" -rss_limit_mb="$RSS_LIMIT_MB" -timeout="$TIMEOUT_SECS" -max_len="$MAX_LEN" \
+        "${limit[@]}" "${dict[@]}" -rss_limit_mb="$RSS_LIMIT_MB" -timeout="$TIMEOUT_SECS" -max_len="$MAX_LEN" \
         -print_final_stats=1 >"$log" 2>&1 || status=$?
     secs=$((SECONDS - t0))
     runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
