@@ -35,7 +35,14 @@ pub fn check(data: &[u8]) {
         i += 1;
     }
     let passed = sse_events(guarded);
-    let reference = sse_events(vec![decode_complete(stream)]);
+    // The spec drops a leading byte-order mark; eventsource-stream 0.2.3
+    // panics on one, so the reference gets an (ignored) comment line instead.
+    let text = decode_complete(stream);
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => format!(":\n{rest}"),
+        None => text,
+    };
+    let reference = sse_events(vec![text.clone()]);
 
     for event in &passed {
         assert!(
@@ -52,7 +59,7 @@ pub fn check(data: &[u8]) {
             "the guard passed an event the stream did not hold: {event:?}\nstream's: {reference:?}"
         );
     }
-    if largest_event(&decode_complete(stream)) <= cap {
+    if largest_event(&text) <= cap {
         let strip = |events: &[Event]| -> Vec<(String, String)> {
             events
                 .iter()

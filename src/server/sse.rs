@@ -20,6 +20,8 @@ pub struct ChunkGuard {
     dropping: bool,
     /// The last character was a CR: a LF right after it ends no second line.
     after_cr: bool,
+    /// Some text has come through (a byte-order mark can only lead).
+    started: bool,
 }
 
 impl ChunkGuard {
@@ -31,6 +33,7 @@ impl ChunkGuard {
             event_len: 0,
             dropping: false,
             after_cr: false,
+            started: false,
         }
     }
 
@@ -39,6 +42,17 @@ impl ChunkGuard {
         let text = self.decode(chunk);
         let mut out = String::with_capacity(text.len().min(self.max_event_bytes + 64));
         for ch in text.chars() {
+            if !self.started {
+                self.started = true;
+                if ch == '\u{feff}' {
+                    // The spec drops a leading byte-order mark, but the parser
+                    // behind this guard (eventsource-stream 0.2.3) slices it off
+                    // at byte 1, inside the character, and panics. An empty
+                    // comment line in its place means the same to the spec.
+                    out.push_str(":\n");
+                    continue;
+                }
+            }
             let crlf_tail = ch == '\n' && self.after_cr;
             self.after_cr = ch == '\r';
             match ch {
@@ -171,6 +185,18 @@ mod tests {
         let mut g = ChunkGuard::new(16);
         let out = run(&mut g, &[b"data: 0123456789\ndata: x\n\n"]);
         assert_eq!(out, "data: 0123456789\nevent:nexus-oversized\n\n");
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_dropped() {
+        // Found by the sse_events fuzzer: the SSE parser panicked on it.
+        let mut g = ChunkGuard::new(100);
+        let bom = "\u{feff}".as_bytes();
+        let out = run(&mut g, &[&bom[..2], &bom[2..], b"data: x\n\n\xef\xbb\xbf"]);
+        assert_eq!(
+            out, ":\ndata: x\n\n\u{feff}",
+            "only the first one is a mark"
+        );
     }
 
     #[test]
