@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets (fuzz/, cargo-fuzz + libFuzzer) and runs each for a
 # bounded number of executions: scripts/fuzz.sh [RUNS] (default 20000 each).
-# FUZZ_SECONDS=N runs each target for N seconds instead (the longer run).
+# FUZZ_SECONDS=N runs each target for N seconds instead (the longer run);
+# FUZZ_TARGETS="a b" runs only those targets.
 #
 # Every run has a memory cap (-rss_limit_mb) and a per-input time limit
 # (-timeout), so an allocation explosion or a hang is a finding like a crash.
@@ -22,7 +23,7 @@ SECONDS_EACH="${FUZZ_SECONDS:-}"
 RSS_LIMIT_MB=1024
 TIMEOUT_SECS=10
 MAX_LEN=16384
-TARGETS=(sse_events page_protocol ipc_protocol config_toml settings_form)
+read -r -a TARGETS <<< "${FUZZ_TARGETS:-sse_events page_protocol ipc_protocol config_toml settings_form}"
 
 install_cargo_fuzz
 FUZZ_DIR="$ROOT/fuzz"
@@ -64,11 +65,11 @@ for target in "${TARGETS[@]}"; do
     runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
     runs="${runs:-0}"
     total_runs=$((total_runs + runs))
-    finding="$(grep -Eo 'ERROR: libFuzzer: [a-z-]+|ALARM: working on the last Unit for [0-9]+ seconds|panicked at [^ ]+' "$log" | head -n 1 || true)"
-    artifact="$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)"
+    finding="$(grep -aEo 'ERROR: libFuzzer: [a-z-]+|ALARM: working on the last Unit for [0-9]+ seconds|panicked at [^ ]+' "$log" | head -n 1 || true)"
+    artifact="$(LC_ALL=C sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)"
     if [ "$status" -ne 0 ] || [ -n "$finding" ]; then
         failed+=("$target")
-        grep -v '^WARNING: Failed to find function' "$log" | tail -n 40 >&2
+        grep -av '^WARNING: Failed to find function' "$log" | tail -n 40 >&2
         echo "fuzz target $target: FOUND ${finding:-a failure (exit $status)} after $runs executions in $secs s${artifact:+; input kept in $artifact}"
     else
         echo "fuzz target $target: $runs executions in $secs s, no findings"
