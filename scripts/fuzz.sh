@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets (fuzz/, cargo-fuzz + libFuzzer) and runs each for a
-# bounded number of executions: scripts/fuzz.sh [RUNS] (default 20000 each).
+# bounded number of executions: scripts/fuzz.sh [RUNS] (default 50000 each).
 # FUZZ_SECONDS=N runs each target for N seconds instead (the longer run);
 # FUZZ_TARGETS="a b" runs only those targets.
 #
@@ -18,7 +18,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-RUNS="${1:-20000}"
+RUNS="${1:-50000}"
 SECONDS_EACH="${FUZZ_SECONDS:-}"
 RSS_LIMIT_MB=1024
 TIMEOUT_SECS=10
