@@ -108,6 +108,27 @@ install_cargo_deb() {
     fi
 }
 
+# The cargo-fuzz that builds and runs the fuzz targets (scripts/fuzz.sh),
+# installed into tools/cargo-fuzz by install_cargo_fuzz; $CARGO_FUZZ is its binary.
+CARGO_FUZZ_VERSION=0.13.2
+CARGO_FUZZ="$TOOLS/cargo-fuzz/bin/cargo-fuzz"
+
+# Installs the pinned cargo-fuzz into tools/cargo-fuzz (`cargo install --root`),
+# unless that exact version is there. Run it as "$CARGO_FUZZ" fuzz …
+install_cargo_fuzz() {
+    if [ -x "$CARGO_FUZZ" ] && [ "$("$CARGO_FUZZ" fuzz --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+        return 0
+    fi
+    say "installing cargo-fuzz@$CARGO_FUZZ_VERSION into $TOOLS/cargo-fuzz"
+    cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" --root "$TOOLS/cargo-fuzz" --force >&2
+    local got
+    got="$("$CARGO_FUZZ" fuzz --version)"
+    if [ "$got" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+        echo "$CARGO_FUZZ reports '$got', not cargo-fuzz $CARGO_FUZZ_VERSION" >&2
+        return 1
+    fi
+}
+
 # What the packaging tests need (tests/packaging.rs): desktop-file-validate,
 # appstreamcli, systemd-analyze (the user-unit check is skipped without it) and
 # python3 (plistlib reads the macOS plists).

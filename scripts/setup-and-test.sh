@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs and runs every test.
 #
-# System packages, the pinned OpenCode in tools/opencode, axe-core in tools/axe
-# and cargo-deb in tools/cargo-deb (project-local, not global), then the whole
-# suite: unit tests, the real-server and fault integration tests and a one-shot
-# run of the benchmarks (so they keep compiling and running; figures come from
-# scripts/bench-*.sh), then the .deb: scripts/build-deb.sh builds it and checks
-# its contents, counted as one more test. Ends with a "deb package: …" line and
-# one line totalling every test binary's results and the .deb check; exits
-# non-zero if either failed.
+# System packages, the pinned OpenCode in tools/opencode, axe-core in tools/axe,
+# cargo-deb in tools/cargo-deb and cargo-fuzz in tools/cargo-fuzz (project-local,
+# not global), then the whole suite: unit tests, the real-server and fault
+# integration tests and a one-shot run of the benchmarks (so they keep compiling
+# and running; figures come from scripts/bench-*.sh), then the .deb:
+# scripts/build-deb.sh builds it and checks its contents, counted as one more
+# test; then the fuzzers: scripts/fuzz.sh runs every parser's fuzz target for a
+# fixed number of executions, counted as one more test. Ends with a "deb
+# package: …" line, a "fuzz: …" line and one line totalling every test
+# binary's results, the .deb check and the fuzz run; exits non-zero if any
+# failed.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -16,6 +19,7 @@ apt_install "${BUILD_PACKAGES[@]}" procps "${DESKTOP_TEST_PACKAGES[@]}" "${PACKA
 install_opencode_into "$TOOLS/opencode"
 install_axe_into "$TOOLS/axe"
 install_cargo_deb
+install_cargo_fuzz
 
 cd "$ROOT"
 say "building"
@@ -23,7 +27,8 @@ cargo build --locked --all-targets
 say "running the tests"
 log="$(mktemp)"
 deb_log="$(mktemp)"
-trap 'rm -f "$log" "$deb_log"' EXIT
+fuzz_log="$(mktemp)"
+trap 'rm -f "$log" "$deb_log" "$fuzz_log"' EXIT
 status=0
 cargo test --locked --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
 
@@ -43,7 +48,23 @@ else
     echo "${verdict:-deb package: FAILED (scripts/build-deb.sh exited $deb_status: see its output above)}"
 fi
 
-awk -v deb_ok="$deb_ok" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { if (deb_ok) p++; else f++; printf "Total: %d passed, %d failed\n", p, f }' "$log"
+# Every parser's fuzz target, a bounded run (its build included, well under
+# four minutes on two cores); a crash, hang or out-of-memory fails the run.
+say "fuzzing the parsers"
+fuzz_status=0
+bash "$ROOT/scripts/fuzz.sh" 2>&1 | tee "$fuzz_log" || fuzz_status=$?
+fuzz_verdict="$(grep '^fuzz: ' "$fuzz_log" | tail -n 1 || true)"
+fuzz_ok=0
+if [ "$fuzz_status" -eq 0 ] && [[ "$fuzz_verdict" == "fuzz: ok "* ]]; then
+    fuzz_ok=1   # its "fuzz: ok (…)" line is just above
+else
+    [ "$fuzz_status" -ne 0 ] || fuzz_status=1
+    grep '^fuzz target .*: FOUND' "$fuzz_log" || true
+    echo "${fuzz_verdict:-fuzz: FAILED (scripts/fuzz.sh exited $fuzz_status: see its output above)}"
+fi
+
+awk -v deb_ok="$deb_ok" -v fuzz_ok="$fuzz_ok" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { if (deb_ok) p++; else f++; if (fuzz_ok) p++; else f++; printf "Total: %d passed, %d failed\n", p, f }' "$log"
 if [ "$status" -ne 0 ]; then exit "$status"; fi
-exit "$deb_status"
+if [ "$deb_status" -ne 0 ]; then exit "$deb_status"; fi
+exit "$fuzz_status"

@@ -369,7 +369,9 @@ impl Walker {
                 "start_timeout" => server.start_timeout = self.seconds(&full, value, 1, 600)?,
                 "event_timeout" => server.event_timeout = self.seconds(&full, value, 1, 600)?,
                 "url" => {
-                    let url = value.as_str().unwrap_or_default();
+                    // Checked as it is kept (without trailing slashes), so what
+                    // loads can be saved again from the settings page.
+                    let url = value.as_str().unwrap_or_default().trim_end_matches('/');
                     if !(url.starts_with("http://") || url.starts_with("https://"))
                         || url.len() < 10
                     {
@@ -379,7 +381,7 @@ impl Walker {
                             "is not a URL (e.g. \"http://127.0.0.1:4096\")",
                         ));
                     }
-                    server.url = Some(url.trim_end_matches('/').to_string());
+                    server.url = Some(url.to_string());
                 }
                 "username" => match value.as_str() {
                     Some(name) if !name.is_empty() && !name.contains(':') => {
@@ -711,6 +713,19 @@ mod tests {
         assert!(!attach.needs_restart(&with(
             "[server]\nmode = \"attach\"\nurl = \"http://127.0.0.1:1\"\nport = 9"
         )));
+    }
+
+    #[test]
+    fn url_is_checked_without_its_trailing_slashes() {
+        // Found by the config_toml fuzz check: "http://ab/" loaded as
+        // "http://ab", which the settings page could then not save.
+        assert!(parse("[server]\nurl = \"http://ab/\"").is_err());
+        assert!(parse("[server]\nurl = \"http:///////\"").is_err());
+        let loaded = parse("[server]\nurl = \"http://127.0.0.1:4096//\"").unwrap();
+        assert_eq!(
+            loaded.config.server.url.as_deref(),
+            Some("http://127.0.0.1:4096")
+        );
     }
 
     #[test]

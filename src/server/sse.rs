@@ -4,7 +4,8 @@
 //! invalid UTF-8 byte, so a misbehaving server could make it grow without end
 //! or wedge. This guard replaces invalid bytes with U+FFFD and, once an event
 //! passes `max_event_bytes`, drops the rest of it and marks it with the event
-//! type `OVERSIZED`, so at most `max_event_bytes` are ever held.
+//! type `OVERSIZED`, so at most `max_event_bytes` are ever held. Lines end at
+//! CR, LF or CRLF, as in the SSE spec and the parser behind this guard.
 
 /// The event type given to an event that was cut short.
 pub const OVERSIZED: &str = "nexus-oversized";
@@ -17,6 +18,10 @@ pub struct ChunkGuard {
     line_len: usize,
     event_len: usize,
     dropping: bool,
+    /// The last character was a CR: a LF right after it ends no second line.
+    after_cr: bool,
+    /// Some text has come through (a byte-order mark can only lead).
+    started: bool,
 }
 
 impl ChunkGuard {
@@ -27,6 +32,8 @@ impl ChunkGuard {
             line_len: 0,
             event_len: 0,
             dropping: false,
+            after_cr: false,
+            started: false,
         }
     }
 
@@ -35,20 +42,33 @@ impl ChunkGuard {
         let text = self.decode(chunk);
         let mut out = String::with_capacity(text.len().min(self.max_event_bytes + 64));
         for ch in text.chars() {
+            if !self.started {
+                self.started = true;
+                if ch == '\u{feff}' {
+                    // The spec drops a leading byte-order mark, but the parser
+                    // behind this guard (eventsource-stream 0.2.3) slices it off
+                    // at byte 1, inside the character, and panics. An empty
+                    // comment line in its place means the same to the spec.
+                    out.push_str(":\n");
+                    continue;
+                }
+            }
+            let crlf_tail = ch == '\n' && self.after_cr;
+            self.after_cr = ch == '\r';
             match ch {
-                '\n' => {
+                '\n' if crlf_tail => {}
+                '\n' | '\r' => {
                     let blank = self.line_len == 0;
                     self.line_len = 0;
                     if blank {
                         self.event_len = 0;
                         if self.dropping {
                             self.dropping = false;
-                            out.push('\n'); // dispatches the marked, truncated event
+                            out.push(ch); // dispatches the marked, truncated event
                             continue;
                         }
                     }
                 }
-                '\r' => {}
                 _ => {
                     self.line_len += ch.len_utf8();
                     self.event_len += ch.len_utf8();
@@ -59,7 +79,13 @@ impl ChunkGuard {
             }
             if self.event_len > self.max_event_bytes {
                 self.dropping = true;
-                out.push_str("\nevent:");
+                // End the cut line, if any of it went out: a line end right
+                // after a line end would be a blank line, dispatching the
+                // cut event unmarked.
+                if self.line_len > ch.len_utf8() {
+                    out.push('\n');
+                }
+                out.push_str("event:");
                 out.push_str(OVERSIZED);
                 out.push('\n');
                 continue;
@@ -142,6 +168,35 @@ mod tests {
         assert!(out.len() < 60, "bounded: {out:?}");
         assert!(out.contains("event:nexus-oversized\n\n"));
         assert!(out.ends_with("data: small\n\n"));
+    }
+
+    #[test]
+    fn cr_line_ends_end_events_too() {
+        // Five 10-byte events, CR-terminated: none is over the 16-byte cap.
+        let mut g = ChunkGuard::new(16);
+        let input = "data: aaaa\r\r".repeat(5);
+        assert_eq!(run(&mut g, &[input.as_bytes()]), input);
+    }
+
+    #[test]
+    fn an_event_cut_at_a_line_start_stays_marked() {
+        // The cap is reached at the end of the first line: no blank line may
+        // come out before the marker, or the first line would go out alone.
+        let mut g = ChunkGuard::new(16);
+        let out = run(&mut g, &[b"data: 0123456789\ndata: x\n\n"]);
+        assert_eq!(out, "data: 0123456789\nevent:nexus-oversized\n\n");
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_dropped() {
+        // Found by the sse_events fuzzer: the SSE parser panicked on it.
+        let mut g = ChunkGuard::new(100);
+        let bom = "\u{feff}".as_bytes();
+        let out = run(&mut g, &[&bom[..2], &bom[2..], b"data: x\n\n\xef\xbb\xbf"]);
+        assert_eq!(
+            out, ":\ndata: x\n\n\u{feff}",
+            "only the first one is a mark"
+        );
     }
 
     #[test]

@@ -1,0 +1,4 @@
+//! The control socket's line protocol.
+
+#[path = "../../../src/ipc/protocol.rs"]
+pub mod protocol;
