@@ -103,28 +103,6 @@ impl ServerConfig {
 /// The largest attach password file Nexus reads.
 pub const PASSWORD_FILE_LIMIT: u64 = 4096;
 
-/// How long reading the password file may take (a stalled network mount).
-const PASSWORD_READ_LIMIT: Duration = Duration::from_secs(5);
-
-/// [`ServerConfig::attach_password`] on the blocking pool, so a slow or odd
-/// file never stalls the async side (the daemon's event loop, `status`).
-pub async fn read_attach_password(
-    server: &ServerConfig,
-) -> Result<Option<crate::server::client::Secret>, String> {
-    let server = server.clone();
-    let file = server.password_file.clone();
-    let read = tokio::task::spawn_blocking(move || server.attach_password());
-    match tokio::time::timeout(PASSWORD_READ_LIMIT, read).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(format!("reading {} failed: {e}", file.display())),
-        Err(_) => Err(format!(
-            "reading the attach password file {} took over {} s; check that it is a small local file",
-            file.display(),
-            PASSWORD_READ_LIMIT.as_secs()
-        )),
-    }
-}
-
 impl Config {
     /// The project directories Nexus watches and offers: `projects`, then the
     /// server's directory.

@@ -40,7 +40,7 @@ impl AttachWatch {
     pub async fn run(self) {
         let mut reported: Option<String> = None;
         let password = loop {
-            match crate::config::read_attach_password(&self.server).await {
+            match read_attach_password(&self.server).await {
                 Ok(password) => break password,
                 Err(problem) => {
                     if reported.as_ref() != Some(&problem) {
@@ -94,5 +94,25 @@ impl AttachWatch {
         }
         .run()
         .await
+    }
+}
+
+/// How long reading the password file may take (a stalled network mount).
+const PASSWORD_READ_LIMIT: Duration = Duration::from_secs(5);
+
+/// [`crate::config::ServerConfig::attach_password`] on the blocking pool, so a slow or odd
+/// file never stalls the async side (the daemon's event loop, `status`).
+async fn read_attach_password(server: &ServerConfig) -> Result<Option<Secret>, String> {
+    let server = server.clone();
+    let file = server.password_file.clone();
+    let read = tokio::task::spawn_blocking(move || server.attach_password());
+    match tokio::time::timeout(PASSWORD_READ_LIMIT, read).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(format!("reading {} failed: {e}", file.display())),
+        Err(_) => Err(format!(
+            "reading the attach password file {} took over {} s; check that it is a small local file",
+            file.display(),
+            PASSWORD_READ_LIMIT.as_secs()
+        )),
     }
 }
