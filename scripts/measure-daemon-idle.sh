@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Idle footprint of the resident daemon (release build) with a managed,
-# connected and idle server: RSS and CPU time per idle minute.
+# connected and idle server: RSS, CPU time and wake-ups per idle minute, and
+# where they come from (per thread, from /proc/PID/task/*/schedstat: run time
+# and times scheduled; with STRACE=1 also `strace -c -f` over the window).
 #
 # Usage: scripts/measure-daemon-idle.sh [seconds, default 60]
 # Env:   NEXUS_BINARY=PATH measures that binary (e.g. a build of an older
 #        commit) instead of building target/release/opencode-nexus.
+#        STRACE=1 adds a system-call count (strace slows what it traces: the
+#        CPU figure of that run is not comparable).
 # Runs in a throwaway HOME/XDG tree; needs the pinned opencode in tools/opencode.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -37,11 +41,37 @@ done
 "$bin" status | head -1
 sleep 5 # let start-up settle
 
+# Per thread: "tid name run_ns slices" (schedstat: run time, wait time, times scheduled).
+threads() {
+    for task in /proc/"$pid"/task/*; do
+        [ -r "$task/schedstat" ] || continue
+        printf '%s %s %s\n' "${task##*/}" "$(tr ' ' '_' <"$task/comm")" \
+            "$(awk '{ print $1, $3 }' "$task/schedstat")"
+    done
+}
 ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
+threads >"$tmp/threads.before"
 before=$(ticks)
-sleep "$SECONDS_IDLE"
+if [ "${STRACE:-0}" = 1 ]; then
+    timeout --signal=INT "$SECONDS_IDLE" strace -c -f -p "$pid" -o "$tmp/strace.txt" || true
+else
+    sleep "$SECONDS_IDLE"
+fi
 after=$(ticks)
+threads >"$tmp/threads.after"
 rss_kib=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
 cpu_ms=$(( (after - before) * 1000 / hz ))
 echo "daemon pid $pid: RSS $((rss_kib / 1024)) MiB ($rss_kib KiB); CPU $cpu_ms ms over ${SECONDS_IDLE} s idle ($(( cpu_ms * 60 / SECONDS_IDLE )) ms per minute)"
+# Threads that ended during the window count with what they had at its start
+# missing (their whole life is in the window): the rare blocking-pool thread.
+awk -v secs="$SECONDS_IDLE" '
+    NR == FNR { run[$1] = $3; slices[$1] = $4; next }
+    { d_run = $3 - run[$1]; d_sl = $4 - slices[$1]; total_run += d_run; total_sl += d_sl
+      printf "  thread %-8s %-22s %8.2f ms/min %6.1f wake-ups/min\n", $1, $2, d_run / 1e6 * 60 / secs, d_sl * 60 / secs }
+    END { printf "  all threads: %.2f ms/min (schedstat run time), %.1f wake-ups/min (times scheduled)\n", total_run / 1e6 * 60 / secs, total_sl * 60 / secs }
+' "$tmp/threads.before" "$tmp/threads.after"
+if [ -s "$tmp/strace.txt" ]; then
+    echo "system calls over the window (strace -c -f):"
+    sed 's/^/  /' "$tmp/strace.txt"
+fi

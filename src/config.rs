@@ -192,11 +192,15 @@ impl Default for PopoverConfig {
     }
 }
 
+/// The largest config.toml read (real ones are a few hundred bytes).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// A config problem, phrased for the person who has to fix it.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {reason}")]
-    Unreadable { file: String, reason: String },
+    /// config.toml is not a small regular text file (`problem` names it).
+    #[error("{problem}")]
+    Unusable { problem: String },
     #[error("{file}: not valid TOML: {reason}")]
     Syntax { file: String, reason: String },
     #[error("{file}: {key} = {value} {problem}")]
@@ -237,18 +241,27 @@ impl Config {
         }
     }
 
-    /// Reads `config.toml`; a missing file means all defaults.
+    /// Reads `config.toml`; a missing file means all defaults. Only a regular
+    /// file of at most [`MAX_CONFIG_BYTES`] is read, opened without blocking:
+    /// a FIFO, a device, a directory or a huge file is an error naming the
+    /// file and what is wrong, never a hang or a memory run-away.
     pub fn load(paths: &Paths) -> Result<Loaded, ConfigError> {
+        use crate::small_file::{SmallFileError, read_small_text};
         let file = paths.config_file();
-        match std::fs::read_to_string(&file) {
+        match read_small_text(&file, MAX_CONFIG_BYTES) {
             Ok(text) => Self::parse(&text, &file, paths),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Loaded {
+            Err(SmallFileError::Missing(_)) => Ok(Loaded {
                 config: Self::defaults(paths),
                 warnings: Vec::new(),
             }),
-            Err(e) => Err(ConfigError::Unreadable {
-                file: file.display().to_string(),
-                reason: e.to_string(),
+            Err(e @ SmallFileError::Io { .. }) => Err(ConfigError::Unusable {
+                problem: format!("{e} (check the file's permissions)"),
+            }),
+            Err(e) => Err(ConfigError::Unusable {
+                problem: format!(
+                    "{e}: config.toml must be a regular UTF-8 text file of at most 1 MiB; \
+                     replace or remove it"
+                ),
             }),
         }
     }

@@ -268,6 +268,65 @@ async fn stalled_stream_is_lost_after_the_event_timeout_then_reconnects_by_itsel
     assert!(!before.iter().any(is_lost), "{before:#?}");
 }
 
+/// The requests of one connection, in the order the watcher makes them.
+const LINK_STEPS: [&str; 6] = [
+    "/global/health",
+    "/global/event",
+    "/path",
+    "/session/status",
+    "/permission",
+    "/question",
+];
+/// The server's default `event_timeout`, and what the issue allows on top.
+const DEFAULT_EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+const LOST_SLACK: Duration = Duration::from_secs(2);
+
+/// A server that freezes (as under SIGSTOP) at any step of a connection, or
+/// once the stream is up, is reported lost within `event_timeout` of the
+/// freeze, whatever the step: one deadline covers the whole link, not each
+/// request's own timeout in turn. Under paused time, so the 30 s are exact
+/// and cost nothing.
+#[tokio::test(start_paused = true)]
+async fn a_server_frozen_at_any_step_of_the_link_is_lost_within_the_event_timeout() {
+    let steps = LINK_STEPS.iter().copied().map(Some).chain([None]);
+    for step in steps {
+        let what = step.unwrap_or("the open stream");
+        let fake = FakeEventServer::start().await;
+        if let Some(path) = step {
+            fake.freeze_at(path);
+        }
+        let mut watched = watch(&fake, None, options(DEFAULT_EVENT_TIMEOUT));
+        if step.is_none() {
+            watched.until("the snapshot", is_snapshot).await;
+            fake.freeze_now();
+        }
+        let lost = loop {
+            let report = tokio::time::timeout(Duration::from_secs(300), watched.reports.recv())
+                .await
+                .unwrap_or_else(|_| panic!("frozen at {what}: never reported lost"))
+                .expect("the watcher runs");
+            let report = unwrap_watch(report);
+            if is_lost(&report) {
+                break report;
+            }
+        };
+        let frozen_at = fake
+            .frozen_at()
+            .unwrap_or_else(|| panic!("the fake never froze at {what}"));
+        let after = frozen_at.elapsed();
+        assert!(
+            after <= DEFAULT_EVENT_TIMEOUT + LOST_SLACK,
+            "frozen at {what}: reported lost {after:?} after the freeze ({lost:?})"
+        );
+        if step.is_none() {
+            assert!(
+                after >= DEFAULT_EVENT_TIMEOUT - Duration::from_secs(1),
+                "a frozen stream is lost only once the timeout has passed, not after {after:?}"
+            );
+        }
+    }
+}
+
 /// A 401 ends the watcher: one report, the task finishes, nothing is retried.
 async fn assert_rejected_once_and_stopped(fake: &FakeEventServer, watched: &mut Watched) {
     let reports = watched.until_it_ends().await;

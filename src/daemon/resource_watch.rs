@@ -1,16 +1,23 @@
 //! Measuring the managed server's process tree while someone can see the
-//! figures: while the tray icon is on a panel (its tooltip and menu show
-//! them), more often while the popover is on screen, never otherwise; and on
-//! demand for `opencode-nexus metrics`.
+//! figures: every 2 s while the popover is on screen; for the tray's tooltip
+//! and menu only once a minute (a StatusNotifierItem host asks `AboutToShow`
+//! before it opens the menu, but tray-icon's ksni backend keeps that call to
+//! itself, so the daemon cannot sample just before the menu shows), and never
+//! without a tray or a popover; and on demand for `opencode-nexus metrics`.
+//! Outside the popover a new figure is published only when it moved by a
+//! step worth showing, so an idle server's jitter does not re-send the
+//! tray's tooltip and menu to the panel.
 
 use super::Shared;
 use crate::core::Event;
 use crate::core::resource_use::ResourceUse;
+use crate::core::status::Summary;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-/// How often the figures are refreshed for the tray alone.
-const TRAY_EVERY: Duration = Duration::from_secs(10);
+/// How often the figures are refreshed for the tray alone: each reading is
+/// a wake-up of the idle daemon and, when it is published, of the panel.
+const TRAY_EVERY: Duration = Duration::from_secs(60);
 /// … and while the popover is shown.
 const POPOVER_EVERY: Duration = Duration::from_secs(2);
 /// The gap between the two readings of an on-demand measurement.
@@ -20,6 +27,8 @@ const ON_DEMAND_SPAN: Duration = Duration::from_millis(1000);
 pub(crate) async fn run(shared: Shared, tray: bool, events: mpsc::Sender<Event>) {
     let mut summary = shared.summary.clone();
     let mut visible = shared.popover.visible.subscribe();
+    // What the views show now (None: nothing published for this server yet).
+    let mut published: Option<(u32, Option<ResourceUse>)> = None;
     loop {
         let pid = summary.borrow_and_update().server_pid;
         let popover_shown = *visible.borrow_and_update();
@@ -28,7 +37,7 @@ pub(crate) async fn run(shared: Shared, tray: bool, events: mpsc::Sender<Event>)
             (Some(_), true, false) => Some(TRAY_EVERY),
             _ => None,
         };
-        let Some(every) = every else {
+        let (Some(every), Some(pid)) = (every, pid) else {
             // Nothing to measure or nobody to show it to: wait for that to change.
             tokio::select! {
                 changed = summary.changed() => if changed.is_err() { return },
@@ -36,18 +45,52 @@ pub(crate) async fn run(shared: Shared, tray: bool, events: mpsc::Sender<Event>)
             }
             continue;
         };
-        if let Some(pid) = pid {
-            let measured = sample(&shared, pid).await;
+        let measured = sample(&shared, pid).await;
+        let shown = published
+            .filter(|(for_pid, _)| *for_pid == pid)
+            .map(|(_, used)| used);
+        if popover_shown || shown.is_none_or(|shown| visibly_different(shown, measured)) {
             if events.send(Event::ResourceUse(measured)).await.is_err() {
                 return;
             }
+            published = Some((pid, measured));
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             // Shown: refresh now rather than at the slow pace.
             Ok(()) = visible.changed() => {}
+            // A new server process: measure it now.
+            () = server_changes(&mut summary, pid) => {}
         }
     }
+}
+
+/// Returns once the managed server is no longer `pid` (never if the daemon is going).
+async fn server_changes(summary: &mut watch::Receiver<Summary>, pid: u32) {
+    loop {
+        if summary.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        if summary.borrow().server_pid != Some(pid) {
+            return;
+        }
+    }
+}
+
+/// Whether `new` differs from what is shown by a step worth a panel update:
+/// the process count, CPU by at least a point and a quarter, memory by at
+/// least 8 MiB and 5 %. Appearing or vanishing always counts.
+fn visibly_different(shown: Option<ResourceUse>, new: Option<ResourceUse>) -> bool {
+    let (Some(old), Some(new)) = (shown, new) else {
+        return shown.is_some() != new.is_some();
+    };
+    const MIB: f64 = 1024.0 * 1024.0;
+    let cpu_step = (old.cpu_percent * 0.25).max(1.0);
+    let old_mib = old.memory_bytes as f64 / MIB;
+    let memory_step = (old_mib * 0.05).max(8.0);
+    old.processes != new.processes
+        || (new.cpu_percent - old.cpu_percent).abs() >= cpu_step
+        || (new.memory_bytes as f64 / MIB - old_mib).abs() >= memory_step
 }
 
 /// One reading, rounded to what the views show (so unchanged figures do
@@ -72,4 +115,36 @@ pub(crate) async fn measure_now(shared: &Shared) -> Option<ResourceUse> {
         .await
         .ok()
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn used(cpu_percent: f32, mib: u64, processes: u32) -> Option<ResourceUse> {
+        Some(ResourceUse {
+            cpu_percent,
+            memory_bytes: mib * 1024 * 1024,
+            processes,
+        })
+    }
+
+    #[test]
+    fn an_idle_servers_jitter_is_not_published() {
+        let shown = used(0.3, 212, 3);
+        assert!(!visibly_different(shown, used(0.0, 212, 3)));
+        assert!(!visibly_different(shown, used(0.9, 215, 3)));
+        assert!(!visibly_different(used(40.0, 212, 3), used(48.0, 219, 3)));
+    }
+
+    #[test]
+    fn a_change_worth_showing_is_published() {
+        let shown = used(0.3, 212, 3);
+        assert!(visibly_different(shown, used(1.5, 212, 3)), "CPU");
+        assert!(visibly_different(shown, used(0.3, 230, 3)), "memory");
+        assert!(visibly_different(shown, used(0.3, 212, 4)), "a new child");
+        assert!(visibly_different(shown, None), "gone");
+        assert!(visibly_different(None, shown), "back");
+        assert!(!visibly_different(None, None));
+    }
 }

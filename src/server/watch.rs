@@ -3,9 +3,12 @@
 //!
 //! Each connection: check health (and whether the server is unsecured), open
 //! the stream (200 + `text/event-stream` only), re-read the snapshot of every
-//! directory in play, then forward events. A watchdog treats 30 s without a
-//! byte as a dead link (the server heartbeats every 10 s). A 401 ends the
-//! watcher: retrying with the same credentials cannot help.
+//! directory in play, then forward events. One watchdog covers the whole
+//! link, from the first request through the snapshot to the stream: 30 s
+//! (`event_timeout`) without an answer or a byte from the server is a dead
+//! link (the server heartbeats every 10 s), so a server frozen at any step is
+//! reported on time rather than after each request's own timeout in turn. A
+//! 401 ends the watcher: retrying with the same credentials cannot help.
 
 use crate::core::sessions::DirectorySnapshot;
 use crate::core::{Event, WatchEvent, WatchId};
@@ -91,20 +94,56 @@ impl Watcher {
             .await;
     }
 
+    /// One connection, under the link's watchdog: it ends the attempt once
+    /// the server has said nothing for `event_timeout`, whichever step the
+    /// attempt is at.
     async fn connect_once(&self, directories: &mut BTreeSet<String>, attempt: &mut u32) -> Ended {
+        let timeout = self.options.event_timeout;
+        let heard = LastHeard::new();
+        let link = self.link(directories, attempt, &heard);
+        tokio::pin!(link);
+        loop {
+            tokio::select! {
+                ended = &mut link => return ended,
+                () = tokio::time::sleep_until(heard.at() + timeout) => {
+                    // Heard from the server meanwhile: wait out the new deadline.
+                    if heard.at() + timeout <= Instant::now() {
+                        return Ended::Closed(format!(
+                            "no data from the server for {} s",
+                            timeout.as_secs_f64()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn link(
+        &self,
+        directories: &mut BTreeSet<String>,
+        attempt: &mut u32,
+        heard: &LastHeard,
+    ) -> Ended {
         let health = match self.client.health().await {
             Ok(h) if h.healthy => h,
             Ok(_) => return Ended::Closed("the server reports itself unhealthy".into()),
             Err(ApiError::Unauthorized) => return Ended::Unauthorized,
             Err(e) => return Ended::Closed(e.to_string()),
         };
+        heard.now();
         let response = match self.client.open_event_stream().await {
             Ok(r) => r,
             Err(ApiError::Unauthorized) => return Ended::Unauthorized,
             Err(e) => return Ended::Closed(format!("event stream: {e}")),
         };
+        heard.now();
+        // The stream is read from now on, while the snapshot is taken, so its
+        // bytes count when they arrive (a greeting read only after a slow
+        // snapshot must not look like fresh news from a frozen server).
+        let (mut chunks, _reader) = read_stream(response, heard.clone());
         let unsecured = self.client.without_credentials().health().await.is_ok();
         if unsecured {
+            heard.now();
             tracing::warn!(
                 "the server at {} accepts requests without a password",
                 self.client.base_url()
@@ -118,46 +157,39 @@ impl Watcher {
 
         // Snapshot after subscribing, so nothing between the two is missed.
         if let Ok(dir) = self.client.default_directory().await {
+            heard.now();
             directories.insert(dir);
         }
         for dir in directories.iter().take(MAX_SNAPSHOT_DIRECTORIES) {
-            match self.snapshot(dir).await {
+            match self.snapshot(dir, heard).await {
                 Ok(snapshot) => self.report(WatchEvent::Snapshot(snapshot)).await,
                 Err(ApiError::Unauthorized) => return Ended::Unauthorized,
                 Err(e) => tracing::warn!("snapshot of {dir} failed: {e}"),
             }
         }
 
-        let last_byte = Arc::new(AtomicU64::new(0));
-        let started = Instant::now();
-        let stamp = last_byte.clone();
         let mut guard = ChunkGuard::new(MAX_EVENT_BYTES);
-        let mut stream = response
-            .bytes_stream()
-            .map(move |chunk| {
-                chunk.map(|bytes| {
-                    stamp.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-                    guard.push(&bytes)
-                })
-            })
-            .eventsource();
-
-        let timeout = self.options.event_timeout;
-        loop {
-            let silent_for = started
-                .elapsed()
-                .saturating_sub(Duration::from_millis(last_byte.load(Ordering::Relaxed)));
-            if silent_for >= timeout {
-                return Ended::Closed(format!(
-                    "no data from the server for {} s",
-                    timeout.as_secs_f64()
-                ));
+        // Time spent working through what the server sent is not silence on
+        // its part: between handing out a chunk and being asked for the next
+        // one, the watcher was busy (a huge event, a slow daemon), so that
+        // time moves the deadline on.
+        let busy_clock = heard.clone();
+        let mut handed_out: Option<Instant> = None;
+        let mut stream = futures_util::stream::poll_fn(move |cx| {
+            if let Some(at) = handed_out.take() {
+                busy_clock.credit(at.elapsed());
             }
-            let next = match tokio::time::timeout(timeout - silent_for, stream.next()).await {
-                Err(_) => continue, // re-check the byte clock
-                Ok(next) => next,
-            };
-            match next {
+            let polled = chunks.poll_recv(cx);
+            if polled.is_ready() {
+                handed_out = Some(Instant::now());
+            }
+            polled
+        })
+        .map(move |chunk| chunk.map(|bytes| guard.push(&bytes)))
+        .eventsource();
+
+        loop {
+            match stream.next().await {
                 None => return Ended::Closed("the server closed the event stream".into()),
                 Some(Err(e)) => return Ended::Closed(format!("event stream: {e}")),
                 Some(Ok(sse)) if sse.event == OVERSIZED => {
@@ -192,13 +224,101 @@ impl Watcher {
         }
     }
 
-    async fn snapshot(&self, directory: &str) -> Result<DirectorySnapshot, ApiError> {
+    async fn snapshot(
+        &self,
+        directory: &str,
+        heard: &LastHeard,
+    ) -> Result<DirectorySnapshot, ApiError> {
+        let statuses = self.client.session_statuses(directory).await?;
+        heard.now();
+        let permissions = self.client.pending_permissions(directory).await?;
+        heard.now();
+        let questions = self.client.pending_questions(directory).await?;
+        heard.now();
         Ok(DirectorySnapshot {
             directory: directory.to_string(),
-            statuses: self.client.session_statuses(directory).await?,
-            permissions: self.client.pending_permissions(directory).await?,
-            questions: self.client.pending_questions(directory).await?,
+            statuses,
+            permissions,
+            questions,
         })
+    }
+}
+
+/// Reads the event stream's body on its own task as it arrives, stamping
+/// `heard` per chunk; the chunks come out of the receiver. The reader ends
+/// with the returned guard.
+fn read_stream(
+    response: reqwest::Response,
+    heard: LastHeard,
+) -> (
+    mpsc::Receiver<Result<bytes::Bytes, reqwest::Error>>,
+    AbortOnDrop,
+) {
+    // A few chunks of slack: the reader waits when the watcher falls behind.
+    let (tx, rx) = mpsc::channel(16);
+    let task = tokio::spawn(async move {
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            if chunk.is_ok() {
+                heard.now();
+            }
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+            // While the watcher works through a backlog the link is not
+            // silent: the server's silence counts once we are caught up.
+            heard.now();
+        }
+    });
+    (rx, AbortOnDrop(task))
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// When the server was last heard from on this link (an answer or a byte
+/// of the stream), shared with the stream's byte counter.
+#[derive(Clone)]
+struct LastHeard {
+    since: Instant,
+    /// Milliseconds after `since`.
+    at_ms: Arc<AtomicU64>,
+}
+
+impl LastHeard {
+    /// Starts the clock: the attempt itself counts as the first sign of life.
+    fn new() -> Self {
+        LastHeard {
+            since: Instant::now(),
+            at_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn now(&self) {
+        let ms = self.since.elapsed().as_millis() as u64;
+        self.at_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// Moves the last-heard time on by `busy` (not past now).
+    fn credit(&self, busy: Duration) {
+        let now = self.since.elapsed().as_millis() as u64;
+        let busy = busy.as_millis() as u64;
+        let _ = self
+            .at_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |at| {
+                Some(at.saturating_add(busy).min(now).max(at))
+            });
+    }
+
+    fn at(&self) -> Instant {
+        self.since + Duration::from_millis(self.at_ms.load(Ordering::Relaxed))
     }
 }
 

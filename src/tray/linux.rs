@@ -126,7 +126,8 @@ impl Shown {
         }
     }
 
-    /// Applies what changed; the menu is always rebuilt whole.
+    /// Applies what changed, each part only when it changed: every call below
+    /// is a D-Bus signal the panel acts on.
     fn apply(&mut self, view: TrayView) {
         if view.icon != self.view.icon {
             match icon(&view, self.style) {

@@ -1,7 +1,10 @@
 //! The tray icon: shows a `TrayView` and turns menu choices into core events.
 //!
 //! The view is derived from state by the core (`core::tray_view`); this module
-//! only applies it, rebuilding icon, tooltip and menu whole on every change.
+//! only applies it, re-sending only the parts that changed (a new tooltip does
+//! not touch the menu; a new menu of the same shape reaches the panel as
+//! `ItemsPropertiesUpdated`, since ksni diffs it, and only a new shape as
+//! `LayoutUpdated`).
 //! On Linux the tray is a D-Bus StatusNotifierItem served from its own thread,
 //! so the resident process loads no GUI toolkit. Other platforms need their
 //! main-thread event loop for a tray and have none yet.

@@ -89,6 +89,8 @@ struct Shared {
     pushed: broadcast::Sender<Bytes>,
     disconnect: watch::Sender<u64>,
     shutdown: watch::Receiver<bool>,
+    /// When the server froze (see [`FakeEventServer::freeze_at`]).
+    frozen: watch::Sender<Option<Instant>>,
 }
 
 struct Settings {
@@ -98,6 +100,8 @@ struct Settings {
     json_routes: HashMap<String, Value>,
     /// The exact `Authorization` header required, when auth is on.
     credentials: Option<String>,
+    /// The request path at which the whole server freezes.
+    freeze_at: Option<String>,
 }
 
 /// Builds a `/global/event` envelope with a fresh-looking id.
@@ -123,6 +127,7 @@ impl FakeEventServer {
                 heartbeat: DEFAULT_HEARTBEAT,
                 json_routes: default_json_routes(),
                 credentials: None,
+                freeze_at: None,
             }),
             requests: Mutex::new(Vec::new()),
             event_connections: AtomicUsize::new(0),
@@ -131,6 +136,7 @@ impl FakeEventServer {
             pushed: broadcast::channel(1024).0,
             disconnect: watch::channel(0).0,
             shutdown: stop.clone(),
+            frozen: watch::channel(None).0,
         });
         let app = Router::new()
             .route("/global/event", get(global_event))
@@ -154,6 +160,24 @@ impl FakeEventServer {
             shared,
             shutdown,
         }
+    }
+
+    /// Freezes the whole server, as SIGSTOP would, when the next request to
+    /// `path` arrives (`/global/event` freezes before the stream's headers
+    /// are sent): that request and every later one never get an answer, and
+    /// open event streams send nothing more. See [`Self::frozen_at`].
+    pub fn freeze_at(&self, path: &str) {
+        self.settings().freeze_at = Some(path.to_owned());
+    }
+
+    /// Freezes the whole server now (see [`Self::freeze_at`]).
+    pub fn freeze_now(&self) {
+        self.shared.freeze();
+    }
+
+    /// When the server froze, if it did.
+    pub fn frozen_at(&self) -> Option<Instant> {
+        *self.shared.frozen.borrow()
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
@@ -288,6 +312,22 @@ fn basic_auth_header(user: &str, password: &str) -> String {
 }
 
 impl Shared {
+    fn freeze(&self) {
+        self.frozen.send_if_modified(|frozen| {
+            let first = frozen.is_none();
+            frozen.get_or_insert_with(Instant::now);
+            first
+        });
+    }
+
+    /// Never returns while frozen, until the server stops.
+    async fn hang_while_frozen(&self) {
+        if self.frozen.borrow().is_some() {
+            let mut shutdown = self.shutdown.clone();
+            let _ = shutdown.wait_for(|stopped| *stopped).await;
+        }
+    }
+
     fn record(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) {
         let request = SeenRequest {
             method: method.to_string(),
@@ -354,6 +394,20 @@ async fn record_and_authorize(
         .await
         .unwrap_or_default();
     shared.record(&parts.method, &parts.uri, &parts.headers, &body);
+    let freezes_here = shared
+        .settings
+        .lock()
+        .expect("settings lock")
+        .freeze_at
+        .as_deref()
+        == Some(parts.uri.path());
+    if freezes_here {
+        shared.freeze();
+    }
+    if shared.frozen.borrow().is_some() {
+        shared.hang_while_frozen().await;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     if parts.uri.path() == "/global/event" {
         shared.event_connections.fetch_add(1, Ordering::SeqCst);
     }
@@ -504,6 +558,25 @@ impl EventStream {
     }
 
     async fn next_frame(&mut self) -> Option<Bytes> {
+        let shared = self.shared.clone();
+        let mut frozen = shared.frozen.subscribe();
+        let frame = self.unfrozen_frame();
+        tokio::pin!(frame);
+        // A frozen server sends nothing, not even what was already due.
+        let frozen = async move {
+            let _ = frozen.wait_for(|f| f.is_some()).await.is_ok();
+        };
+        tokio::select! {
+            biased;
+            () = frozen => {
+                shared.hang_while_frozen().await;
+                None
+            }
+            frame = &mut frame => frame,
+        }
+    }
+
+    async fn unfrozen_frame(&mut self) -> Option<Bytes> {
         if let Some(frame) = self.frames.pop_front() {
             return Some(frame);
         }
