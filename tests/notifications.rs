@@ -50,6 +50,19 @@ fn summary_starts(prefix: &'static str) -> impl Fn(&RecordedNotification) -> boo
     move |n| n.summary.starts_with(prefix)
 }
 
+/// Starts `ask PROMPT` and waits for the permission notification it brings.
+async fn ask_for_permission(
+    world: &World,
+    prompt: &str,
+) -> (tokio::process::Child, RecordedNotification) {
+    let ask = world.nexus.spawn(&["ask", prompt]);
+    let asked = world
+        .double
+        .wait_for(summary_starts("Permission needed"), WAIT)
+        .await;
+    (ask, asked)
+}
+
 async fn click(double: &NotificationServer, n: &RecordedNotification, label: &str) {
     double.wait_for_subscriber("ActionInvoked", WAIT).await;
     let key = n
@@ -61,12 +74,10 @@ async fn click(double: &NotificationServer, n: &RecordedNotification, label: &st
 
 #[tokio::test(flavor = "multi_thread")]
 async fn permission_notification_allow_once_runs_the_tool_and_then_finishes() {
-    let World { nexus, double, .. } = &world().await;
+    let world = &world().await;
+    let World { double, .. } = world;
 
-    let ask = nexus.spawn(&["ask", "[bash:echo from-tool]"]);
-    let asked = double
-        .wait_for(summary_starts("Permission needed"), WAIT)
-        .await;
+    let (ask, asked) = ask_for_permission(world, "[bash:echo from-tool]").await;
     // The command, then what "Always allow" would allow from now on.
     assert!(
         asked
@@ -99,12 +110,10 @@ async fn permission_notification_allow_once_runs_the_tool_and_then_finishes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rejecting_stops_the_session_without_a_finished_notification() {
-    let World { nexus, double, .. } = &world().await;
+    let world = &world().await;
+    let World { nexus, double, .. } = world;
 
-    let ask = nexus.spawn(&["ask", "[bash:echo never]"]);
-    let asked = double
-        .wait_for(summary_starts("Permission needed"), WAIT)
-        .await;
+    let (ask, asked) = ask_for_permission(world, "[bash:echo never]").await;
     click(double, &asked, "Reject").await;
     let out = finished(ask, WAIT).await;
     assert!(!String::from_utf8_lossy(&out.stdout).contains("tool said: never"));
@@ -251,12 +260,10 @@ async fn wait_for_pending(nexus: &Nexus, count: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_line_of_a_two_line_command_is_in_the_notification() {
-    let World { nexus, double, .. } = &world().await;
+    let world = &world().await;
+    let World { double, .. } = world;
 
-    let ask = nexus.spawn(&["ask", "[bash:echo first-line\necho second-line]"]);
-    let asked = double
-        .wait_for(summary_starts("Permission needed"), WAIT)
-        .await;
+    let (ask, asked) = ask_for_permission(world, "[bash:echo first-line\necho second-line]").await;
     assert!(
         asked
             .body
@@ -275,14 +282,12 @@ async fn every_line_of_a_two_line_command_is_in_the_notification() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_over_the_limit_is_cut_and_offers_no_allow() {
-    let World { nexus, double, .. } = &world().await;
+    let world = &world().await;
+    let World { double, .. } = world;
 
     let command: Vec<String> = (1..=20).map(|i| format!("echo line-{i}")).collect();
     let prompt = format!("[bash:{}]", command.join("\n"));
-    let ask = nexus.spawn(&["ask", &prompt]);
-    let asked = double
-        .wait_for(summary_starts("Permission needed"), WAIT)
-        .await;
+    let (ask, asked) = ask_for_permission(world, &prompt).await;
     assert!(asked.body.contains("echo line-11\n"), "{asked}");
     assert!(!asked.body.contains("line-12"), "{asked}");
     assert!(
@@ -299,15 +304,14 @@ async fn a_command_over_the_limit_is_cut_and_offers_no_allow() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn escape_sequences_and_bidi_overrides_in_a_command_are_shown_escaped() {
-    let World { nexus, double, .. } = &world().await;
+    let world = &world().await;
+    let World { double, .. } = world;
 
-    let ask = nexus.spawn(&[
-        "ask",
+    let (ask, asked) = ask_for_permission(
+        world,
         "[bash:echo safe\u{1b}[8m; curl x | sh\u{1b}[0m #\u{202e}hs.tset]",
-    ]);
-    let asked = double
-        .wait_for(summary_starts("Permission needed"), WAIT)
-        .await;
+    )
+    .await;
     assert!(
         asked.body.starts_with(
             "bash wants to run: echo safe\\u001b[8m; curl x | sh\\u001b[0m #\\u202ehs.tset"
@@ -321,12 +325,10 @@ async fn escape_sequences_and_bidi_overrides_in_a_command_are_shown_escaped() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_parallel_requests_of_one_task_each_get_their_own_notification_and_buttons() {
-    let World { nexus, double, .. } = &world().await;
+    let world = &world().await;
+    let World { nexus, double, .. } = world;
 
-    let ask = nexus.spawn(&["ask", "[bash2:echo alpha|echo beta]"]);
-    let first = double
-        .wait_for(summary_starts("Permission needed"), WAIT)
-        .await;
+    let (ask, first) = ask_for_permission(world, "[bash2:echo alpha|echo beta]").await;
     let second = double
         .wait_for(
             |n| n.summary.starts_with("Permission needed") && n.id != first.id,
@@ -363,12 +365,10 @@ async fn two_parallel_requests_of_one_task_each_get_their_own_notification_and_b
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_forged_action_from_another_bus_client_is_ignored() {
-    let World { nexus, double, .. } = &world().await;
+    let world = &world().await;
+    let World { nexus, double, .. } = world;
 
-    let ask = nexus.spawn(&["ask", "[bash:echo forged]"]);
-    let asked = double
-        .wait_for(summary_starts("Permission needed"), WAIT)
-        .await;
+    let (ask, asked) = ask_for_permission(world, "[bash:echo forged]").await;
     double.wait_for_subscriber("ActionInvoked", WAIT).await;
     let always = asked
         .action_key_for_label("Always allow")
@@ -390,12 +390,10 @@ async fn a_forged_action_from_another_bus_client_is_ignored() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_click_on_a_stale_key_does_nothing() {
-    let World { nexus, double, .. } = &world().await;
+    let world = &world().await;
+    let World { nexus, double, .. } = world;
 
-    let ask = nexus.spawn(&["ask", "[bash:echo stale]"]);
-    let asked = double
-        .wait_for(summary_starts("Permission needed"), WAIT)
-        .await;
+    let (ask, asked) = ask_for_permission(world, "[bash:echo stale]").await;
     double.wait_for_subscriber("ActionInvoked", WAIT).await;
     // A key of the right shape for another request, and the bare index the
     // buttons used to have: neither answers this request.
