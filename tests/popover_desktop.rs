@@ -52,20 +52,7 @@ async fn send_prompt(driver: &WebDriver, text: &str) {
 
 /// Waits until the message history's text contains `text`.
 async fn wait_for_history(driver: &WebDriver, text: &str) -> String {
-    driver
-        .wait_until(
-            &format!("history shows {text:?}"),
-            &format!(
-                "const m = document.querySelector('#messages'); \
-                 return m && m.textContent.includes({}) ? m.textContent : '';",
-                json!(text)
-            ),
-            WAIT,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    driver.wait_for_text("#messages", text, WAIT).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

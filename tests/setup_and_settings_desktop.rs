@@ -293,19 +293,8 @@ fn press_in_dialog(desktop: &HeadlessDesktop, window: &str, keys: &str) {
 
 async fn settings_status(driver: &WebDriver, contains: &str) -> String {
     driver
-        .wait_until(
-            &format!("the settings status says {contains:?}"),
-            &format!(
-                "const s = document.querySelector('#settings-status'); \
-                 return s && s.textContent.includes({}) ? s.textContent : '';",
-                json!(contains)
-            ),
-            WAIT,
-        )
+        .wait_for_text("#settings-status", contains, WAIT)
         .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]

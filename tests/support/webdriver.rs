@@ -181,6 +181,25 @@ impl WebDriver {
         }
     }
 
+    /// Waits until the element at `css` has text containing `text`; returns
+    /// its whole text.
+    pub async fn wait_for_text(&self, css: &str, text: &str, timeout: Duration) -> String {
+        self.wait_until(
+            &format!("{css} shows {text:?}"),
+            &format!(
+                "const e = document.querySelector({}); \
+                 return e && e.textContent.includes({}) ? e.textContent : '';",
+                json!(css),
+                json!(text)
+            ),
+            timeout,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
     pub async fn text(&self, element: &str) -> String {
         self.command(
             reqwest::Method::GET,
