@@ -122,25 +122,7 @@ async fn quit_stops_the_server_and_every_descendant() {
 
     // A long tool run: opencode starts it in a session of its own, outside
     // the server's process group, so a group signal alone would miss it.
-    let _ask = nexus.spawn(&["ask", "[bash:sleep 300 & sleep 301]"]);
-    nexus
-        .wait_for_status(SERVER_START, "a busy session", |s| {
-            s["sessions"]["busy"] == 1
-        })
-        .await;
-    let deadline = std::time::Instant::now() + SETTLE;
-    let mut tools = Vec::new();
-    while tools.len() < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the tool never started: {tools:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        tools = descendants(server)
-            .into_iter()
-            .filter(|p| command_line(*p).starts_with("sleep 30"))
-            .collect();
-    }
+    let tools = long_tool_run(&nexus, server).await;
     assert!(
         tools.iter().any(|p| !group_members(server).contains(p)),
         "the tool left the server's group"
