@@ -86,50 +86,60 @@ DESKTOP_TEST_PACKAGES=(xvfb dbus dbus-x11 xfce4-panel libglib2.0-bin imagemagick
 # measured against, syncthingtray watching a loopback syncthing.
 BENCH_PACKAGES=(syncthing syncthingtray)
 
-# The cargo-deb that builds the .deb (scripts/build-deb.sh), installed into
-# tools/cargo-deb by install_cargo_deb; $CARGO_DEB is its binary.
+# Installs the pinned cargo subcommand NAME@VERSION into tools/NAME
+# (`cargo install --root`), unless that exact version is there already.
+# VERSION_ARGS are what makes the binary print "NAME VERSION" (cargo-deb takes
+# --version, cargo-fuzz `fuzz --version`). Run the tool by its path in tools/:
+# the one on PATH, if any, may be another version.
+install_pinned_cargo_tool() {
+    local name="$1" version="$2"
+    shift 2
+    local bin="$TOOLS/$name/bin/$name"
+    if [ -x "$bin" ] && [ "$("$bin" "$@" 2>/dev/null)" = "$name $version" ]; then
+        return 0
+    fi
+    say "installing $name@$version into $TOOLS/$name"
+    cargo install --locked "$name" --version "$version" --root "$TOOLS/$name" --force >&2
+    local got
+    got="$("$bin" "$@")"
+    if [ "$got" != "$name $version" ]; then
+        echo "$bin reports '$got', not $name $version" >&2
+        return 1
+    fi
+}
+
+# The cargo-deb that builds the .deb (scripts/build-deb.sh); run it as
+# "$CARGO_DEB" deb …
 CARGO_DEB_VERSION=3.8.0
 CARGO_DEB="$TOOLS/cargo-deb/bin/cargo-deb"
+install_cargo_deb() { install_pinned_cargo_tool cargo-deb "$CARGO_DEB_VERSION" --version; }
 
-# Installs the pinned cargo-deb into tools/cargo-deb (`cargo install --root`),
-# unless that exact version is there. Run it as "$CARGO_DEB" deb …: the one on
-# PATH, if any, may be another version.
-install_cargo_deb() {
-    if [ -x "$CARGO_DEB" ] && [ "$("$CARGO_DEB" --version 2>/dev/null)" = "cargo-deb $CARGO_DEB_VERSION" ]; then
-        return 0
-    fi
-    say "installing cargo-deb@$CARGO_DEB_VERSION into $TOOLS/cargo-deb"
-    cargo install --locked cargo-deb --version "$CARGO_DEB_VERSION" --root "$TOOLS/cargo-deb" --force >&2
-    local got
-    got="$("$CARGO_DEB" --version)"
-    if [ "$got" != "cargo-deb $CARGO_DEB_VERSION" ]; then
-        echo "$CARGO_DEB reports '$got', not cargo-deb $CARGO_DEB_VERSION" >&2
-        return 1
-    fi
-}
-
-# The cargo-fuzz that builds and runs the fuzz targets (scripts/fuzz.sh),
-# installed into tools/cargo-fuzz by install_cargo_fuzz; $CARGO_FUZZ is its binary.
+# The cargo-fuzz that builds and runs the fuzz targets (scripts/fuzz.sh); run
+# it as "$CARGO_FUZZ" fuzz …
 CARGO_FUZZ_VERSION=0.13.2
 CARGO_FUZZ="$TOOLS/cargo-fuzz/bin/cargo-fuzz"
-
-# Installs the pinned cargo-fuzz into tools/cargo-fuzz (`cargo install --root`),
-# unless that exact version is there. Run it as "$CARGO_FUZZ" fuzz …
-install_cargo_fuzz() {
-    if [ -x "$CARGO_FUZZ" ] && [ "$("$CARGO_FUZZ" fuzz --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
-        return 0
-    fi
-    say "installing cargo-fuzz@$CARGO_FUZZ_VERSION into $TOOLS/cargo-fuzz"
-    cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" --root "$TOOLS/cargo-fuzz" --force >&2
-    local got
-    got="$("$CARGO_FUZZ" fuzz --version)"
-    if [ "$got" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
-        echo "$CARGO_FUZZ reports '$got', not cargo-fuzz $CARGO_FUZZ_VERSION" >&2
-        return 1
-    fi
-}
+install_cargo_fuzz() { install_pinned_cargo_tool cargo-fuzz "$CARGO_FUZZ_VERSION" fuzz --version; }
 
 # What the packaging tests need (tests/packaging.rs): desktop-file-validate,
 # appstreamcli, systemd-analyze (the user-unit check is skipped without it) and
 # python3 (plistlib reads the macOS plists).
 PACKAGING_TEST_PACKAGES=(desktop-file-utils appstream systemd python3)
+
+# Runs SCRIPT after the tests (its output shown, and kept in LOG) and reads its
+# last "PREFIX: …" verdict line. Returns 0 when the script exited 0 and said
+# "PREFIX: ok …" (that line is then just above). Otherwise repeats the lines
+# matching PROBLEMS and the verdict (or a FAILED line) under everything else,
+# so they are the last thing read, and returns non-zero.
+checked_step() {
+    local script="$1" log="$2" prefix="$3" problems="$4"
+    local status=0 verdict
+    bash "$script" 2>&1 | tee "$log" || status=$?
+    verdict="$(grep "^$prefix: " "$log" | tail -n 1 || true)"
+    if [ "$status" -eq 0 ] && [[ "$verdict" == "$prefix: ok "* ]]; then
+        return 0
+    fi
+    [ "$status" -ne 0 ] || status=1
+    grep -- "$problems" "$log" || true
+    echo "${verdict:-$prefix: FAILED (scripts/${script##*/} exited $status: see its output above)}"
+    return "$status"
+}

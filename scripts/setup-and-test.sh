@@ -36,32 +36,15 @@ cargo test --locked --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
 # even when every test passed.
 say "building and checking the .deb"
 deb_status=0
-bash "$ROOT/scripts/build-deb.sh" 2>&1 | tee "$deb_log" || deb_status=$?
-verdict="$(grep '^deb package: ' "$deb_log" | tail -n 1 || true)"
-deb_ok=0
-if [ "$deb_status" -eq 0 ] && [[ "$verdict" == "deb package: ok "* ]]; then
-    deb_ok=1   # its "deb package: ok (PATH, SIZE)" line is just above
-else
-    # The problems again, under the tests' output and the validators' reports.
-    [ "$deb_status" -ne 0 ] || deb_status=1
-    grep '^deb check: ' "$deb_log" || true
-    echo "${verdict:-deb package: FAILED (scripts/build-deb.sh exited $deb_status: see its output above)}"
-fi
+checked_step "$ROOT/scripts/build-deb.sh" "$deb_log" "deb package" '^deb check: ' || deb_status=$?
 
 # Every parser's fuzz target, a bounded run (its build included, well under
 # four minutes on two cores); a crash, hang or out-of-memory fails the run.
 say "fuzzing the parsers"
 fuzz_status=0
-bash "$ROOT/scripts/fuzz.sh" 2>&1 | tee "$fuzz_log" || fuzz_status=$?
-fuzz_verdict="$(grep '^fuzz: ' "$fuzz_log" | tail -n 1 || true)"
-fuzz_ok=0
-if [ "$fuzz_status" -eq 0 ] && [[ "$fuzz_verdict" == "fuzz: ok "* ]]; then
-    fuzz_ok=1   # its "fuzz: ok (…)" line is just above
-else
-    [ "$fuzz_status" -ne 0 ] || fuzz_status=1
-    grep '^fuzz target .*: FOUND' "$fuzz_log" || true
-    echo "${fuzz_verdict:-fuzz: FAILED (scripts/fuzz.sh exited $fuzz_status: see its output above)}"
-fi
+checked_step "$ROOT/scripts/fuzz.sh" "$fuzz_log" "fuzz" '^fuzz target .*: FOUND' || fuzz_status=$?
+deb_ok=$((deb_status == 0))
+fuzz_ok=$((fuzz_status == 0))
 
 awk -v deb_ok="$deb_ok" -v fuzz_ok="$fuzz_ok" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { if (deb_ok) p++; else f++; if (fuzz_ok) p++; else f++; printf "Total: %d passed, %d failed\n", p, f }' "$log"
