@@ -23,7 +23,10 @@ fn main() -> ExitCode {
         Command::Autostart { action } => cli::autostart(&paths, action),
         Command::Popover => cli::run_popover(),
         Command::ServerKeeper { command } => opencode_nexus::supervisor::keeper::run(command),
-        command => runtime(false).block_on(cli::run_client(&paths, command)),
+        command => {
+            opencode_nexus::platform::end_quietly_on_closed_stdout();
+            runtime(false).block_on(cli::run_client(&paths, command))
+        }
     };
     ExitCode::from(code)
 }

@@ -112,3 +112,35 @@ async fn ask_shows_control_sequences_as_escapes_on_a_terminal_and_raw_when_piped
         "{piped:?}"
     );
 }
+
+/// `opencode-nexus status | head -0`: the reader is gone before the first
+/// line. The CLI ends the Unix way (SIGPIPE), without a panic or an error
+/// message about the pipe.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_that_closed_its_pipe_ends_the_cli_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let model = MockModel::start().await;
+    let home = TestHome::new(model.base_url());
+    let nexus = Nexus::start(&home, &managed_config(&home.project_dir())).await;
+    nexus.status().await;
+
+    let mut ends = [-1; 2];
+    // SAFETY: pipe writes two new descriptors into the array.
+    assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0);
+    // SAFETY: both were just opened and are owned by nobody else.
+    let (reader, writer) =
+        unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+    drop(reader);
+    let mut command = nexus.command(&["status"]);
+    command.stdout(Stdio::from(writer)).stderr(Stdio::piped());
+    let out = tokio::task::block_in_place(|| command.output()).expect("run status");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.trim().is_empty(), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {stderr}",
+        out.status
+    );
+}

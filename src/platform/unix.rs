@@ -17,6 +17,18 @@ pub enum StopSignal {
     Kill,
 }
 
+/// A command-line client writing to a pipe its reader closed (`… | head`)
+/// ends quietly, as Unix tools do, instead of failing on every later write:
+/// the default action of SIGPIPE (Rust's runtime ignores it). Only for the
+/// short-lived CLI; the daemon keeps it ignored for its sockets.
+pub fn end_quietly_on_closed_stdout() {
+    // SAFETY: resetting a signal's disposition to its default has no
+    // preconditions; called at start, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Sends `signal` to every process in the group `pgid`.
 ///
 /// The whole group, not just the leader: the server's own children (tool
