@@ -55,13 +55,14 @@ struct Shown {
 pub fn start(events: mpsc::Sender<Event>) -> mpsc::Sender<NotifierCommand> {
     let (tx, mut rx) = mpsc::channel::<NotifierCommand>(256);
     let (signals_tx, mut signals) = mpsc::unbounded_channel::<ServerSignal>();
-    #[cfg(target_os = "linux")]
-    if let Err(e) = actions::listen(signals_tx) {
-        tracing::warn!("notification buttons will not work: {e}");
-    }
-    #[cfg(not(target_os = "linux"))]
-    drop(signals_tx);
     tokio::spawn(async move {
+        // Listening first: no click can arrive before someone listens.
+        #[cfg(target_os = "linux")]
+        if let Err(e) = actions::listen(signals_tx).await {
+            tracing::warn!("notification buttons will not work: {e}");
+        }
+        #[cfg(not(target_os = "linux"))]
+        drop(signals_tx);
         let caps = tokio::task::spawn_blocking(notify_rust::get_capabilities).await;
         let actions = match caps {
             Ok(Ok(caps)) => {

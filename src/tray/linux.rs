@@ -15,12 +15,15 @@ use tray_icon::{Icon, MouseButton, TrayIcon, TrayIconBuilder, TrayIconEvent};
 const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 
 /// Checks that a session bus exists and a tray host (the watcher) is on it.
-fn host_available() -> Result<(), String> {
-    let connection =
-        zbus::blocking::Connection::session().map_err(|e| format!("no D-Bus session bus ({e})"))?;
-    let bus = zbus::blocking::fdo::DBusProxy::new(&connection).map_err(|e| e.to_string())?;
+async fn host_available() -> Result<(), String> {
+    let connection = zbus::Connection::session()
+        .await
+        .map_err(|e| format!("no D-Bus session bus ({e})"))?;
+    let bus = zbus::fdo::DBusProxy::new(&connection)
+        .await
+        .map_err(|e| e.to_string())?;
     let name = zbus::names::BusName::try_from(WATCHER).map_err(|e| e.to_string())?;
-    match bus.name_has_owner(name) {
+    match bus.name_has_owner(name).await {
         Ok(true) => Ok(()),
         Ok(false) => {
             Err("no StatusNotifierItem host on the session bus (no panel with a tray area?)".into())
@@ -34,7 +37,12 @@ pub(super) fn start(
     style: IconStyle,
     events: mpsc::Sender<Event>,
 ) -> Result<(std_mpsc::Sender<TrayUpdate>, std::thread::JoinHandle<()>), String> {
-    host_available()?;
+    // zbus runs on the daemon's tokio runtime (its `tokio` feature): the
+    // tray thread enters it, so the StatusNotifierItem's D-Bus connection is
+    // served by a task that sleeps until the bus speaks, not by a thread of
+    // its own polling for work.
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|_| "the tray needs the daemon's async runtime".to_string())?;
     let menu_events = events.clone();
     MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
         match MenuAction::from_id(event.id().as_ref()) {
@@ -69,6 +77,11 @@ pub(super) fn start(
     let thread = std::thread::Builder::new()
         .name("tray".into())
         .spawn(move || {
+            if let Err(e) = runtime.block_on(host_available()) {
+                let _ = ready_tx.send(Err(e));
+                return;
+            }
+            let _runtime = runtime.enter();
             let mut shown = match build(&view, style) {
                 Ok(tray) => {
                     let _ = ready_tx.send(Ok(()));

@@ -18,9 +18,11 @@
 //! notifications.invoke_action(asked.id, "allow-once");
 //! ```
 //!
-//! The D-Bus side runs on zbus's own executor thread (zbus 5, `async-io`,
-//! blocking API — the crate's feature set), so it needs no runtime from the
-//! test. Everything but the `wait_for*` helpers is synchronous and returns
+//! The D-Bus side runs on zbus's blocking API, whose connection lives on
+//! zbus's own runtime (zbus 5 with its `tokio` feature keeps one for blocking
+//! calls), so it needs no runtime from the test. zbus's blocking calls refuse
+//! to run inside a tokio runtime, so each one is made from a short-lived
+//! plain thread (`off_runtime`): callable from `#[tokio::test]`s too. Everything but the `wait_for*` helpers is synchronous and returns
 //! quickly; [`NotificationServer::start`] and
 //! [`NotificationServer::start_on_private_bus`] block for a few ms up to
 //! ~1 s (fine to call straight from a `#[tokio::test]`).
@@ -519,22 +521,24 @@ impl NotificationServer {
         let interface = Interface {
             state: state.clone(),
         };
-        let connection = Builder::address(bus_address)
-            .and_then(|builder| builder.serve_at(NOTIFICATIONS_PATH, interface))
-            .and_then(|builder| builder.name(NOTIFICATIONS_NAME))
-            .map(|builder| {
-                builder
-                    .allow_name_replacements(false)
-                    .replace_existing_names(false)
-            })
-            .and_then(|builder| builder.build())
-            .unwrap_or_else(|error| {
-                panic!(
-                    "notification double: cannot serve {NOTIFICATIONS_NAME} on {bus_address}: \
+        let connection = off_runtime(|| {
+            Builder::address(bus_address)
+                .and_then(|builder| builder.serve_at(NOTIFICATIONS_PATH, interface))
+                .and_then(|builder| builder.name(NOTIFICATIONS_NAME))
+                .map(|builder| {
+                    builder
+                        .allow_name_replacements(false)
+                        .replace_existing_names(false)
+                })
+                .and_then(|builder| builder.build())
+        })
+        .unwrap_or_else(|error| {
+            panic!(
+                "notification double: cannot serve {NOTIFICATIONS_NAME} on {bus_address}: \
                      {error} (another notification daemon, e.g. an activated dunst, may own it \
                      — start the double before anything sends a notification)"
-                )
-            });
+            )
+        });
         NotificationServer {
             connection,
             state,
@@ -666,6 +670,10 @@ impl NotificationServer {
     /// notification interface and path a real click has. Returns the forger's
     /// unique name.
     pub fn forge_action_from_another_connection(&self, id: u32, key: &str) -> String {
+        off_runtime(|| self.forge_action(id, key))
+    }
+
+    fn forge_action(&self, id: u32, key: &str) -> String {
         let forger = Builder::address(self.address.as_str())
             .and_then(|builder| builder.build())
             .unwrap_or_else(|error| panic!("notification double: forger connection: {error}"));
@@ -700,19 +708,20 @@ impl NotificationServer {
     /// `org.freedesktop.DBus.Debug.Stats.GetAllMatchRules`. `argN` keys are
     /// assumed to match.
     pub fn signal_subscribers(&self, signal: &str) -> Vec<String> {
-        let rules: HashMap<String, Vec<String>> = self
-            .connection
-            .call_method(
-                Some("org.freedesktop.DBus"),
-                "/org/freedesktop/DBus",
-                Some("org.freedesktop.DBus.Debug.Stats"),
-                "GetAllMatchRules",
-                &(),
-            )
-            .and_then(|reply| reply.body().deserialize())
-            .unwrap_or_else(|error| {
-                panic!("notification double: GetAllMatchRules on the bus: {error}")
-            });
+        let rules: zbus::Result<HashMap<String, Vec<String>>> = off_runtime(|| {
+            self.connection
+                .call_method(
+                    Some("org.freedesktop.DBus"),
+                    "/org/freedesktop/DBus",
+                    Some("org.freedesktop.DBus.Debug.Stats"),
+                    "GetAllMatchRules",
+                    &(),
+                )
+                .and_then(|reply| reply.body().deserialize())
+        });
+        let rules = rules.unwrap_or_else(|error| {
+            panic!("notification double: GetAllMatchRules on the bus: {error}")
+        });
         let me = self.unique_name();
         let mut subscribers: Vec<String> = rules
             .into_iter()
@@ -784,16 +793,28 @@ impl NotificationServer {
 
     fn emit<B>(&self, signal: &str, body: &B)
     where
-        B: serde::Serialize + zbus::zvariant::DynamicType,
+        B: serde::Serialize + zbus::zvariant::DynamicType + Sync,
     {
-        self.connection
-            .emit_signal(
+        off_runtime(|| {
+            self.connection.emit_signal(
                 None::<&str>,
                 NOTIFICATIONS_PATH,
                 NOTIFICATIONS_IFACE,
                 signal,
                 body,
             )
-            .unwrap_or_else(|error| panic!("notification double: emit {signal}: {error}"));
+        })
+        .unwrap_or_else(|error| panic!("notification double: emit {signal}: {error}"));
     }
+}
+
+/// Runs a blocking zbus call on a plain thread of its own, outside any tokio
+/// runtime the caller may be in (zbus's blocking API panics inside one).
+fn off_runtime<T: Send>(call: impl FnOnce() -> T + Send) -> T {
+    thread::scope(|scope| {
+        scope
+            .spawn(call)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
