@@ -31,3 +31,11 @@ pub fn process_start_time(_pid: u32) -> Option<u64> {
 pub fn descendant_pids(_root: u32) -> Vec<u32> {
     Vec::new()
 }
+
+/// How a child process ended, in words: "exited with code 1".
+pub fn describe_exit_status(status: std::process::ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("exited with code {code}"),
+        None => "exited".to_string(),
+    }
+}
