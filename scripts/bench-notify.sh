@@ -6,4 +6,4 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 apt_install "${BUILD_PACKAGES[@]}" "${DESKTOP_TEST_PACKAGES[@]}"
 cd "$ROOT"
-cargo test --release --locked --test notify_latency -- --ignored --nocapture 2>&1 | grep -E "latency|test result"
+cargo test --release --locked --test bench_notify_latency -- --ignored --nocapture 2>&1 | grep -E "latency|test result"

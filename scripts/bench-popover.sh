@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Popover benchmark (tests/popover_bench.rs) in release, on a headless
+# Popover benchmark (tests/bench_popover.rs) in release, on a headless
 # desktop, against the real server with the mock model: cold and warm open to
 # first paint, a 2,000-deltas-per-second stream (lost text, longest frame
 # gap), and the resident process's memory around 20 open/close cycles and
@@ -14,4 +14,4 @@ source "$(dirname "$0")/common.sh"
 apt_install "${BUILD_PACKAGES[@]}" "${DESKTOP_TEST_PACKAGES[@]}"
 install_opencode_into "$TOOLS/opencode"
 cd "$ROOT"
-cargo test --release --locked --test popover_bench -- --ignored --nocapture
+cargo test --release --locked --test bench_popover -- --ignored --nocapture

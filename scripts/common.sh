@@ -81,7 +81,7 @@ install_axe_into() {
 # webkit2gtk-driver (WebKitWebDriver) drives the real popover in tests.
 DESKTOP_TEST_PACKAGES=(xvfb dbus dbus-x11 xfce4-panel libglib2.0-bin imagemagick x11-utils xdotool dunst python3-gi webkit2gtk-driver xclip)
 
-# What the side-by-side tray benchmark needs (tests/tray_footprint.rs, run by
+# What the side-by-side tray benchmark needs (tests/bench_tray_footprint.rs, run by
 # scripts/bench-tray.sh) on top of DESKTOP_TEST_PACKAGES: the peer it is
 # measured against, syncthingtray watching a loopback syncthing.
 BENCH_PACKAGES=(syncthing syncthingtray)

@@ -137,7 +137,7 @@ async fn first_run_setup_writes_a_valid_config_and_settings_apply_it_live() {
             json!([]),
         )
         .await;
-    for key in opencode_nexus::settings_form::KEYS {
+    for key in opencode_nexus::config::form::KEYS {
         assert!(
             keys.as_array().unwrap().iter().any(|k| k == key),
             "no control for {key}: {keys}"

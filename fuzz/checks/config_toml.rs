@@ -7,8 +7,8 @@
 //! is the crate under test (the fuzz build's parsers, or `opencode_nexus`).
 
 use super::nexus::config::Config;
+use super::nexus::config::form as settings_form;
 use super::nexus::paths::Paths;
-use super::nexus::settings_form;
 use std::path::Path;
 
 pub fn check(data: &[u8]) {

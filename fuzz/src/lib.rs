@@ -9,7 +9,7 @@
 
 #![allow(dead_code)]
 
-#[path = "../../src/config.rs"]
+#[path = "../../src/config/mod.rs"]
 pub mod config;
 pub mod core;
 pub mod ipc;
@@ -18,7 +18,5 @@ pub mod paths;
 pub mod platform;
 pub mod popover;
 pub mod server;
-#[path = "../../src/settings_form.rs"]
-pub mod settings_form;
 #[path = "../../src/small_file.rs"]
 pub mod small_file;

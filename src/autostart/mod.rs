@@ -48,25 +48,10 @@ impl AutostartState {
     }
 }
 
-/// The resident program to start at login: this executable, or — from the
-/// popover's binary — the `opencode-nexus` installed beside it.
-pub fn daemon_program() -> Result<PathBuf, String> {
-    let me =
-        std::env::current_exe().map_err(|e| format!("cannot tell where this program is: {e}"))?;
-    let popover = me
-        .file_stem()
-        .is_some_and(|name| name == "opencode-nexus-popover");
-    Ok(if popover {
-        me.with_file_name(format!("opencode-nexus{}", std::env::consts::EXE_SUFFIX))
-    } else {
-        me
-    })
-}
-
 /// Turns start at login on or off; answers the real state afterwards.
 pub fn set(paths: &crate::paths::Paths, enabled: bool) -> Result<bool, String> {
     if enabled {
-        enable(paths, &daemon_program()?)?;
+        enable(paths, &crate::programs::daemon_program()?)?;
     } else {
         disable(paths)?;
     }

@@ -2,6 +2,7 @@
 
 use super::AutostartState;
 use crate::paths::Paths;
+use crate::safe_write::{Readers, write_atomically};
 use std::path::{Path, PathBuf};
 
 /// Writes the entry so that `program daemon` starts at login.
@@ -28,10 +29,8 @@ pub fn enable(paths: &Paths, program: &Path) -> Result<PathBuf, String> {
          NoDisplay=true\n\
          X-GNOME-Autostart-enabled=true\n"
     );
-    // Write then rename, so a desktop never reads half an entry.
-    let temp = entry.with_extension("desktop.tmp");
-    std::fs::write(&temp, text)
-        .and_then(|()| std::fs::rename(&temp, &entry))
+    // In one step, so a desktop never reads half an entry.
+    write_atomically(&entry, text.as_bytes(), Readers::Default)
         .map_err(|e| format!("cannot write {}: {e}", entry.display()))?;
     Ok(entry)
 }

@@ -274,21 +274,9 @@ async fn simple_quiet(paths: &Paths, request: Request) -> Result<u8, ClientError
 
 /// `opencode-nexus popover`: becomes the popover binary installed beside this one.
 pub fn run_popover() -> u8 {
-    let program = std::env::current_exe().map(|exe| {
-        exe.with_file_name(format!(
-            "opencode-nexus-popover{}",
-            std::env::consts::EXE_SUFFIX
-        ))
-    });
-    let program = match program {
-        Ok(p) if p.is_file() => p,
-        Ok(p) => {
-            return failed(&format!(
-                "{} is missing (it is installed beside opencode-nexus)",
-                p.display()
-            ));
-        }
-        Err(e) => return failed(&format!("cannot find this program: {e}")),
+    let program = match crate::programs::popover_program() {
+        Ok(program) => program,
+        Err(e) => return failed(&e),
     };
     #[cfg(unix)]
     {
@@ -473,7 +461,7 @@ pub fn autostart(paths: &Paths, action: AutostartCommand) -> u8 {
     use crate::autostart;
     match action {
         AutostartCommand::Enable => {
-            let program = match autostart::daemon_program() {
+            let program = match crate::programs::daemon_program() {
                 Ok(p) => p,
                 Err(e) => return failed(&e),
             };
@@ -513,7 +501,6 @@ pub fn autostart(paths: &Paths, action: AutostartCommand) -> u8 {
 pub fn set_password(file: &std::path::Path) -> u8 {
     use crate::config::PASSWORD_FILE_LIMIT;
     use std::io::{BufRead, Read};
-    use std::os::unix::fs::OpenOptionsExt;
     let mut line = Vec::new();
     // The cap also keeps `yes | opencode-nexus password set` from eating memory.
     let read = std::io::stdin()
@@ -550,13 +537,11 @@ pub fn set_password(file: &std::path::Path) -> u8 {
     if let Some(dir) = file.parent() {
         let _ = crate::paths::ensure_private_dir(dir);
     }
-    let _ = std::fs::remove_file(file);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(file)
-        .and_then(|mut f| f.write_all(password.as_bytes()));
+    let written = crate::safe_write::write_atomically(
+        file,
+        password.as_bytes(),
+        crate::safe_write::Readers::Owner,
+    );
     match written {
         Ok(()) => {
             println!("password stored in {}", file.display());

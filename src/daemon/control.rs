@@ -6,33 +6,18 @@ use super::popover_link;
 use super::resource_watch;
 use crate::core::popover_lifecycle::OpenRequest;
 use crate::core::{Event, ServerState};
-use crate::ipc::lines::LineReader;
+use crate::ipc::lines::{LineReader, LineWriter};
 use crate::ipc::protocol::{self, Reply, Request, ServerAction};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 /// The client's side of a control connection, one line at a time (cancel-safe).
 pub(crate) type Lines = LineReader<OwnedReadHalf>;
 
-/// Writes replies to the client; a vanished client ends the conversation.
-pub(crate) struct Replies {
-    writer: OwnedWriteHalf,
-}
-
-impl Replies {
-    pub async fn send(&mut self, reply: &Reply) -> std::io::Result<()> {
-        self.send_message(reply).await
-    }
-
-    /// Sends any message as one line (the popover link's commands).
-    pub async fn send_message<T: serde::Serialize>(&mut self, message: &T) -> std::io::Result<()> {
-        self.writer
-            .write_all(protocol::encode(message).as_bytes())
-            .await
-    }
-}
+/// Writes replies to the client (or commands to the popover); a vanished
+/// client ends the conversation.
+pub(crate) type Replies = LineWriter<OwnedWriteHalf>;
 
 pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
     // Only this user may control the daemon, even if the socket's or its
@@ -49,7 +34,7 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
                 crate::platform::user_id()
             );
             let (_, writer) = stream.into_split();
-            let mut replies = Replies { writer };
+            let mut replies = Replies::new(writer);
             let _ = replies
                 .send(&Reply::error(
                     "refused: this OpenCode Nexus belongs to another user",
@@ -64,7 +49,7 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
     }
     let (reader, writer) = stream.into_split();
     let mut reader = LineReader::new(reader);
-    let mut replies = Replies { writer };
+    let mut replies = Replies::new(writer);
     let request = match reader.next_line().await {
         Ok(Some(line)) => protocol::decode::<Request>(&line),
         Ok(None) => return,

@@ -579,7 +579,7 @@ fn popover_setup(config: &Config) -> PopoverSetup {
         default_directory: config.server.directory.display().to_string(),
         keep_alive_secs: config.popover.keep_alive.as_secs(),
         hide_on_blur: config.popover.hide_on_blur,
-        settings: crate::settings_form::values(config),
+        settings: crate::config::form::values(config),
     }
 }
 

@@ -263,7 +263,7 @@ pub(crate) async fn serve_link(
 }
 
 async fn send(replies: &mut Replies, command: &ToPopover) -> std::io::Result<()> {
-    replies.send_message(command).await
+    replies.send(command).await
 }
 
 /// Starts and stops popover processes for the executor.
@@ -291,7 +291,7 @@ impl PopoverProcesses {
     pub fn spawn(&mut self, generation: PopoverGeneration) -> Option<Event> {
         let exited =
             |reason: String| Some(Event::Popover(PopoverEvent::Exited { generation, reason }));
-        let program = match popover_program() {
+        let program = match crate::programs::popover_program() {
             Ok(p) => p,
             Err(reason) => return exited(reason),
         };
@@ -327,7 +327,7 @@ impl PopoverProcesses {
         let events = self.events.clone();
         tokio::spawn(async move {
             let reason = match child.wait().await {
-                Ok(status) => describe(status),
+                Ok(status) => crate::platform::describe_exit_status(status),
                 Err(e) => format!("lost track of it: {e}"),
             };
             tracing::info!(pid, "popover {reason}");
@@ -366,29 +366,5 @@ async fn copy_to_log(
         if let Some(Ok(mut file)) = log.as_ref().map(|l| l.lock()) {
             let _ = file.write_all(&buffer[..n]);
         }
-    }
-}
-
-/// The popover binary: beside the running one (installed together).
-fn popover_program() -> Result<std::path::PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let name = format!("opencode-nexus-popover{}", std::env::consts::EXE_SUFFIX);
-    let program = exe.with_file_name(name);
-    if program.is_file() {
-        Ok(program)
-    } else {
-        Err(format!(
-            "{} is missing (it is installed beside opencode-nexus)",
-            program.display()
-        ))
-    }
-}
-
-fn describe(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with code {code}"),
-        (None, Some(signal)) => format!("was killed by signal {signal}"),
-        _ => "exited".to_string(),
     }
 }

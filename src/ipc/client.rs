@@ -1,9 +1,8 @@
 //! The CLI side of the control socket.
 
-use super::lines::{LineError, LineReader};
+use super::lines::{LineError, LineReader, LineWriter};
 use super::protocol::{self, Reply, Request};
 use crate::paths::{Paths, RuntimeDirError};
-use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -28,7 +27,7 @@ pub enum ClientError {
 /// One request's connection: send, then read replies.
 pub struct Connection {
     lines: LineReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    writer: LineWriter<OwnedWriteHalf>,
 }
 
 impl Connection {
@@ -61,7 +60,7 @@ impl Connection {
         let (reader, writer) = stream.into_split();
         let mut conn = Connection {
             lines: LineReader::new(reader),
-            writer,
+            writer: LineWriter::new(writer),
         };
         conn.send(request).await?;
         Ok(conn)
@@ -76,10 +75,7 @@ impl Connection {
         &mut self,
         message: &T,
     ) -> Result<(), ClientError> {
-        self.writer
-            .write_all(protocol::encode(message).as_bytes())
-            .await?;
-        Ok(())
+        Ok(self.writer.send(message).await?)
     }
 
     /// The next reply; `None` when the daemon closed the connection.

@@ -1,5 +1,6 @@
 //! Line framing for the control socket, both ways: one JSON message per line,
-//! each at most `MAX_LINE_BYTES`.
+//! each at most `MAX_LINE_BYTES`. The CLI, the popover and the daemon all read
+//! with `LineReader` and write with `LineWriter`.
 //!
 //! Reads are used inside `select!` (an `ask` waiting for events or an abort,
 //! the popover link waiting for commands or reports), so a read may be
@@ -7,9 +8,9 @@
 //! reader's buffer, not in the cancelled future, and is completed by the next
 //! read. A line over the cap is an error; the caller closes the connection.
 
-use super::protocol::MAX_LINE_BYTES;
+use super::protocol::{self, MAX_LINE_BYTES};
 use futures_util::StreamExt;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 /// Why a line could not be read.
@@ -52,6 +53,24 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             }
             Some(Err(LinesCodecError::Io(e))) => Err(LineError::Io(e)),
         }
+    }
+}
+
+/// Writes messages as whole lines to `W`.
+pub struct LineWriter<W> {
+    writer: W,
+}
+
+impl<W: AsyncWrite + Unpin> LineWriter<W> {
+    pub fn new(writer: W) -> Self {
+        LineWriter { writer }
+    }
+
+    /// Sends `message` as one JSON line.
+    pub async fn send<T: serde::Serialize>(&mut self, message: &T) -> std::io::Result<()> {
+        self.writer
+            .write_all(protocol::encode(message).as_bytes())
+            .await
     }
 }
 

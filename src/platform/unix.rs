@@ -265,3 +265,14 @@ pub fn signal_process(process: ProcessId, signal: StopSignal) {
         unsafe { libc::kill(pid, sig) };
     }
 }
+
+/// How a child process ended, in words: "exited with code 1", "was killed by
+/// signal 9".
+pub fn describe_exit_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        _ => "exited".to_string(),
+    }
+}

@@ -32,3 +32,11 @@ pub fn descendant_pids(_root: u32) -> Vec<u32> {
     Vec::new()
 }
 pub fn end_quietly_on_closed_stdout() {}
+
+/// How a child process ended, in words: "exited with code 1".
+pub fn describe_exit_status(status: std::process::ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("exited with code {code}"),
+        None => "exited".to_string(),
+    }
+}

@@ -6,7 +6,6 @@ use super::page_protocol::MAX_DRAFT_BYTES;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// At most this many drafts are kept (the one changed longest ago goes first).
@@ -148,18 +147,7 @@ impl Drafts {
 
 /// Writes a file readable only by the user, atomically (temp file + rename).
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    crate::safe_write::write_atomically(path, bytes, crate::safe_write::Readers::Owner)
 }
 
 #[cfg(test)]

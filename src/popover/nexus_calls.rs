@@ -5,9 +5,9 @@
 use super::page_link::CallError;
 use super::settings_guard::{self, GuardedChange};
 use crate::config::Config;
+use crate::config::form as settings_form;
 use crate::ipc::protocol::PopoverSetup;
 use crate::paths::Paths;
-use crate::settings_form;
 use crate::supervisor::locate;
 use serde_json::{Map, Value, json};
 use std::ffi::OsString;

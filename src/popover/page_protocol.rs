@@ -192,7 +192,7 @@ fn validate(message: &FromPage) -> Result<(), String> {
             call: NexusCall::SaveSettings { values },
             ..
         } => check(
-            values.len() <= crate::settings_form::KEYS.len() + 8,
+            values.len() <= crate::config::form::KEYS.len() + 8,
             "settings (too many values)",
         ),
         FromPage::Nexus { .. } => Ok(()),

@@ -4,8 +4,8 @@
 //! so even a script running in the page must not be able to change them.
 
 use crate::config::Config;
+use crate::config::form as settings_form;
 use crate::core::visible_text::visible;
-use crate::settings_form;
 use serde_json::Value;
 
 /// The guarded keys, with the name the Settings page gives each.

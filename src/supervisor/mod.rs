@@ -287,13 +287,8 @@ pub fn describe_exit(
     tail: &[String],
     port: u16,
 ) -> ExitReport {
-    use std::os::unix::process::ExitStatusExt;
     let description = match &status {
-        Ok(s) => match (s.code(), s.signal()) {
-            (Some(code), _) => format!("exited with code {code}"),
-            (None, Some(sig)) => format!("was killed by signal {sig}"),
-            _ => "exited".to_string(),
-        },
+        Ok(s) => crate::platform::describe_exit_status(*s),
         Err(e) => format!("could not be waited for: {e}"),
     };
     let text = tail.join("\n");

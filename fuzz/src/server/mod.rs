@@ -5,7 +5,7 @@ pub mod events;
 #[path = "../../../src/server/sse.rs"]
 pub mod sse;
 
-/// Stand-in for the HTTP client module: config.rs only wraps the attach
+/// Stand-in for the HTTP client module: config/mod.rs only wraps the attach
 /// password in a `Secret`, which the fuzz targets never read.
 pub mod client {
     pub struct Secret(String);

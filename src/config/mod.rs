@@ -3,6 +3,9 @@
 //! The file is parsed into a TOML table and then walked key by key, so that an
 //! invalid value produces a message naming the key, the value and the fix, and
 //! an unknown key produces a warning instead of silently doing nothing.
+//! `form` is the settings page's view of the same keys.
+
+pub mod form;
 
 use crate::paths::Paths;
 use std::path::{Path, PathBuf};

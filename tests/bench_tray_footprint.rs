@@ -5,7 +5,7 @@
 //!
 //! Run it with `scripts/bench-tray.sh` (installs syncthing/syncthingtray,
 //! builds the release binary, then
-//! `cargo test --release --test tray_footprint -- --ignored --nocapture`).
+//! `cargo test --release --test bench_tray_footprint -- --ignored --nocapture`).
 //!
 //! Measured for each tray process (only that process: not syncthing, not
 //! the opencode server Nexus supervises), once both trays are registered,

@@ -203,13 +203,8 @@ fn to_toml(value: &Value) -> Option<toml::Value> {
 
 /// Writes `text` to `config.toml` in one step (a reader never sees half).
 pub fn write(paths: &Paths, text: &str) -> std::io::Result<()> {
-    let file = paths.config_file();
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let temp = file.with_extension("toml.tmp");
-    std::fs::write(&temp, text)?;
-    std::fs::rename(&temp, &file)
+    use crate::safe_write::{Readers, write_atomically};
+    write_atomically(&paths.config_file(), text.as_bytes(), Readers::Default)
 }
 
 #[cfg(test)]
