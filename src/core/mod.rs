@@ -5,6 +5,7 @@
 //! when to restart, when to give up, what the server state is — is decided
 //! here and can be tested without a process, a network or real time.
 
+pub mod model;
 pub mod notify_policy;
 pub mod popover_lifecycle;
 pub mod resource_use;
@@ -15,9 +16,7 @@ pub mod tray_view;
 pub mod visible_text;
 
 use crate::config::{NotifyConfig, ServerMode};
-use crate::platform::StopSignal;
-use crate::server::client::PermissionReply;
-use crate::server::events::ServerEvent;
+use model::{PermissionReply, ServerEvent, StopSignal};
 use notify_policy::{Decision, NotifyAction, NotifyPolicy};
 use popover_lifecycle::{OpenRequest, PopoverEffect, PopoverEvent, PopoverLifecycle, PopoverView};
 use restart_policy::{HEALTHY_RESET, RestartDecision, RestartPolicy};

@@ -1,11 +1,11 @@
 //! Views derived from `State`: the `status` report (the CLI's JSON contract)
 //! and the small `Summary` that wakes waiters and, later, the tray.
 
+use super::model::{PermissionRequest, QuestionRequest, Tokens};
 use super::sessions::{Activity, Pending};
 use super::visible_text::visible;
 use super::{ServerState, State};
 use crate::config::ServerMode;
-use crate::server::events::{PermissionRequest, QuestionRequest, Tokens};
 use serde::Serialize;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 

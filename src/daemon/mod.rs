@@ -9,6 +9,7 @@ mod popover_link;
 mod resource_watch;
 
 use crate::config::{Config, ServerMode};
+use crate::core::model::ServerEvent;
 use crate::core::popover_lifecycle::{PopoverEffect, PopoverEvent};
 use crate::core::status::{Clock, DaemonInfo, StatusReport, Summary};
 use crate::core::tray_view::TrayView;
@@ -20,7 +21,6 @@ use crate::ipc::protocol::{PopoverSetup, ServerAccess, ToPopover};
 use crate::notify::NotifierCommand;
 use crate::paths::Paths;
 use crate::server::client::{Secret, ServerClient};
-use crate::server::events::ServerEvent;
 use crate::server::watch::{WatchOptions, Watcher};
 use crate::supervisor::resource_use::ResourceSampler;
 use crate::supervisor::server_log::ServerLog;

@@ -11,9 +11,10 @@ pub mod resource_use;
 pub mod server_log;
 
 use crate::config::ServerConfig;
+use crate::core::model::StopSignal;
 use crate::core::{Event, ExitReport, LaunchId};
 use crate::paths::Paths;
-use crate::platform::{self, StopSignal};
+use crate::platform;
 use crate::server::client::{Credentials, Secret, ServerClient};
 use server_log::ServerLog;
 use std::collections::VecDeque;
