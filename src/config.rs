@@ -4,6 +4,8 @@
 //! invalid value produces a message naming the key, the value and the fix, and
 //! an unknown key produces a warning instead of silently doing nothing.
 
+pub mod change;
+
 use crate::paths::Paths;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -39,12 +39,33 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The file's production code: everything before its inline test module.
-fn production_part(source: &str) -> &str {
-    match source.find("#[cfg(test)]\nmod tests {") {
-        Some(at) => &source[..at],
-        None => source,
+/// The file's production code: the source with its inline `#[cfg(test)]`
+/// modules blanked out (lines kept, so line numbers still match the file).
+/// Braces are counted naively, which the core's tidy test modules allow.
+fn production_part(source: &str) -> String {
+    let mut kept = String::with_capacity(source.len());
+    let mut lines = source.lines().peekable();
+    while let Some(line) = lines.next() {
+        let opens_test_module = line.trim() == "#[cfg(test)]"
+            && lines
+                .peek()
+                .is_some_and(|next| next.trim_start().starts_with("mod ") && next.contains('{'));
+        if !opens_test_module {
+            kept.push_str(line);
+            kept.push('\n');
+            continue;
+        }
+        kept.push('\n');
+        let mut depth = 0i32;
+        for inner in lines.by_ref() {
+            kept.push('\n');
+            depth += inner.matches('{').count() as i32 - inner.matches('}').count() as i32;
+            if depth <= 0 {
+                break;
+            }
+        }
     }
+    kept
 }
 
 /// `crate::<room>` uses in `source`, as (line number, line).
@@ -109,8 +130,9 @@ fn the_scan_sees_an_outer_import_and_ignores_test_modules() {
                   fn f() { crate::platform::user_id(); }\n\
                   // crate::daemon in a comment is fine\n\
                   use crate::{ipc::Request, paths::Paths};\n\
-                  #[cfg(test)]\nmod tests {\n    use crate::server::events::parse_event;\n}\n";
+                  #[cfg(test)]\nmod tests {\n    use crate::server::events::parse_event;\n}\n\
+                  use crate::daemon::Shared;\n";
     let found = outer_uses(source);
     let lines: Vec<usize> = found.iter().map(|(n, _)| *n).collect();
-    assert_eq!(lines, vec![2, 3, 5]);
+    assert_eq!(lines, vec![2, 3, 5, 10]);
 }
