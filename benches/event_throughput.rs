@@ -18,8 +18,9 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use opencode_nexus::config::ServerMode;
+use opencode_nexus::core::model::EventKind;
 use opencode_nexus::core::{Effect, Event, ServerState, State, WatchEvent, WatchId, reduce};
-use opencode_nexus::server::events::{EventKind, parse_event};
+use opencode_nexus::server::events::parse_event;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

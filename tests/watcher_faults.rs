@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use opencode_nexus::core::model::{EventKind, ServerEvent, SessionStatus};
 use opencode_nexus::core::sessions::DirectorySnapshot;
 use opencode_nexus::core::{Event, WatchEvent, WatchId};
 use opencode_nexus::server::client::{Credentials, Secret, ServerClient};
-use opencode_nexus::server::events::{EventKind, ServerEvent, SessionStatus};
 use opencode_nexus::server::watch::{WatchOptions, Watcher};
 use serde_json::{Value, json};
 use support::fake_event_server::{

@@ -7,6 +7,8 @@
 
 pub mod form;
 
+pub mod change;
+
 use crate::paths::Paths;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

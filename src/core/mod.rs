@@ -5,417 +5,40 @@
 //! when to restart, when to give up, what the server state is — is decided
 //! here and can be tested without a process, a network or real time.
 
+pub mod model;
 pub mod notify_policy;
 pub mod popover_lifecycle;
 pub mod resource_use;
 pub mod restart_policy;
+pub mod server_exit;
 pub mod sessions;
 pub mod status;
 pub mod tray_view;
 pub mod visible_text;
 
-use crate::config::{NotifyConfig, ServerMode};
-use crate::platform::StopSignal;
-use crate::server::client::PermissionReply;
-use crate::server::events::ServerEvent;
-use notify_policy::{Decision, NotifyAction, NotifyPolicy};
-use popover_lifecycle::{OpenRequest, PopoverEffect, PopoverEvent, PopoverLifecycle, PopoverView};
-use restart_policy::{HEALTHY_RESET, RestartDecision, RestartPolicy};
-use sessions::{DirectorySnapshot, Sessions};
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+mod effect;
+mod event;
+mod state;
 
-/// Grace between SIGTERM and SIGKILL when stopping the server's process group.
-pub const STOP_GRACE: Duration = Duration::from_secs(5);
+pub use effect::{Effect, STOP_GRACE};
+pub use event::{
+    Event, ExitReport, LaunchId, Reconfiguration, ServerSettings, Timer, WatchEvent, WatchId,
+};
+pub use state::{AfterStop, Link, Phase, ServerState, State, Transition};
+
+#[cfg(test)]
+use crate::config::NotifyConfig;
+use crate::config::ServerMode;
+use model::{PermissionReply, StopSignal};
+use notify_policy::{Decision, NotifyAction};
+use popover_lifecycle::{OpenRequest, PopoverEffect, PopoverEvent, PopoverView};
+use restart_policy::{HEALTHY_RESET, RestartDecision};
+#[cfg(test)]
+use std::time::Duration;
+use std::time::Instant;
+
 /// How many state transitions are remembered (for status and diagnostics).
 const HISTORY_LEN: usize = 50;
-
-/// Identifies one launch of the managed server, so late events and timers
-/// from an earlier launch are recognised and ignored.
-pub type LaunchId = u64;
-/// Identifies one run of the event-stream watcher, likewise.
-pub type WatchId = u64;
-
-/// The server state every view shows (the `status` contract).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServerState {
-    Stopped,
-    Starting,
-    Running,
-    Restarting,
-    Failed,
-    AuthRequired,
-    Unreachable,
-}
-
-impl ServerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServerState::Stopped => "stopped",
-            ServerState::Starting => "starting",
-            ServerState::Running => "running",
-            ServerState::Restarting => "restarting",
-            ServerState::Failed => "failed",
-            ServerState::AuthRequired => "auth_required",
-            ServerState::Unreachable => "unreachable",
-        }
-    }
-}
-
-/// How a managed server process ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExitReport {
-    /// e.g. "exited with code 1" or "killed by signal 9".
-    pub description: String,
-    /// Set when retrying cannot help (the port is taken, …), with the reason.
-    pub permanent: Option<String>,
-}
-
-/// Everything that can happen to Nexus.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    StartRequested,
-    StopRequested,
-    RestartRequested,
-    QuitRequested,
-    /// The managed server process exists.
-    Spawned {
-        launch: LaunchId,
-        pid: u32,
-    },
-    /// The managed server could not be started at all; retrying will not help.
-    SpawnFailed {
-        launch: LaunchId,
-        reason: String,
-    },
-    /// It printed its URL and answered `/global/health`.
-    Ready {
-        launch: LaunchId,
-        url: String,
-        version: String,
-    },
-    Exited {
-        launch: LaunchId,
-        exit: ExitReport,
-    },
-    Watch {
-        watch: WatchId,
-        event: WatchEvent,
-    },
-    Timer(Timer),
-    /// The user chose a tray menu entry.
-    Menu(tray_view::MenuAction),
-    /// The user clicked a notification or one of its buttons.
-    NotificationAction(notify_policy::NotifyAction),
-    /// The notification server answered: whether it shows buttons.
-    NotifierReady {
-        actions: bool,
-    },
-    /// The quick-chat popover: an open request, or news of its process.
-    Popover(PopoverEvent),
-    /// `config.toml` changed and is valid; the daemon already launches and
-    /// reaches the server with the new settings.
-    Reconfigured(Reconfiguration),
-    /// `config.toml` changed but cannot be used: the last good settings stay.
-    ConfigRejected(String),
-    /// A fresh measurement of the managed server's process tree (`None`: no process).
-    ResourceUse(Option<resource_use::ResourceUse>),
-    /// Start at login is now on or off (read back from the system).
-    AutostartChanged(bool),
-}
-
-/// What changed when `config.toml` changed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reconfiguration {
-    pub notify: NotifyConfig,
-    /// Set when a key that decides how the server runs or is reached changed:
-    /// the server restarts (managed) or reconnects (attach) with these.
-    pub server: Option<ServerSettings>,
-    /// Reconnect the event stream (what it watches changed) when the server stays.
-    pub rewatch: bool,
-    /// How long a managed start may take (from the next launch on).
-    pub start_timeout: Duration,
-    /// Whether a config file exists (false: defaults, first run not done).
-    pub configured: bool,
-}
-
-/// The server settings the core itself needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerSettings {
-    pub mode: ServerMode,
-    /// Attach mode: the server's URL.
-    pub attach_url: Option<String>,
-}
-
-/// What the event-stream watcher reports.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WatchEvent {
-    Connected {
-        version: Option<String>,
-        unsecured: bool,
-    },
-    Lost {
-        reason: String,
-    },
-    /// 401: the credentials are wrong. The watcher has stopped; no retry loop.
-    AuthRejected,
-    Snapshot(DirectorySnapshot),
-    Server(ServerEvent),
-}
-
-/// Timers the core asks for; each names the launch it belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Timer {
-    StartTimeout(LaunchId),
-    RestartDue(LaunchId),
-    HealthyLongEnough(LaunchId),
-    KillDue(LaunchId),
-    /// The "finished" coalescing window ended.
-    NotifySummary,
-    /// The grace before announcing an unreachable server ended.
-    UnreachableCheck,
-    /// A started popover process should have connected back by now.
-    PopoverStart(popover_lifecycle::PopoverGeneration),
-}
-
-/// What the caller must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Start `opencode serve` for this launch (fresh password, own process group).
-    Spawn {
-        launch: LaunchId,
-    },
-    /// Signal the launch's whole process group.
-    Signal {
-        launch: LaunchId,
-        pid: u32,
-        signal: StopSignal,
-    },
-    Schedule {
-        timer: Timer,
-        after: Duration,
-    },
-    /// Watch the event stream at `url` (managed) or at the configured URL (`None`).
-    Watch {
-        watch: WatchId,
-        url: Option<String>,
-    },
-    Unwatch,
-    /// Put this text on the desktop clipboard.
-    CopyToClipboard(String),
-    /// Show (or replace) a desktop notification.
-    Notify(notify_policy::Notification),
-    CloseNotification(notify_policy::NotificationKey),
-    /// Answer a permission request on the server.
-    ReplyPermission {
-        request: String,
-        directory: Option<String>,
-        reply: PermissionReply,
-    },
-    /// Answer a question on the server (one list of labels per question).
-    ReplyQuestion {
-        request: String,
-        directory: Option<String>,
-        answers: Vec<Vec<String>>,
-    },
-    /// Something for the quick-chat popover process.
-    Popover(PopoverEffect),
-    /// Turn start at login on or off (then report `AutostartChanged`).
-    SetAutostart(bool),
-    /// Put the diagnostics report on the clipboard.
-    CopyDiagnostics,
-    /// Open the folder holding Nexus's and the server's logs.
-    OpenLogFolder,
-    /// A notification button that may no longer answer what it was shown
-    /// for (the reason, for the log).
-    IgnoredNotificationAction(String),
-    /// Quit is complete: the daemon may exit.
-    Exit,
-}
-
-/// Where the managed server's lifecycle is (attach mode uses Stopped/Watching).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Phase {
-    Stopped,
-    Launching {
-        launch: LaunchId,
-        pid: Option<u32>,
-        restarting: bool,
-    },
-    Running {
-        launch: LaunchId,
-        pid: u32,
-    },
-    Stopping {
-        launch: LaunchId,
-        pid: Option<u32>,
-        then: AfterStop,
-    },
-    WaitingToRestart {
-        after: LaunchId,
-    },
-    Failed,
-    /// Attach mode: watching a server we did not start.
-    Watching,
-}
-
-/// What to do once a stopping process has exited.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AfterStop {
-    StayStopped,
-    Restart,
-    Quit,
-    /// It was stopped because its start failed (timeout): count it and maybe retry.
-    CountAsFailure,
-}
-
-/// The event stream's condition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    Down,
-    Connecting,
-    Connected,
-    Lost,
-    AuthRejected,
-}
-
-/// One remembered state change.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Transition {
-    pub at: Instant,
-    pub state: ServerState,
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct State {
-    pub mode: ServerMode,
-    pub phase: Phase,
-    pub link: Link,
-    pub url: Option<String>,
-    pub version: Option<String>,
-    pub restarts: u32,
-    pub last_error: Option<String>,
-    pub unsecured: bool,
-    pub quitting: bool,
-    pub sessions: Sessions,
-    pub history: VecDeque<Transition>,
-    pub notify: NotifyPolicy,
-    pub popover: PopoverLifecycle,
-    /// Why the config file on disk is not in use (the last good one is).
-    pub config_problem: Option<String>,
-    /// Whether a config file exists (false until first-run setup saves one).
-    pub configured: bool,
-    /// The managed server's process tree, while someone is looking.
-    pub resource_use: Option<resource_use::ResourceUse>,
-    /// Start at login (`None` until known).
-    pub autostart: Option<bool>,
-    start_timeout: Duration,
-    /// A mode to switch to once the managed server has stopped.
-    switch_to: Option<ServerSettings>,
-    policy: RestartPolicy,
-    next_launch: LaunchId,
-    watch: Option<WatchId>,
-    next_watch: WatchId,
-}
-
-impl State {
-    /// A fresh state; `url` is the attach-mode URL (shown before connecting).
-    pub fn new(
-        mode: ServerMode,
-        url: Option<String>,
-        start_timeout: Duration,
-        now: Instant,
-    ) -> Self {
-        let mut history = VecDeque::new();
-        history.push_back(Transition {
-            at: now,
-            state: ServerState::Stopped,
-            reason: None,
-        });
-        State {
-            mode,
-            phase: Phase::Stopped,
-            link: Link::Down,
-            url,
-            version: None,
-            restarts: 0,
-            last_error: None,
-            unsecured: false,
-            quitting: false,
-            sessions: Sessions::default(),
-            history,
-            // Off until the daemon configures it (keeps core tests focused).
-            notify: NotifyPolicy::new(
-                crate::config::NotifyConfig {
-                    enabled: false,
-                    ..Default::default()
-                },
-                now,
-            ),
-            popover: PopoverLifecycle::default(),
-            config_problem: None,
-            configured: true,
-            resource_use: None,
-            autostart: None,
-            start_timeout,
-            switch_to: None,
-            policy: RestartPolicy::default(),
-            next_launch: 1,
-            watch: None,
-            next_watch: 1,
-        }
-    }
-
-    /// Turns desktop notifications on with these settings.
-    pub fn with_notifications(
-        mut self,
-        settings: crate::config::NotifyConfig,
-        now: Instant,
-    ) -> Self {
-        self.notify = NotifyPolicy::new(settings, now);
-        self
-    }
-
-    /// The one server state every view shows, derived from phase and link.
-    pub fn server_state(&self) -> ServerState {
-        let by_link = |link: Link| match link {
-            Link::Down | Link::Connecting => None,
-            Link::Connected => Some(ServerState::Running),
-            Link::Lost => Some(ServerState::Unreachable),
-            Link::AuthRejected => Some(ServerState::AuthRequired),
-        };
-        match &self.phase {
-            Phase::Stopped => ServerState::Stopped,
-            Phase::Launching {
-                restarting: false, ..
-            } => ServerState::Starting,
-            Phase::Launching {
-                restarting: true, ..
-            }
-            | Phase::WaitingToRestart { .. } => ServerState::Restarting,
-            Phase::Running { .. } => by_link(self.link)
-                .filter(|s| *s != ServerState::Running)
-                .unwrap_or(ServerState::Running),
-            Phase::Stopping { then, .. } => match then {
-                AfterStop::Restart | AfterStop::CountAsFailure => ServerState::Restarting,
-                AfterStop::StayStopped | AfterStop::Quit => ServerState::Stopped,
-            },
-            Phase::Failed => ServerState::Failed,
-            Phase::Watching => by_link(self.link).unwrap_or(ServerState::Starting),
-        }
-    }
-
-    /// The managed server's pid while it has one.
-    pub fn server_pid(&self) -> Option<u32> {
-        match &self.phase {
-            Phase::Launching { pid, .. } | Phase::Stopping { pid, .. } => *pid,
-            Phase::Running { pid, .. } => Some(*pid),
-            _ => None,
-        }
-    }
-}
 
 /// Applies one event and returns what must be done.
 pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
@@ -448,6 +71,14 @@ pub fn reduce(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
         }
         Event::AutostartChanged(enabled) => {
             state.autostart = Some(enabled);
+            return Vec::new();
+        }
+        Event::Booted {
+            configured,
+            autostart,
+        } => {
+            state.configured = configured;
+            state.autostart = Some(autostart);
             return Vec::new();
         }
         Event::Timer(Timer::PopoverStart(generation)) => {
@@ -730,7 +361,37 @@ fn is_trouble(state: ServerState) -> bool {
     )
 }
 
+/// Managed mode: the user's requests, news of the process, and timers, each
+/// handled at its own seam.
 fn managed(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) {
+    match event {
+        Event::StartRequested
+        | Event::StopRequested
+        | Event::RestartRequested
+        | Event::QuitRequested => managed_request(state, event, fx),
+        Event::Spawned { .. }
+        | Event::SpawnFailed { .. }
+        | Event::Ready { .. }
+        | Event::Exited { .. } => process_news(state, event, now, fx),
+        Event::Timer(timer) => managed_timer(state, timer, fx),
+        Event::Watch { watch, event } => watched(state, watch, event, now, fx),
+        // Translated by `reduce` before dispatch.
+        Event::Menu(_)
+        | Event::NotificationAction(_)
+        | Event::NotifierReady { .. }
+        | Event::Popover(_)
+        | Event::Reconfigured(_)
+        | Event::ConfigRejected(_)
+        | Event::ResourceUse(_)
+        | Event::AutostartChanged(_)
+        | Event::Booted { .. } => {}
+    }
+}
+
+/// Start, stop, restart or quit, asked for by the user.
+// `stop_process` acts: it must not become a match guard.
+#[allow(clippy::collapsible_match)]
+fn managed_request(state: &mut State, event: Event, fx: &mut Vec<Effect>) {
     match event {
         Event::StartRequested => match state.phase {
             Phase::Stopped | Phase::Failed => {
@@ -777,6 +438,13 @@ fn managed(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) 
                 }
             }
         }
+        _ => {}
+    }
+}
+
+/// The server process appeared, failed to start, became ready, or ended.
+fn process_news(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) {
+    match event {
         Event::Spawned { launch, pid } => match &mut state.phase {
             Phase::Launching {
                 launch: l, pid: p, ..
@@ -852,47 +520,42 @@ fn managed(state: &mut State, event: Event, now: Instant, fx: &mut Vec<Effect>) 
             }
             _ => {}
         },
-        Event::Timer(timer) => match (timer, state.phase.clone()) {
-            (Timer::StartTimeout(t), Phase::Launching { launch, pid, .. }) if t == launch => {
-                state.last_error = Some(format!(
-                    "the server did not become healthy within {} s",
-                    state.start_timeout.as_secs_f64()
-                ));
-                stop(state, launch, pid, AfterStop::CountAsFailure, fx);
-            }
-            (Timer::RestartDue(t), Phase::WaitingToRestart { after }) if t == after => {
-                state.restarts += 1;
-                begin_launch(state, true, fx);
-            }
-            (Timer::HealthyLongEnough(t), Phase::Running { launch, .. }) if t == launch => {
-                state.policy.healthy_long_enough();
-            }
-            (
-                Timer::KillDue(t),
-                Phase::Stopping {
-                    launch,
-                    pid: Some(pid),
-                    ..
-                },
-            ) if t == launch => {
-                fx.push(Effect::Signal {
-                    launch,
-                    pid,
-                    signal: StopSignal::Kill,
-                });
-            }
-            _ => {}
-        },
-        Event::Watch { watch, event } => watched(state, watch, event, now, fx),
-        // Translated by `reduce` before dispatch.
-        Event::Menu(_)
-        | Event::NotificationAction(_)
-        | Event::NotifierReady { .. }
-        | Event::Popover(_)
-        | Event::Reconfigured(_)
-        | Event::ConfigRejected(_)
-        | Event::ResourceUse(_)
-        | Event::AutostartChanged(_) => {}
+        _ => {}
+    }
+}
+
+/// A managed-mode timer fired; one from an earlier launch does nothing.
+fn managed_timer(state: &mut State, timer: Timer, fx: &mut Vec<Effect>) {
+    match (timer, state.phase.clone()) {
+        (Timer::StartTimeout(t), Phase::Launching { launch, pid, .. }) if t == launch => {
+            state.last_error = Some(format!(
+                "the server did not become healthy within {} s",
+                state.start_timeout.as_secs_f64()
+            ));
+            stop(state, launch, pid, AfterStop::CountAsFailure, fx);
+        }
+        (Timer::RestartDue(t), Phase::WaitingToRestart { after }) if t == after => {
+            state.restarts += 1;
+            begin_launch(state, true, fx);
+        }
+        (Timer::HealthyLongEnough(t), Phase::Running { launch, .. }) if t == launch => {
+            state.policy.healthy_long_enough();
+        }
+        (
+            Timer::KillDue(t),
+            Phase::Stopping {
+                launch,
+                pid: Some(pid),
+                ..
+            },
+        ) if t == launch => {
+            fx.push(Effect::Signal {
+                launch,
+                pid,
+                signal: StopSignal::Kill,
+            });
+        }
+        _ => {}
     }
 }
 

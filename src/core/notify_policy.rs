@@ -9,10 +9,10 @@
 //! outages announced once, with "recovered" only after an announced outage.
 
 use super::ServerState;
+use super::model::{EventKind, PermissionRequest, QuestionRequest, ServerEvent};
 use super::sessions::{Activity, Sessions};
 use super::visible_text::visible;
 use crate::config::NotifyConfig;
-use crate::server::events::{EventKind, PermissionRequest, QuestionRequest, ServerEvent};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -1010,7 +1010,7 @@ mod tests {
         assert!(w.effects.contains(&Effect::ReplyPermission {
             request: "per_a".into(),
             directory: Some("/p".into()),
-            reply: crate::server::client::PermissionReply::Once
+            reply: crate::core::model::PermissionReply::Once
         }));
         assert!(
             !w.effects.iter().any(
@@ -1174,7 +1174,7 @@ mod tests {
         assert!(w.effects.contains(&Effect::ReplyPermission {
             request: "per_1".into(),
             directory: Some("/p".into()),
-            reply: crate::server::client::PermissionReply::Once
+            reply: crate::core::model::PermissionReply::Once
         }));
         // Answered (here or elsewhere): the notification goes away.
         w.event(&replied("per_1", "a", "once"));

@@ -4,7 +4,7 @@
 //! edges. An error sticks until the session is busy again, so "failed" stays
 //! visible after the server's trailing `idle`.
 
-use crate::server::events::{
+use super::model::{
     EventKind, PartKind, PermissionRequest, QuestionRequest, Role, ServerEvent, SessionError,
     SessionInfo, SessionStatus, Tokens,
 };

@@ -1,16 +1,16 @@
 //! Views derived from `State`: the `status` report (the CLI's JSON contract)
 //! and the small `Summary` that wakes waiters and, later, the tray.
 
+use super::model::{PermissionRequest, QuestionRequest, Tokens};
 use super::sessions::{Activity, Pending};
 use super::visible_text::visible;
 use super::{ServerState, State};
 use crate::config::ServerMode;
-use crate::server::events::{PermissionRequest, QuestionRequest, Tokens};
 use serde::Serialize;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// The moment a view is taken, on both clocks, so stored `Instant`s can be
-/// shown as wall-clock times.
+/// shown as wall-clock times. The caller reads the clocks; the core reads none.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     pub now: Instant,
@@ -18,16 +18,6 @@ pub struct Clock {
 }
 
 impl Clock {
-    pub fn system() -> Self {
-        Clock {
-            now: Instant::now(),
-            epoch_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-        }
-    }
-
     pub fn epoch_of(&self, at: Instant) -> u64 {
         let ago = self.now.saturating_duration_since(at).as_millis() as u64;
         self.epoch_ms.saturating_sub(ago)
@@ -366,7 +356,11 @@ mod text_tests {
             version: "0".into(),
             tray: "none".into(),
         };
-        StatusReport::derive(state, daemon, Clock::system())
+        let clock = Clock {
+            now: Instant::now(),
+            epoch_ms: 1_700_000_000_000,
+        };
+        StatusReport::derive(state, daemon, clock)
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! the menu. The tray rebuilds all three from this view on every change and
 //! never patches them piecemeal.
 
-use super::sessions::Activity;
+use super::model::{PermissionRequest, QuestionRequest};
+use super::sessions::{Activity, Pending, Session};
 use super::visible_text::visible;
 use super::{ServerState, State};
 use crate::config::ServerMode;
@@ -145,156 +146,17 @@ impl TrayView {
             .iter()
             .flat_map(|s| s.questions.iter().map(move |q| (s, q)))
             .collect();
-        let waiting = permissions.len() + questions.len();
-
-        let icon = match server {
-            ServerState::Failed | ServerState::AuthRequired | ServerState::Unreachable => {
-                IconState::Error
-            }
-            ServerState::Starting | ServerState::Restarting => IconState::Starting,
-            ServerState::Stopped => IconState::Stopped,
-            ServerState::Running if waiting > 0 => IconState::Attention,
-            ServerState::Running if !working.is_empty() => IconState::Working(working.len()),
-            ServerState::Running => IconState::Idle,
-        };
+        let icon = icon(server, working.len(), permissions.len() + questions.len());
 
         let mut state_line = status_line(state);
         if let Some(used) = &state.resource_use {
             state_line = format!("{state_line} · {}", used.describe());
         }
-        let mut tooltip = vec![state_line.clone()];
-        if let Some(url) = &state.url {
-            let version = state
-                .version
-                .as_deref()
-                .map(|v| format!(" (opencode {v})"))
-                .unwrap_or_default();
-            tooltip.push(format!("{url}{version}"));
-        }
-        if state.unsecured {
-            tooltip.push("Warning: the server accepts requests without a password".into());
-        }
-        if state.mode == ServerMode::Attach
-            && state
-                .url
-                .as_deref()
-                .is_some_and(super::status::password_in_clear)
-        {
-            tooltip.push(format!("Warning: {}", super::status::PASSWORD_IN_CLEAR));
-        }
-        if let Some(error) = &state.last_error
-            && icon == IconState::Error
-        {
-            tooltip.push(format!("Last error: {}", one_line(error, 160)));
-        }
-        if let Some(problem) = &state.config_problem {
-            tooltip.push(format!(
-                "config.toml not applied (using the last good settings): {}",
-                one_line(problem, 160)
-            ));
-        }
+        let tooltip = tooltip(state, &state_line, icon);
 
         let mut menu = vec![MenuItem::Label(state_line)];
-        if state.config_problem.is_some() {
-            menu.push(entry(
-                MenuAction::OpenSettings,
-                "config.toml has an error — Settings…",
-                true,
-            ));
-        }
-        if !state.configured {
-            menu.push(entry(MenuAction::OpenSetup, "Set up OpenCode Nexus…", true));
-        }
-        for session in working.iter().take(MENU_LIST_LIMIT) {
-            let status = match &session.activity {
-                Activity::Retry { attempt, .. } => format!("retrying (attempt {attempt})"),
-                _ => "working".into(),
-            };
-            menu.push(MenuItem::Action {
-                action: MenuAction::OpenSession(session.id.clone()),
-                text: format!("{} — {status}", title_of(session.title.as_deref())),
-                enabled: true,
-            });
-        }
-        for (session, p) in permissions.iter().take(MENU_LIST_LIMIT) {
-            let what = p.request.detail.as_deref().unwrap_or("");
-            menu.push(MenuItem::Action {
-                action: MenuAction::OpenSession(session.id.clone()),
-                text: format!(
-                    "Permission: {} {} — {}",
-                    one_line(&p.request.permission, 24),
-                    request_line(what, 60),
-                    title_of(session.title.as_deref())
-                ),
-                enabled: true,
-            });
-        }
-        for (session, q) in questions.iter().take(MENU_LIST_LIMIT) {
-            let text = q.request.first_question();
-            menu.push(MenuItem::Action {
-                action: MenuAction::OpenSession(session.id.clone()),
-                text: format!(
-                    "Question: {} — {}",
-                    one_line(text, 60),
-                    title_of(session.title.as_deref())
-                ),
-                enabled: true,
-            });
-        }
-        menu.push(MenuItem::Separator);
-        menu.push(entry(
-            MenuAction::OpenQuickChat,
-            "Open Quick Chat",
-            server == ServerState::Running,
-        ));
-        let managed = state.mode == ServerMode::Managed;
-        let (can_start, can_stop) = match server {
-            ServerState::Stopped | ServerState::Failed | ServerState::AuthRequired => (true, false),
-            ServerState::Starting
-            | ServerState::Restarting
-            | ServerState::Running
-            | ServerState::Unreachable => (false, true),
-        };
-        menu.push(MenuItem::Submenu {
-            text: "Server".into(),
-            items: vec![
-                MenuItem::Action {
-                    action: MenuAction::StartServer,
-                    text: "Start".into(),
-                    enabled: can_start,
-                },
-                MenuItem::Action {
-                    action: MenuAction::StopServer,
-                    text: if managed { "Stop" } else { "Disconnect" }.into(),
-                    enabled: can_stop,
-                },
-                MenuItem::Action {
-                    action: MenuAction::RestartServer,
-                    text: if managed { "Restart" } else { "Reconnect" }.into(),
-                    enabled: server != ServerState::Stopped,
-                },
-            ],
-        });
-        menu.push(entry(
-            MenuAction::CopyServerUrl,
-            "Copy server URL",
-            state.url.is_some(),
-        ));
-        menu.push(entry(MenuAction::ViewLogs, "View server log", managed));
-        menu.push(entry(MenuAction::OpenLogFolder, "Open log folder", true));
-        menu.push(entry(MenuAction::CopyDiagnostics, "Copy diagnostics", true));
-        menu.push(MenuItem::Separator);
-        if let Some(enabled) = state.autostart {
-            menu.push(MenuItem::Check {
-                action: MenuAction::ToggleAutostart,
-                text: "Start at login".into(),
-                checked: enabled,
-            });
-        }
-        menu.push(entry(MenuAction::OpenSettings, "Settings…", true));
-        menu.push(entry(MenuAction::OpenSetup, "First-run setup…", true));
-        menu.push(MenuItem::Separator);
-        menu.push(entry(MenuAction::Quit, "Quit", true));
+        menu.extend(attention_items(state, &working, &permissions, &questions));
+        menu.extend(controls(state, server));
 
         TrayView {
             icon,
@@ -303,6 +165,175 @@ impl TrayView {
             menu,
         }
     }
+}
+
+/// The icon: trouble first, then what waits for the user, then work.
+fn icon(server: ServerState, working: usize, waiting: usize) -> IconState {
+    match server {
+        ServerState::Failed | ServerState::AuthRequired | ServerState::Unreachable => {
+            IconState::Error
+        }
+        ServerState::Starting | ServerState::Restarting => IconState::Starting,
+        ServerState::Stopped => IconState::Stopped,
+        ServerState::Running if waiting > 0 => IconState::Attention,
+        ServerState::Running if working > 0 => IconState::Working(working),
+        ServerState::Running => IconState::Idle,
+    }
+}
+
+/// The tooltip's lines: the state, where the server is, and any warning.
+fn tooltip(state: &State, state_line: &str, icon: IconState) -> Vec<String> {
+    let mut tooltip = vec![state_line.to_string()];
+    if let Some(url) = &state.url {
+        let version = state
+            .version
+            .as_deref()
+            .map(|v| format!(" (opencode {v})"))
+            .unwrap_or_default();
+        tooltip.push(format!("{url}{version}"));
+    }
+    if state.unsecured {
+        tooltip.push("Warning: the server accepts requests without a password".into());
+    }
+    if state.mode == ServerMode::Attach
+        && state
+            .url
+            .as_deref()
+            .is_some_and(super::status::password_in_clear)
+    {
+        tooltip.push(format!("Warning: {}", super::status::PASSWORD_IN_CLEAR));
+    }
+    if let Some(error) = &state.last_error
+        && icon == IconState::Error
+    {
+        tooltip.push(format!("Last error: {}", one_line(error, 160)));
+    }
+    if let Some(problem) = &state.config_problem {
+        tooltip.push(format!(
+            "config.toml not applied (using the last good settings): {}",
+            one_line(problem, 160)
+        ));
+    }
+    tooltip
+}
+
+/// What needs a look: setup or config trouble, then the sessions at work
+/// and the requests waiting for the user (a few of each).
+fn attention_items(
+    state: &State,
+    working: &[&Session],
+    permissions: &[(&Session, &Pending<PermissionRequest>)],
+    questions: &[(&Session, &Pending<QuestionRequest>)],
+) -> Vec<MenuItem> {
+    let mut menu = Vec::new();
+    if state.config_problem.is_some() {
+        menu.push(entry(
+            MenuAction::OpenSettings,
+            "config.toml has an error — Settings…",
+            true,
+        ));
+    }
+    if !state.configured {
+        menu.push(entry(MenuAction::OpenSetup, "Set up OpenCode Nexus…", true));
+    }
+    for session in working.iter().take(MENU_LIST_LIMIT) {
+        let status = match &session.activity {
+            Activity::Retry { attempt, .. } => format!("retrying (attempt {attempt})"),
+            _ => "working".into(),
+        };
+        menu.push(MenuItem::Action {
+            action: MenuAction::OpenSession(session.id.clone()),
+            text: format!("{} — {status}", title_of(session.title.as_deref())),
+            enabled: true,
+        });
+    }
+    for (session, p) in permissions.iter().take(MENU_LIST_LIMIT) {
+        let what = p.request.detail.as_deref().unwrap_or("");
+        menu.push(MenuItem::Action {
+            action: MenuAction::OpenSession(session.id.clone()),
+            text: format!(
+                "Permission: {} {} — {}",
+                one_line(&p.request.permission, 24),
+                request_line(what, 60),
+                title_of(session.title.as_deref())
+            ),
+            enabled: true,
+        });
+    }
+    for (session, q) in questions.iter().take(MENU_LIST_LIMIT) {
+        let text = q.request.first_question();
+        menu.push(MenuItem::Action {
+            action: MenuAction::OpenSession(session.id.clone()),
+            text: format!(
+                "Question: {} — {}",
+                one_line(text, 60),
+                title_of(session.title.as_deref())
+            ),
+            enabled: true,
+        });
+    }
+    menu
+}
+
+/// The fixed part of the menu: quick chat, the server's controls, logs,
+/// settings and quit, enabled as the server state allows.
+fn controls(state: &State, server: ServerState) -> Vec<MenuItem> {
+    let mut menu = Vec::new();
+    menu.push(MenuItem::Separator);
+    menu.push(entry(
+        MenuAction::OpenQuickChat,
+        "Open Quick Chat",
+        server == ServerState::Running,
+    ));
+    let managed = state.mode == ServerMode::Managed;
+    let (can_start, can_stop) = match server {
+        ServerState::Stopped | ServerState::Failed | ServerState::AuthRequired => (true, false),
+        ServerState::Starting
+        | ServerState::Restarting
+        | ServerState::Running
+        | ServerState::Unreachable => (false, true),
+    };
+    menu.push(MenuItem::Submenu {
+        text: "Server".into(),
+        items: vec![
+            MenuItem::Action {
+                action: MenuAction::StartServer,
+                text: "Start".into(),
+                enabled: can_start,
+            },
+            MenuItem::Action {
+                action: MenuAction::StopServer,
+                text: if managed { "Stop" } else { "Disconnect" }.into(),
+                enabled: can_stop,
+            },
+            MenuItem::Action {
+                action: MenuAction::RestartServer,
+                text: if managed { "Restart" } else { "Reconnect" }.into(),
+                enabled: server != ServerState::Stopped,
+            },
+        ],
+    });
+    menu.push(entry(
+        MenuAction::CopyServerUrl,
+        "Copy server URL",
+        state.url.is_some(),
+    ));
+    menu.push(entry(MenuAction::ViewLogs, "View server log", managed));
+    menu.push(entry(MenuAction::OpenLogFolder, "Open log folder", true));
+    menu.push(entry(MenuAction::CopyDiagnostics, "Copy diagnostics", true));
+    menu.push(MenuItem::Separator);
+    if let Some(enabled) = state.autostart {
+        menu.push(MenuItem::Check {
+            action: MenuAction::ToggleAutostart,
+            text: "Start at login".into(),
+            checked: enabled,
+        });
+    }
+    menu.push(entry(MenuAction::OpenSettings, "Settings…", true));
+    menu.push(entry(MenuAction::OpenSetup, "First-run setup…", true));
+    menu.push(MenuItem::Separator);
+    menu.push(entry(MenuAction::Quit, "Quit", true));
+    menu
 }
 
 /// A menu command entry.

@@ -6,9 +6,9 @@
 
 use super::Shared;
 use super::control::{Lines, Replies};
+use crate::core::model::{EventKind, PartKind, Role, SessionStatus};
 use crate::ipc::protocol::{self, Reply, Request};
 use crate::server::client::Prompt;
-use crate::server::events::{EventKind, PartKind, Role, SessionStatus};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;

@@ -6,10 +6,10 @@
 //! again every few seconds until it can be.
 
 use crate::config::ServerConfig;
+use crate::core::model::ServerEvent;
 use crate::core::{Event, WatchEvent, WatchId};
 use crate::ipc::protocol::ServerAccess;
 use crate::server::client::{Credentials, Secret, ServerClient};
-use crate::server::events::ServerEvent;
 use crate::server::watch::{WatchOptions, Watcher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

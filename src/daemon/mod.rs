@@ -8,7 +8,9 @@ mod control;
 mod popover_link;
 mod resource_watch;
 
+use crate::config::change::ConfigChange;
 use crate::config::{Config, ServerMode};
+use crate::core::model::ServerEvent;
 use crate::core::popover_lifecycle::{PopoverEffect, PopoverEvent};
 use crate::core::status::{Clock, DaemonInfo, StatusReport, Summary};
 use crate::core::tray_view::TrayView;
@@ -20,7 +22,6 @@ use crate::ipc::protocol::{PopoverSetup, ServerAccess, ToPopover};
 use crate::notify::NotifierCommand;
 use crate::paths::Paths;
 use crate::server::client::{Secret, ServerClient};
-use crate::server::events::ServerEvent;
 use crate::server::watch::{WatchOptions, Watcher};
 use crate::supervisor::resource_use::ResourceSampler;
 use crate::supervisor::server_log::ServerLog;
@@ -72,6 +73,17 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// The wall clock and the monotonic one, read together for a status view.
+fn wall_clock() -> Clock {
+    Clock {
+        now: Instant::now(),
+        epoch_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    }
+}
+
 /// Runs the daemon until it is told to quit (or gets SIGTERM/SIGINT).
 pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
     let lock = instance::acquire(&setup.paths)?;
@@ -85,188 +97,287 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         env!("CARGO_PKG_VERSION")
     );
 
-    let server = &setup.config.server;
-    let (events_tx, mut events_rx) = mpsc::channel::<Event>(1024);
-    let (status_tx, mut status_rx) = mpsc::channel(16);
-    let (diagnostics_tx, mut diagnostics_rx) = mpsc::channel::<oneshot::Sender<String>>(4);
-    let (server_events, _) = broadcast::channel(4096);
-    let log = Arc::new(Mutex::new(ServerLog::new(
-        setup.paths.server_log(),
-        SERVER_LOG_BYTES,
-        SERVER_LOG_ROTATIONS,
-    )));
-    let attach_url = (server.mode == ServerMode::Attach)
-        .then(|| server.url.clone())
-        .flatten();
-    let mut state = State::new(server.mode, attach_url.clone(), server.start_timeout, now())
-        .with_notifications(setup.config.notify.clone(), now());
-    state.configured = setup.paths.config_file().exists();
-    state.autostart = Some(crate::autostart::is_enabled(&setup.paths));
-    let (config_tx, config_rx) = watch::channel(Arc::new(setup.config.clone()));
-    let (config_news_tx, mut config_news) = mpsc::channel(4);
-    tokio::spawn(config_watch::watch(setup.paths.clone(), config_news_tx));
-    let (summary_tx, summary_rx) = watch::channel(Summary::derive(&state));
-    let (client_tx, client_rx) = watch::channel(None);
-    let (exited_tx, exited_rx) = watch::channel(false);
-    let (access_tx, access_rx) = watch::channel(None);
+    let daemon = Daemon::set_up(&setup);
+    daemon.serve(listener).await;
 
-    let directories = setup.config.directories();
-    let (popover_setup_tx, popover_setup_rx) = watch::channel(popover_setup(&setup.config));
-    let (popover_status_tx, popover_status_rx) = watch::channel(popover_status(&state));
-    let popover = PopoverHub::new(popover_setup_rx, popover_status_rx, access_rx);
-    let supervisor = Supervisor::new(
-        SupervisorSetup {
-            server: server.clone(),
-            paths: setup.paths.clone(),
-            path_var: setup.path_var.clone(),
-        },
-        log.clone(),
-        events_tx.clone(),
-    );
-    let mut effects = Executor {
-        popover_processes: PopoverProcesses::new(events_tx.clone(), setup.paths.popover_log()),
-        popover: popover.clone(),
-        popover_setup: popover_setup_tx,
-        access: access_tx,
-        paths: setup.paths.clone(),
-        diagnostics: diagnostics_tx.clone(),
-        refresh_tray: false,
-        supervisor,
-        watcher: None,
-        events: events_tx.clone(),
-        server_events: server_events.clone(),
-        client: client_tx,
-        attach: attach_url.map(|url| (url, server.clone())),
-        current_watch: Arc::default(),
-        attach_password: Arc::default(),
-        options: WatchOptions {
-            event_timeout: server.event_timeout,
-            directories,
-        },
-        notifier: crate::notify::start(events_tx.clone()),
-    };
-    let shared = Shared {
-        events: events_tx.clone(),
-        status_queries: status_tx,
-        diagnostics_queries: diagnostics_tx,
-        summary: summary_rx,
-        server: client_rx,
-        server_events,
-        log,
-        exited: exited_rx,
-        config: config_rx,
-        popover,
-        sampler: Arc::default(),
-    };
-    let (tray, tray_status) = start_tray(setup.tray, setup.config.tray_icons, &state, &events_tx);
-    let mut shown_view = tray.as_ref().map(|_| TrayView::derive(&state));
-    tokio::spawn(resource_watch::run(
-        shared.clone(),
-        tray.is_some(),
-        events_tx.clone(),
-    ));
-    let mut config = setup.config.clone();
-    let daemon_info = DaemonInfo {
-        pid: std::process::id(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        tray: tray_status.describe(),
-    };
-
-    let mut quit_signals = QuitSignals::new();
-    let mut exiting = effects.apply(&mut state, Event::StartRequested);
-    while !exiting {
-        tokio::select! {
-            Some(event) = events_rx.recv() => {
-                exiting = effects.apply(&mut state, event);
-                // Drain what is already queued before publishing once.
-                while !exiting && let Ok(event) = events_rx.try_recv() {
-                    exiting = effects.apply(&mut state, event);
-                }
-                summary_tx.send_if_modified(|old| {
-                    let new = Summary::derive(&state);
-                    let changed = *old != new;
-                    *old = new;
-                    changed
-                });
-                if let (Some(tray), Some(shown)) = (&tray, &mut shown_view) {
-                    let view = TrayView::derive(&state);
-                    // A checkbox toggles itself when clicked: resend even
-                    // when the state behind it did not change.
-                    if view != *shown || std::mem::take(&mut effects.refresh_tray) {
-                        *shown = view.clone();
-                        tray.show(view);
-                    }
-                }
-                popover_status_tx.send_if_modified(|old| {
-                    let new = popover_status(&state);
-                    let changed = *old != new;
-                    *old = new;
-                    changed
-                });
-            }
-            Some(news) = config_news.recv() => match news {
-                ConfigNews::Changed { loaded, exists } => {
-                    for warning in &loaded.warnings {
-                        tracing::warn!("{warning}");
-                    }
-                    tracing::info!("config.toml changed: applying it");
-                    let change = effects.reconfigure(&config, &loaded.config, exists);
-                    if let Some(tray) = &tray && loaded.config.tray_icons != config.tray_icons {
-                        tray.set_style(loaded.config.tray_icons);
-                    }
-                    config = loaded.config.clone();
-                    config_tx.send_replace(Arc::new(config.clone()));
-                    let _ = events_tx.send(Event::Reconfigured(change)).await;
-                }
-                ConfigNews::Rejected(problem) => {
-                    tracing::warn!("config.toml not applied, keeping the last good settings: {problem}");
-                    let _ = events_tx.send(Event::ConfigRejected(problem)).await;
-                }
-            },
-            Some(reply) = status_rx.recv() => {
-                let _ = reply.send(StatusReport::derive(&state, daemon_info.clone(), Clock::system()));
-            }
-            Some(reply) = diagnostics_rx.recv() => {
-                let status = StatusReport::derive(&state, daemon_info.clone(), Clock::system());
-                let log = shared.log.lock().map(|l| l.recent()).unwrap_or_default();
-                let secrets: Vec<String> = effects
-                    .attach_password
-                    .lock()
-                    .ok()
-                    .and_then(|p| p.clone())
-                    .into_iter()
-                    .chain(effects.supervisor.credentials(None).and_then(|c| c.password))
-                    .map(|s| s.expose().to_string())
-                    .collect();
-                let _ = reply.send(crate::diagnostics::report(&crate::diagnostics::DiagnosticsInput {
-                    status: Some(&status),
-                    config: Some(&config),
-                    config_problem: state.config_problem.clone(),
-                    server_log: &log,
-                    secrets: &secrets,
-                }));
-            }
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => { tokio::spawn(control::serve(stream, shared.clone())); }
-                Err(e) => tracing::warn!("control socket: {e}"),
-            },
-            signal = quit_signals.next() => {
-                tracing::info!("{signal}: quitting");
-                exiting = effects.apply(&mut state, Event::QuitRequested);
-            }
-        }
-    }
-    summary_tx.send_replace(Summary::derive(&state));
-    shared.popover.send(ToPopover::Quit {});
-    // Remove the icon before saying we are gone.
-    drop(tray);
-    let _ = exited_tx.send(true);
-    // Give the `quit` caller a moment to read its reply.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let _ = std::fs::remove_file(setup.paths.socket());
     tracing::info!("OpenCode Nexus stopped");
     drop(lock);
     Ok(())
+}
+
+/// The running daemon: the core's state, what carries out its effects, and
+/// the channels the loop listens on and publishes to.
+struct Daemon {
+    state: State,
+    effects: Executor,
+    shared: Shared,
+    events_tx: mpsc::Sender<Event>,
+    events_rx: mpsc::Receiver<Event>,
+    status_rx: mpsc::Receiver<oneshot::Sender<StatusReport>>,
+    diagnostics_rx: mpsc::Receiver<oneshot::Sender<String>>,
+    config_news: mpsc::Receiver<ConfigNews>,
+    config_tx: watch::Sender<Arc<Config>>,
+    summary_tx: watch::Sender<Summary>,
+    popover_status_tx: watch::Sender<PopoverStatus>,
+    exited_tx: watch::Sender<bool>,
+    tray: Option<Tray>,
+    /// The view the tray shows (`None` without a tray).
+    shown_view: Option<TrayView>,
+    /// The settings in use (the last good `config.toml`).
+    config: Config,
+    daemon_info: DaemonInfo,
+}
+
+impl Daemon {
+    /// Builds the state, the channels, the supervisor, the notifier and the
+    /// tray, and starts the config and resource watchers.
+    fn set_up(setup: &DaemonSetup) -> Self {
+        let server = &setup.config.server;
+        let (events_tx, events_rx) = mpsc::channel::<Event>(1024);
+        let (status_tx, status_rx) = mpsc::channel(16);
+        let (diagnostics_tx, diagnostics_rx) = mpsc::channel::<oneshot::Sender<String>>(4);
+        let (server_events, _) = broadcast::channel(4096);
+        let log = Arc::new(Mutex::new(ServerLog::new(
+            setup.paths.server_log(),
+            SERVER_LOG_BYTES,
+            SERVER_LOG_ROTATIONS,
+        )));
+        let attach_url = (server.mode == ServerMode::Attach)
+            .then(|| server.url.clone())
+            .flatten();
+        let mut state = State::new(server.mode, attach_url.clone(), server.start_timeout, now())
+            .with_notifications(setup.config.notify.clone(), now());
+        // What is found on disk at start is news for the core like any other.
+        let booted = reduce(
+            &mut state,
+            Event::Booted {
+                configured: setup.paths.config_file().exists(),
+                autostart: crate::autostart::is_enabled(&setup.paths),
+            },
+            now(),
+        );
+        debug_assert!(booted.is_empty(), "facts found at start ask for nothing");
+        let (config_tx, config_rx) = watch::channel(Arc::new(setup.config.clone()));
+        let (config_news_tx, config_news) = mpsc::channel(4);
+        tokio::spawn(config_watch::watch(setup.paths.clone(), config_news_tx));
+        let (summary_tx, summary_rx) = watch::channel(Summary::derive(&state));
+        let (client_tx, client_rx) = watch::channel(None);
+        let (exited_tx, exited_rx) = watch::channel(false);
+        let (access_tx, access_rx) = watch::channel(None);
+
+        let directories = setup.config.directories();
+        let (popover_setup_tx, popover_setup_rx) = watch::channel(popover_setup(&setup.config));
+        let (popover_status_tx, popover_status_rx) = watch::channel(popover_status(&state));
+        let popover = PopoverHub::new(popover_setup_rx, popover_status_rx, access_rx);
+        let supervisor = Supervisor::new(
+            SupervisorSetup {
+                server: server.clone(),
+                paths: setup.paths.clone(),
+                path_var: setup.path_var.clone(),
+            },
+            log.clone(),
+            events_tx.clone(),
+        );
+        let effects = Executor {
+            popover_processes: PopoverProcesses::new(events_tx.clone(), setup.paths.popover_log()),
+            popover: popover.clone(),
+            popover_setup: popover_setup_tx,
+            access: access_tx,
+            paths: setup.paths.clone(),
+            diagnostics: diagnostics_tx.clone(),
+            refresh_tray: false,
+            supervisor,
+            watcher: None,
+            events: events_tx.clone(),
+            server_events: server_events.clone(),
+            client: client_tx,
+            attach: attach_url.map(|url| (url, server.clone())),
+            current_watch: Arc::default(),
+            attach_password: Arc::default(),
+            options: WatchOptions {
+                event_timeout: server.event_timeout,
+                directories,
+            },
+            notifier: crate::notify::start(events_tx.clone()),
+        };
+        let shared = Shared {
+            events: events_tx.clone(),
+            status_queries: status_tx,
+            diagnostics_queries: diagnostics_tx,
+            summary: summary_rx,
+            server: client_rx,
+            server_events,
+            log,
+            exited: exited_rx,
+            config: config_rx,
+            popover,
+            sampler: Arc::default(),
+        };
+        let (tray, tray_status) =
+            start_tray(setup.tray, setup.config.tray_icons, &state, &events_tx);
+        let shown_view = tray.as_ref().map(|_| TrayView::derive(&state));
+        tokio::spawn(resource_watch::run(
+            shared.clone(),
+            tray.is_some(),
+            events_tx.clone(),
+        ));
+        let daemon_info = DaemonInfo {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            tray: tray_status.describe(),
+        };
+        Daemon {
+            state,
+            effects,
+            shared,
+            events_tx,
+            events_rx,
+            status_rx,
+            diagnostics_rx,
+            config_news,
+            config_tx,
+            summary_tx,
+            popover_status_tx,
+            exited_tx,
+            tray,
+            shown_view,
+            config: setup.config.clone(),
+            daemon_info,
+        }
+    }
+
+    /// The loop: starts the server, then feeds the core until quit is complete.
+    async fn serve(mut self, listener: tokio::net::UnixListener) {
+        let mut quit_signals = QuitSignals::new();
+        let mut exiting = self.effects.apply(&mut self.state, Event::StartRequested);
+        while !exiting {
+            tokio::select! {
+                Some(event) = self.events_rx.recv() => exiting = self.on_event(event),
+                Some(news) = self.config_news.recv() => self.on_config_news(news).await,
+                Some(reply) = self.status_rx.recv() => {
+                    let _ = reply.send(self.status());
+                }
+                Some(reply) = self.diagnostics_rx.recv() => {
+                    let _ = reply.send(self.diagnostics());
+                }
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => { tokio::spawn(control::serve(stream, self.shared.clone())); }
+                    Err(e) => tracing::warn!("control socket: {e}"),
+                },
+                signal = quit_signals.next() => {
+                    tracing::info!("{signal}: quitting");
+                    exiting = self.effects.apply(&mut self.state, Event::QuitRequested);
+                }
+            }
+        }
+        self.summary_tx.send_replace(Summary::derive(&self.state));
+        self.shared.popover.send(ToPopover::Quit {});
+        // Remove the icon before saying we are gone.
+        drop(self.tray.take());
+        let _ = self.exited_tx.send(true);
+        // Give the `quit` caller a moment to read its reply.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    /// Applies `event` and what is already queued, then publishes the views
+    /// once. Returns true once the daemon may exit.
+    fn on_event(&mut self, event: Event) -> bool {
+        let mut exiting = self.effects.apply(&mut self.state, event);
+        // Drain what is already queued before publishing once.
+        while !exiting && let Ok(event) = self.events_rx.try_recv() {
+            exiting = self.effects.apply(&mut self.state, event);
+        }
+        let state = &self.state;
+        self.summary_tx.send_if_modified(|old| {
+            let new = Summary::derive(state);
+            let changed = *old != new;
+            *old = new;
+            changed
+        });
+        if let (Some(tray), Some(shown)) = (&self.tray, &mut self.shown_view) {
+            let view = TrayView::derive(state);
+            // A checkbox toggles itself when clicked: resend even
+            // when the state behind it did not change.
+            if view != *shown || std::mem::take(&mut self.effects.refresh_tray) {
+                *shown = view.clone();
+                tray.show(view);
+            }
+        }
+        self.popover_status_tx.send_if_modified(|old| {
+            let new = popover_status(state);
+            let changed = *old != new;
+            *old = new;
+            changed
+        });
+        exiting
+    }
+
+    async fn on_config_news(&mut self, news: ConfigNews) {
+        match news {
+            ConfigNews::Changed { loaded, exists } => {
+                for warning in &loaded.warnings {
+                    tracing::warn!("{warning}");
+                }
+                tracing::info!("config.toml changed: applying it");
+                let change = ConfigChange::between(&self.config, &loaded.config);
+                let reconfiguration = self.effects.reconfigure(change, &loaded.config, exists);
+                if let Some(tray) = &self.tray
+                    && change.tray_style
+                {
+                    tray.set_style(loaded.config.tray_icons);
+                }
+                self.config = loaded.config.clone();
+                self.config_tx.send_replace(Arc::new(self.config.clone()));
+                let _ = self
+                    .events_tx
+                    .send(Event::Reconfigured(reconfiguration))
+                    .await;
+            }
+            ConfigNews::Rejected(problem) => {
+                tracing::warn!(
+                    "config.toml not applied, keeping the last good settings: {problem}"
+                );
+                let _ = self.events_tx.send(Event::ConfigRejected(problem)).await;
+            }
+        }
+    }
+
+    fn status(&self) -> StatusReport {
+        StatusReport::derive(&self.state, self.daemon_info.clone(), wall_clock())
+    }
+
+    fn diagnostics(&self) -> String {
+        let status = self.status();
+        let log = self
+            .shared
+            .log
+            .lock()
+            .map(|l| l.recent())
+            .unwrap_or_default();
+        let secrets: Vec<String> = self
+            .effects
+            .attach_password
+            .lock()
+            .ok()
+            .and_then(|p| p.clone())
+            .into_iter()
+            .chain(
+                self.effects
+                    .supervisor
+                    .credentials(None)
+                    .and_then(|c| c.password),
+            )
+            .map(|s| s.expose().to_string())
+            .collect();
+        crate::diagnostics::report(&crate::diagnostics::DiagnosticsInput {
+            status: Some(&status),
+            config: Some(&self.config),
+            config_problem: self.state.config_problem.clone(),
+            server_log: &log,
+            secrets: &secrets,
+        })
+    }
 }
 
 /// Starts the tray when wanted and possible; says why not otherwise.
@@ -530,29 +641,25 @@ impl Executor {
 
     /// Takes on new settings for what the daemon itself does (how it starts
     /// and reaches the server, what it watches, the popover's setup) and
-    /// says what the core must do about them.
-    fn reconfigure(&mut self, old: &Config, new: &Config, exists: bool) -> Reconfiguration {
-        let restart = old.server.needs_restart(&new.server);
+    /// tells the core what `change` asks of it.
+    fn reconfigure(&mut self, change: ConfigChange, new: &Config, exists: bool) -> Reconfiguration {
         self.supervisor.set_server(new.server.clone());
         self.attach = match (new.server.mode, &new.server.url) {
             (ServerMode::Attach, Some(url)) => Some((url.clone(), new.server.clone())),
             _ => None,
         };
-        let options = WatchOptions {
+        self.options = WatchOptions {
             event_timeout: new.server.event_timeout,
             directories: new.directories(),
         };
-        let rewatch = options.event_timeout != self.options.event_timeout
-            || options.directories != self.options.directories;
-        self.options = options;
         self.popover_setup.send_replace(popover_setup(new));
         Reconfiguration {
             notify: new.notify.clone(),
-            server: restart.then(|| ServerSettings {
+            server: change.server.then(|| ServerSettings {
                 mode: new.server.mode,
                 attach_url: new.server.url.clone(),
             }),
-            rewatch,
+            rewatch: change.rewatch,
             start_timeout: new.server.start_timeout,
             configured: exists,
         }

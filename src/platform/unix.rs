@@ -1,20 +1,12 @@
 //! Unix (Linux and macOS): process groups and signals through libc.
 
+pub use crate::core::model::StopSignal;
 use std::io;
 
 /// The real user id of this process.
 pub fn user_id() -> u32 {
     // SAFETY: getuid has no preconditions and cannot fail.
     unsafe { libc::getuid() }
-}
-
-/// Which signal to send when stopping a process group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopSignal {
-    /// Ask politely (SIGTERM): the server exits at once on it.
-    Terminate,
-    /// Force (SIGKILL), after the grace period.
-    Kill,
 }
 
 /// A command-line client writing to a pipe its reader closed (`… | head`)

@@ -1,15 +1,10 @@
 //! Windows: not supported yet by the supervisor; these keep the API total.
 
+pub use crate::core::model::StopSignal;
 use std::io;
 
 pub fn user_id() -> u32 {
     0
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopSignal {
-    Terminate,
-    Kill,
 }
 
 pub fn signal_process_group(_pgid: u32, _signal: StopSignal) -> io::Result<()> {

@@ -3,9 +3,8 @@
 //! Every request but the event stream has a timeout: a server that is still
 //! starting can accept a connection and never answer (API notes, gotcha 13).
 
-use crate::server::events::{
-    self, MalformedEvent, PermissionRequest, QuestionRequest, SessionStatus,
-};
+use crate::core::model::{PermissionReply, PermissionRequest, QuestionRequest, SessionStatus};
+use crate::server::events::{self, MalformedEvent};
 use base64::Engine;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -412,23 +411,6 @@ impl Prompt {
             body["agent"] = serde_json::json!(agent);
         }
         body
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PermissionReply {
-    Once,
-    Always,
-    Reject,
-}
-
-impl PermissionReply {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PermissionReply::Once => "once",
-            PermissionReply::Always => "always",
-            PermissionReply::Reject => "reject",
-        }
     }
 }
 

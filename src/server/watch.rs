@@ -10,10 +10,11 @@
 //! reported on time rather than after each request's own timeout in turn. A
 //! 401 ends the watcher: retrying with the same credentials cannot help.
 
+use crate::core::model::{EventKind, ServerEvent};
 use crate::core::sessions::DirectorySnapshot;
 use crate::core::{Event, WatchEvent, WatchId};
 use crate::server::client::{ApiError, ServerClient};
-use crate::server::events::{EventKind, ServerEvent, parse_event};
+use crate::server::events::parse_event;
 use crate::server::sse::{ChunkGuard, OVERSIZED};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;

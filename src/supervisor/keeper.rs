@@ -16,7 +16,8 @@
 //! server's tree, so a crashed Nexus leaves nothing running. The password
 //! reaches the server only through the environment the keeper passes on.
 
-use crate::platform::{self, ProcessId, StopSignal};
+use crate::core::model::StopSignal;
+use crate::platform::{self, ProcessId};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;

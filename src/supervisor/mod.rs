@@ -11,9 +11,11 @@ pub mod resource_use;
 pub mod server_log;
 
 use crate::config::ServerConfig;
+use crate::core::model::StopSignal;
+use crate::core::server_exit::{PermanentExit, classify_exit};
 use crate::core::{Event, ExitReport, LaunchId};
 use crate::paths::Paths;
-use crate::platform::{self, StopSignal};
+use crate::platform;
 use crate::server::client::{Credentials, Secret, ServerClient};
 use server_log::ServerLog;
 use std::collections::VecDeque;
@@ -276,9 +278,7 @@ pub fn listening_url(line: &str) -> Option<String> {
 }
 
 fn port_in_use(port: u16) -> String {
-    format!(
-        "port {port} is already in use (server.port); stop whatever uses it or set server.port = 0"
-    )
+    PermanentExit::PortInUse { port }.to_string()
 }
 
 /// Describes an exit, and says when retrying cannot help.
@@ -291,19 +291,13 @@ pub fn describe_exit(
         Ok(s) => crate::platform::describe_exit_status(*s),
         Err(e) => format!("could not be waited for: {e}"),
     };
-    let text = tail.join("\n");
     let last = tail
         .iter()
         .rev()
         .find(|l| !l.trim().is_empty())
         .map(|l| l.trim().to_string());
-    let address_in_use =
-        text.contains("EADDRINUSE") || text.to_lowercase().contains("address already in use");
-    let permanent = if address_in_use || (port != 0 && text.contains("ServeError")) {
-        Some(port_in_use(port))
-    } else {
-        None
-    };
+    // Whether retrying can help is the core's call.
+    let permanent = classify_exit(tail, port).map(|why| why.to_string());
     ExitReport {
         description: match last {
             Some(line) if status.as_ref().map(|s| !s.success()).unwrap_or(true) => {
