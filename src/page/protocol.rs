@@ -1,4 +1,4 @@
-//! The messages between the popover's page and Rust (`ui/README.md` is the
+//! The messages between the quick-chat page and Rust (`ui/README.md` is the
 //! page's side of this contract), and the allowlist of server calls.
 //!
 //! The page is treated as untrusted: every message is parsed strictly
