@@ -10,16 +10,7 @@ use serde_json::Value;
 pub async fn run(client: &ServerClient, call: &ServerCall) -> Result<Value, CallError> {
     let mut answers = Vec::new();
     for request in call.requests() {
-        let method = match request.method {
-            protocol::Method::Get => reqwest::Method::GET,
-            protocol::Method::Post => reqwest::Method::POST,
-            protocol::Method::Patch => reqwest::Method::PATCH,
-            protocol::Method::Delete => reqwest::Method::DELETE,
-        };
-        let answer = client
-            .call_json(method, &request.path, &request.query, request.body.as_ref())
-            .await
-            .map_err(call_error)?;
+        let answer = client.call_json(&request).await.map_err(call_error)?;
         answers.push(answer);
     }
     Ok(protocol::shape_answer(call, answers))
