@@ -2,6 +2,8 @@
 //!
 //! `core` decides (pure), `supervisor` runs the managed server, `server` talks
 //! to it, `ipc` connects the CLI to the resident daemon, `daemon` wires it all.
+//! `page` is the quick-chat page's protocol (no window code), `popover` the
+//! tao/wry shell that shows it.
 
 pub mod autostart;
 pub mod cli;
@@ -12,6 +14,7 @@ pub mod diagnostics;
 pub mod ipc;
 pub mod logging;
 pub mod notify;
+pub mod page;
 pub mod paths;
 pub mod platform;
 pub mod popover;

@@ -307,7 +307,7 @@ const SET_COMPOSER: &str = "const c = document.querySelector('#composer'); c.val
 
 #[tokio::test(flavor = "multi_thread")]
 async fn webkit_enforces_the_pages_csp_and_an_overlong_draft_is_said_not_dropped() {
-    use opencode_nexus::popover::page_protocol::MAX_DRAFT_BYTES;
+    use opencode_nexus::page::protocol::MAX_DRAFT_BYTES;
     let desktop = HeadlessDesktop::start();
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());

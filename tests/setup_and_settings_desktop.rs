@@ -253,7 +253,7 @@ fn xdotool(desktop: &HeadlessDesktop, args: &[&str]) -> String {
 
 /// The confirmation dialog's X window, if it is on screen.
 fn confirm_dialog(desktop: &HeadlessDesktop) -> Option<String> {
-    let title = opencode_nexus::popover::settings_guard::DIALOG_TITLE;
+    let title = opencode_nexus::page::settings_guard::DIALOG_TITLE;
     xdotool(desktop, &["search", "--onlyvisible", "--name", title])
         .lines()
         .next()

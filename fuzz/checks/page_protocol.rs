@@ -5,7 +5,7 @@
 //! Shared by the fuzz target and tests/fuzz_regressions.rs: `super::nexus`
 //! is the crate under test (the fuzz build's parsers, or `opencode_nexus`).
 
-use super::nexus::popover::page_protocol::{self, FromPage, Method};
+use super::nexus::page::protocol::{self as page_protocol, FromPage, Method};
 
 pub fn check(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -1,4 +1,4 @@
-//! Fuzz target: what the popover's page sends to Rust; checks/page_protocol.rs says what is checked.
+//! Fuzz target: what the page sends to Rust; checks/page_protocol.rs says what is checked.
 
 #![no_main]
 

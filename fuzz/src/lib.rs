@@ -13,10 +13,10 @@
 pub mod config;
 pub mod core;
 pub mod ipc;
+pub mod page;
 #[path = "../../src/paths.rs"]
 pub mod paths;
 pub mod platform;
-pub mod popover;
 pub mod server;
 #[path = "../../src/small_file.rs"]
 pub mod small_file;

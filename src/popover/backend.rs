@@ -1,15 +1,16 @@
 //! The popover's background work (a tokio runtime on its own thread): the
 //! link to the daemon, the page's server calls, its drafts and the event feed.
 
-use super::drafts::Drafts;
-use super::event_feed;
-use super::log_follow::{self, LogCursor};
-use super::nexus_calls::{self, NexusContext, PendingSave};
-use super::page_link::{CallError, ConfirmRequest, Decision, PageLink, UiEvent};
-use super::page_protocol::{self, FromPage, Method, NexusCall, ServerCall};
+use super::page_link::{ConfirmRequest, Decision, PageLink, UiEvent};
 use crate::ipc::client::Connection;
 use crate::ipc::protocol::{FromPopover, PopoverSetup, ServerAccess, ToPopover};
-use crate::server::client::{ApiError, Credentials, Secret, ServerClient};
+use crate::page::drafts::Drafts;
+use crate::page::event_feed;
+use crate::page::log_follow::{self, LogCursor};
+use crate::page::nexus_calls::{self, NexusContext, PendingSave};
+use crate::page::protocol::{FromPage, NexusCall, ServerCall};
+use crate::page::{CallError, PageSink, server_calls};
+use crate::server::client::{Credentials, Secret, ServerClient};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -95,7 +96,7 @@ impl Running {
             return;
         };
         tokio::spawn(async move {
-            let outcome = run_call(&client, &call).await;
+            let outcome = server_calls::run(&client, &call).await;
             page.result(id, outcome);
         });
     }
@@ -204,7 +205,9 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                     page.ui(UiEvent::Setup(setup.clone()));
                     running.setup = setup;
                 }
-                Ok(Some(ToPopover::Status { status })) => page.send(status.to_page().to_string()),
+                Ok(Some(ToPopover::Status { status })) => {
+                    page.send(status.to_page().to_string());
+                }
                 Ok(Some(ToPopover::Quit {})) | Ok(None) => break,
                 Err(e) => {
                     tracing::warn!("daemon link: {e}");
@@ -312,39 +315,4 @@ fn wake_after(page: &PageLink, after: Duration) {
         tokio::time::sleep(after + Duration::from_millis(20)).await;
         page.ui(UiEvent::KeepAliveCheck);
     });
-}
-
-/// Carries out one allowlisted call: its requests in order, then the shaping.
-async fn run_call(
-    client: &ServerClient,
-    call: &ServerCall,
-) -> Result<serde_json::Value, CallError> {
-    let mut answers = Vec::new();
-    for request in call.requests() {
-        let method = match request.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
-        };
-        let answer = client
-            .call_json(method, &request.path, &request.query, request.body.as_ref())
-            .await
-            .map_err(call_error)?;
-        answers.push(answer);
-    }
-    Ok(page_protocol::shape_answer(call, answers))
-}
-
-fn call_error(e: ApiError) -> CallError {
-    let kind = match &e {
-        ApiError::Unauthorized => "auth",
-        ApiError::Unreachable(_) | ApiError::Timeout(_) => "unreachable",
-        ApiError::Status { status: 404, .. } => "not_found",
-        _ => "server",
-    };
-    CallError {
-        kind,
-        message: e.to_string(),
-    }
 }

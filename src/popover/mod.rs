@@ -5,21 +5,17 @@
 //! the server itself (the page never sees the password), and exits after
 //! staying hidden for `popover.keep_alive`.
 //!
-//! `page_protocol` (the page's messages and the call allowlist), `event_feed`,
-//! `drafts`, `placement`, `settings_guard` and `assets` are plain code with
-//! unit tests;
-//! `window` is the thin tao/wry shell and `backend` the async side.
+//! The page itself (its protocol, server calls, event feed, drafts) lives in
+//! `crate::page`; this room holds only what is about the window: `window`
+//! (the thin tao/wry shell and the native confirmation dialog), `assets`
+//! (the custom protocol), `placement`, `page_link` (the event-loop proxy the
+//! page's messages travel through) and `backend` (the async side: the link
+//! to the daemon, carrying the page's messages to `crate::page`).
 
 pub mod assets;
 pub mod backend;
-pub mod drafts;
-pub mod event_feed;
-pub mod log_follow;
-pub mod nexus_calls;
 pub mod page_link;
-pub mod page_protocol;
 pub mod placement;
-pub mod settings_guard;
 pub mod window;
 
 use crate::ipc::client::{ClientError, Connection};
@@ -73,7 +69,9 @@ pub fn run(paths: Paths) -> u8 {
 
     let event_loop = tao::event_loop::EventLoopBuilder::<UiEvent>::with_user_event().build();
     let page = PageLink::new(event_loop.create_proxy());
-    let drafts = Arc::new(Mutex::new(drafts::Drafts::load(paths.drafts_file())));
+    let drafts = Arc::new(Mutex::new(crate::page::drafts::Drafts::load(
+        paths.drafts_file(),
+    )));
     let (to_backend, from_window) = tokio::sync::mpsc::unbounded_channel();
     let background = backend::Backend {
         daemon,
@@ -81,7 +79,7 @@ pub fn run(paths: Paths) -> u8 {
         drafts: drafts.clone(),
         access,
         setup: setup.clone(),
-        context: nexus_calls::NexusContext {
+        context: crate::page::nexus_calls::NexusContext {
             paths: paths.clone(),
             path_var: std::env::var_os("PATH"),
         },

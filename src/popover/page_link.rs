@@ -2,10 +2,10 @@
 //! message for the page, and requests to show, hide or quit, go through the
 //! event loop's proxy (GTK and the webview live on the main thread only).
 
-use super::settings_guard::GuardedChange;
 use crate::core::popover_lifecycle::OpenRequest;
 use crate::ipc::protocol::PopoverSetup;
-use serde_json::{Value, json};
+use crate::page::PageSink;
+use crate::page::settings_guard::GuardedChange;
 
 /// What the window's event loop is woken with.
 #[derive(Debug)]
@@ -63,33 +63,12 @@ impl PageLink {
     pub fn ui(&self, event: UiEvent) -> bool {
         self.proxy.send_event(event).is_ok()
     }
-
-    /// Sends one JSON message to the page.
-    pub fn send(&self, message: String) {
-        self.ui(UiEvent::ToPage(message));
-    }
-
-    pub fn connection(&self, state: &str, message: &str) {
-        self.send(json!({"type": "connection", "state": state, "message": message}).to_string());
-    }
-
-    pub fn result(&self, id: u64, outcome: Result<Value, CallError>) {
-        let message = match outcome {
-            Ok(data) => json!({"type": "result", "id": id, "ok": true, "data": data}),
-            Err(e) => {
-                json!({"type": "result", "id": id, "ok": false, "error": e.message, "kind": e.kind})
-            }
-        };
-        self.send(message.to_string());
-    }
 }
 
-/// Why a call failed, for the page: `kind` is one of `unreachable`, `auth`,
-/// `not_found`, `rejected`, `server`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallError {
-    pub kind: &'static str,
-    pub message: String,
+impl PageSink for PageLink {
+    fn send(&self, message: String) -> bool {
+        self.ui(UiEvent::ToPage(message))
+    }
 }
 
 /// The script that delivers one message to the page: the message travels as
@@ -131,6 +110,7 @@ pub fn js_string_literal(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     /// The literal the delivery script passes to `receive`, read back.
     fn delivered(script: &str) -> String {

@@ -5,13 +5,13 @@
 
 use super::assets;
 use super::backend::BackendInput;
-use super::drafts::Drafts;
 use super::page_link::{ConfirmRequest, Decision, UiEvent, delivery_script};
-use super::page_protocol::{self, FromPage};
 use super::placement::{self, Rect};
-use super::settings_guard;
 use crate::core::popover_lifecycle::ScreenPoint;
 use crate::ipc::protocol::PopoverSetup;
+use crate::page::drafts::Drafts;
+use crate::page::protocol::{self as page_protocol, FromPage};
+use crate::page::settings_guard;
 use serde_json::json;
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -413,7 +413,8 @@ fn exit(
     if size_changed {
         let size = window.inner_size().to_logical::<f64>(window.scale_factor());
         let saved = json!({"width": size.width.round(), "height": size.height.round()});
-        if let Err(e) = super::drafts::write_private(size_file, saved.to_string().as_bytes()) {
+        if let Err(e) = crate::page::drafts::write_private(size_file, saved.to_string().as_bytes())
+        {
             tracing::warn!("cannot remember the window size: {e}");
         }
     }

@@ -5,6 +5,7 @@
 
 use crate::core::model::{PermissionReply, PermissionRequest, QuestionRequest, SessionStatus};
 use crate::server::events::{self, MalformedEvent};
+use crate::server::routes::{self, ApiRequest};
 use base64::Engine;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -130,13 +131,25 @@ impl ServerClient {
         }
     }
 
-    fn request(&self, method: Method, path: &str, directory: Option<&str>) -> RequestBuilder {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(dir) = directory {
-            req = req.query(&[("directory", dir)]);
+    /// One of the server's routes (`routes.rs`), with our credentials.
+    fn request(&self, route: &ApiRequest) -> RequestBuilder {
+        let method = match route.method {
+            routes::Method::Get => Method::GET,
+            routes::Method::Post => Method::POST,
+            routes::Method::Patch => Method::PATCH,
+            routes::Method::Delete => Method::DELETE,
+        };
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, route.path));
+        if !route.query.is_empty() {
+            req = req.query(&route.query);
         }
         if let Some(auth) = &self.auth {
             req = req.header(AUTHORIZATION, auth.clone());
+        }
+        if let Some(body) = &route.body {
+            req = req.json(body);
         }
         req
     }
@@ -181,11 +194,8 @@ impl ServerClient {
 
     /// `GET /global/health`.
     pub async fn health(&self) -> Result<Health, ApiError> {
-        self.json(
-            self.request(Method::GET, "/global/health", None),
-            HEALTH_TIMEOUT,
-        )
-        .await
+        self.json(self.request(&routes::health()), HEALTH_TIMEOUT)
+            .await
     }
 
     /// `GET /path` of the server's default directory: its working directory.
@@ -195,7 +205,7 @@ impl ServerClient {
             directory: String,
         }
         let info: PathInfo = self
-            .json(self.request(Method::GET, "/path", None), REQUEST_TIMEOUT)
+            .json(self.request(&routes::path_info()), REQUEST_TIMEOUT)
             .await?;
         Ok(info.directory)
     }
@@ -205,9 +215,7 @@ impl ServerClient {
         &self,
         directory: &str,
     ) -> Result<Vec<(String, SessionStatus)>, ApiError> {
-        let body = self
-            .text(Method::GET, "/session/status", Some(directory))
-            .await?;
+        let body = self.text(&routes::session_status(directory)).await?;
         Ok(events::parse_statuses(&body)?)
     }
 
@@ -215,9 +223,7 @@ impl ServerClient {
         &self,
         directory: &str,
     ) -> Result<Vec<PermissionRequest>, ApiError> {
-        let body = self
-            .text(Method::GET, "/permission", Some(directory))
-            .await?;
+        let body = self.text(&routes::permissions(directory)).await?;
         Ok(events::parse_permissions(&body)?)
     }
 
@@ -225,19 +231,12 @@ impl ServerClient {
         &self,
         directory: &str,
     ) -> Result<Vec<QuestionRequest>, ApiError> {
-        let body = self.text(Method::GET, "/question", Some(directory)).await?;
+        let body = self.text(&routes::questions(directory)).await?;
         Ok(events::parse_questions(&body)?)
     }
 
-    async fn text(
-        &self,
-        method: Method,
-        path: &str,
-        directory: Option<&str>,
-    ) -> Result<String, ApiError> {
-        let resp = self
-            .send(self.request(method, path, directory), REQUEST_TIMEOUT)
-            .await?;
+    async fn text(&self, route: &ApiRequest) -> Result<String, ApiError> {
+        let resp = self.send(self.request(route), REQUEST_TIMEOUT).await?;
         if !content_type(&resp).starts_with("application/json") {
             return Err(ApiError::WrongContent(content_type(&resp)));
         }
@@ -256,14 +255,9 @@ impl ServerClient {
         struct Created {
             id: String,
         }
-        let body = match title {
-            Some(t) => serde_json::json!({ "title": t }),
-            None => serde_json::json!({}),
-        };
         let created: Created = self
             .json(
-                self.request(Method::POST, "/session", directory)
-                    .json(&body),
+                self.request(&routes::create_session(directory, title)),
                 REQUEST_TIMEOUT,
             )
             .await?;
@@ -272,20 +266,15 @@ impl ServerClient {
 
     /// `POST /session/{id}/prompt_async`: returns at once; progress comes as events.
     pub async fn prompt_async(&self, session: &str, prompt: &Prompt) -> Result<(), ApiError> {
-        let path = format!("/session/{}/prompt_async", path_segment(session)?);
-        self.send(
-            self.request(Method::POST, &path, None).json(&prompt.body()),
-            REQUEST_TIMEOUT,
-        )
-        .await?;
+        let route = routes::prompt_async(path_segment(session)?, prompt.body());
+        self.send(self.request(&route), REQUEST_TIMEOUT).await?;
         Ok(())
     }
 
     /// `POST /session/{id}/abort`.
     pub async fn abort(&self, session: &str) -> Result<(), ApiError> {
-        let path = format!("/session/{}/abort", path_segment(session)?);
-        self.send(self.request(Method::POST, &path, None), REQUEST_TIMEOUT)
-            .await?;
+        let route = routes::abort(path_segment(session)?, None);
+        self.send(self.request(&route), REQUEST_TIMEOUT).await?;
         Ok(())
     }
 
@@ -296,13 +285,8 @@ impl ServerClient {
         directory: Option<&str>,
         reply: PermissionReply,
     ) -> Result<(), ApiError> {
-        let path = format!("/permission/{}/reply", path_segment(id)?);
-        let body = serde_json::json!({ "reply": reply.as_str() });
-        self.send(
-            self.request(Method::POST, &path, directory).json(&body),
-            REQUEST_TIMEOUT,
-        )
-        .await?;
+        let route = routes::reply_permission(path_segment(id)?, directory, reply.as_str());
+        self.send(self.request(&route), REQUEST_TIMEOUT).await?;
         Ok(())
     }
 
@@ -313,31 +297,19 @@ impl ServerClient {
         directory: Option<&str>,
         answers: &[Vec<String>],
     ) -> Result<(), ApiError> {
-        let path = format!("/question/{}/reply", path_segment(id)?);
-        let body = serde_json::json!({ "answers": answers });
-        self.send(
-            self.request(Method::POST, &path, directory).json(&body),
-            REQUEST_TIMEOUT,
-        )
-        .await?;
+        let route = routes::reply_question(path_segment(id)?, directory, answers);
+        self.send(self.request(&route), REQUEST_TIMEOUT).await?;
         Ok(())
     }
 
-    /// One JSON request (the popover's allowlisted calls are built from these):
+    /// One JSON request (the page's allowlisted calls are made of these):
     /// the body (`null` when empty, as for 204) and the `x-next-cursor` header
     /// (message paging).
     pub async fn call_json(
         &self,
-        method: Method,
-        path: &str,
-        query: &[(String, String)],
-        body: Option<&serde_json::Value>,
+        route: &ApiRequest,
     ) -> Result<(serde_json::Value, Option<String>), ApiError> {
-        let mut req = self.request(method, path, None).query(query);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        let resp = self.send(req, REQUEST_TIMEOUT).await?;
+        let resp = self.send(self.request(route), REQUEST_TIMEOUT).await?;
         let cursor = resp
             .headers()
             .get("x-next-cursor")
@@ -366,7 +338,7 @@ impl ServerClient {
     /// Opens `GET /global/event`; only 200 with `text/event-stream` is accepted.
     pub async fn open_event_stream(&self) -> Result<reqwest::Response, ApiError> {
         let req = self
-            .request(Method::GET, "/global/event", None)
+            .request(&routes::event_stream())
             .header("accept", "text/event-stream");
         // No total timeout (the stream is long-lived and the watcher has a
         // watchdog), but the response headers must come in reasonable time.
@@ -403,14 +375,8 @@ pub struct Prompt {
 
 impl Prompt {
     fn body(&self) -> serde_json::Value {
-        let mut body = serde_json::json!({ "parts": [{ "type": "text", "text": self.text }] });
-        if let Some((provider, model)) = &self.model {
-            body["model"] = serde_json::json!({ "providerID": provider, "modelID": model });
-        }
-        if let Some(agent) = &self.agent {
-            body["agent"] = serde_json::json!(agent);
-        }
-        body
+        let model = self.model.as_ref().map(|(p, m)| (p.as_str(), m.as_str()));
+        routes::prompt_body(&self.text, model, self.agent.as_deref())
     }
 }
 

@@ -1,6 +1,8 @@
-//! Talking to an OpenCode server: the HTTP client and the event-stream watcher.
+//! Talking to an OpenCode server: its REST routes (spelled once, in routes.rs),
+//! the HTTP client and the event-stream watcher.
 
 pub mod client;
 pub mod events;
+pub mod routes;
 pub mod sse;
 pub mod watch;

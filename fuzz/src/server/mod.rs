@@ -1,7 +1,10 @@
-//! The event stream: the SSE guard and the event parser.
+//! The event stream: the SSE guard and the event parser; the server's routes.
 
 #[path = "../../../src/server/events.rs"]
 pub mod events;
+/// The server's routes, which the page's allowlisted calls map onto.
+#[path = "../../../src/server/routes.rs"]
+pub mod routes;
 #[path = "../../../src/server/sse.rs"]
 pub mod sse;
 

@@ -1,9 +1,9 @@
-//! The popover's own subscription to the server's `/global/event` stream:
+//! The page's own subscription to the server's `/global/event` stream:
 //! the chat-relevant events (sessions, messages, permissions, questions) go
 //! to the page in batches — at most one per frame (~16 ms), so a fast stream
 //! of text deltas costs the page one script call per frame, not one per delta.
 
-use super::page_link::PageLink;
+use super::PageSink;
 use crate::server::client::{ApiError, ServerClient};
 use crate::server::sse::{ChunkGuard, OVERSIZED};
 use eventsource_stream::Eventsource;
@@ -78,7 +78,7 @@ pub fn batch_message(events: &[String]) -> String {
 
 /// Follows the server's events until the task is dropped, reconnecting
 /// with backoff, and tells the page how the connection is.
-pub async fn follow(client: ServerClient, page: PageLink) {
+pub async fn follow(client: ServerClient, page: impl PageSink) {
     let mut attempt = 0u32;
     loop {
         page.connection("connecting", "Connecting to the OpenCode server…");
@@ -106,7 +106,7 @@ pub async fn follow(client: ServerClient, page: PageLink) {
 
 async fn follow_once(
     client: &ServerClient,
-    page: &PageLink,
+    page: &impl PageSink,
     attempt: &mut u32,
 ) -> Result<(), ApiError> {
     let response = client.open_event_stream().await?;

@@ -2,7 +2,7 @@
 //! the first-run checks (opencode, npm, memory, disk), installing opencode,
 //! and start at login. Following the log lives in `log_follow`.
 
-use super::page_link::CallError;
+use super::CallError;
 use super::settings_guard::{self, GuardedChange};
 use crate::config::Config;
 use crate::config::form as settings_form;

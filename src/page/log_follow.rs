@@ -2,7 +2,7 @@
 //! then what is appended, in batches, across rotations. Known secrets are
 //! blanked out of every line before it reaches the page.
 
-use super::page_link::PageLink;
+use super::PageSink;
 use serde_json::json;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -83,7 +83,7 @@ impl LogCursor {
 }
 
 /// Sends new lines to the page until the task is aborted.
-pub async fn follow(mut cursor: LogCursor, page: PageLink) {
+pub async fn follow(mut cursor: LogCursor, page: impl PageSink) {
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

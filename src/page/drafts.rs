@@ -2,7 +2,7 @@
 //! new session in a directory (`new:<dir>`). Kept in one small JSON file so
 //! a draft survives hiding, the popover process exiting and a Nexus restart.
 
-use super::page_protocol::MAX_DRAFT_BYTES;
+use super::protocol::MAX_DRAFT_BYTES;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The messages between the popover's page and Rust (`ui/README.md` is the
+//! The messages between the quick-chat page and Rust (`ui/README.md` is the
 //! page's side of this contract), and the allowlist of server calls.
 //!
 //! The page is treated as untrusted: every message is parsed strictly
@@ -8,6 +8,8 @@
 //! aborts, permission and question replies, providers and agents. There is
 //! no way to name a route, so no shell, file, config or MCP call can be made.
 
+use crate::server::routes;
+pub use crate::server::routes::{ApiRequest, Method};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -322,88 +324,39 @@ impl ServerCall {
         }
     }
 
-    /// The HTTP requests this call is made of (the only ones the page can cause).
+    /// The HTTP requests this call is made of (the only ones the page can
+    /// cause), each one of the server's routes (`server::routes`).
     pub fn requests(&self) -> Vec<ApiRequest> {
         use ServerCall::*;
-        let session_path = |id: &str, rest: &str| format!("/session/{id}{rest}");
-        let dir = |d: &str| vec![("directory".to_string(), d.to_string())];
-        let one = |method, path: String, query, body| {
-            vec![ApiRequest {
-                method,
-                path,
-                query,
-                body,
-            }]
-        };
         match self {
-            Sessions { directory, search } => {
-                let mut query = dir(directory);
-                query.push(("roots".into(), "true".into()));
-                query.push(("limit".into(), "100".into()));
-                if let Some(s) = search.as_ref().filter(|s| !s.trim().is_empty()) {
-                    query.push(("search".into(), s.trim().to_string()));
-                }
-                one(Method::Get, "/session".into(), query, None)
-            }
-            CreateSession { directory } => one(
-                Method::Post,
-                "/session".into(),
-                dir(directory),
-                Some(json!({})),
-            ),
-            RenameSession { session, title } => one(
-                Method::Patch,
-                session_path(session, ""),
-                vec![],
-                Some(json!({ "title": title.trim() })),
-            ),
-            DeleteSession { session } => {
-                one(Method::Delete, session_path(session, ""), vec![], None)
-            }
+            Sessions { directory, search } => vec![routes::sessions(
+                directory,
+                search.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+            )],
+            CreateSession { directory } => vec![routes::create_session(Some(directory), None)],
+            RenameSession { session, title } => vec![routes::rename_session(session, title.trim())],
+            DeleteSession { session } => vec![routes::delete_session(session)],
             Messages {
                 session,
                 limit,
                 before,
-            } => {
-                let mut query = vec![("limit".to_string(), limit.to_string())];
-                if let Some(cursor) = before {
-                    query.push(("before".into(), cursor.clone()));
-                }
-                one(Method::Get, session_path(session, "/message"), query, None)
-            }
+            } => vec![routes::messages(session, *limit, before.as_deref())],
             Prompt {
                 session,
                 text,
                 model,
                 agent,
             } => {
-                let mut body = json!({ "parts": [{ "type": "text", "text": text }] });
-                if let Some(m) = model {
-                    body["model"] = json!({ "providerID": m.provider_id, "modelID": m.model_id });
-                }
-                if let Some(a) = agent {
-                    body["agent"] = json!(a);
-                }
-                one(
-                    Method::Post,
-                    session_path(session, "/prompt_async"),
-                    vec![],
-                    Some(body),
-                )
+                let model = model
+                    .as_ref()
+                    .map(|m| (m.provider_id.as_str(), m.model_id.as_str()));
+                let body = routes::prompt_body(text, model, agent.as_deref());
+                vec![routes::prompt_async(session, body)]
             }
-            Abort { session } => one(
-                Method::Post,
-                session_path(session, "/abort"),
-                vec![],
-                Some(json!({})),
-            ),
-            SessionStatus { directory } => {
-                one(Method::Get, "/session/status".into(), dir(directory), None)
-            }
-            Permissions { directory } => {
-                one(Method::Get, "/permission".into(), dir(directory), None)
-            }
-            Questions { directory } => one(Method::Get, "/question".into(), dir(directory), None),
+            Abort { session } => vec![routes::abort(session, Some(json!({})))],
+            SessionStatus { directory } => vec![routes::session_status(directory)],
+            Permissions { directory } => vec![routes::permissions(directory)],
+            Questions { directory } => vec![routes::questions(directory)],
             ReplyPermission {
                 request,
                 directory,
@@ -414,65 +367,22 @@ impl ServerCall {
                     PermissionAnswer::Always => "always",
                     PermissionAnswer::Reject => "reject",
                 };
-                one(
-                    Method::Post,
-                    format!("/permission/{request}/reply"),
-                    dir(directory),
-                    Some(json!({ "reply": reply })),
-                )
+                vec![routes::reply_permission(request, Some(directory), reply)]
             }
             ReplyQuestion {
                 request,
                 directory,
                 answers,
-            } => one(
-                Method::Post,
-                format!("/question/{request}/reply"),
-                dir(directory),
-                Some(json!({ "answers": answers })),
-            ),
-            RejectQuestion { request, directory } => one(
-                Method::Post,
-                format!("/question/{request}/reject"),
-                dir(directory),
-                Some(json!({})),
-            ),
+            } => vec![routes::reply_question(request, Some(directory), answers)],
+            RejectQuestion { request, directory } => {
+                vec![routes::reject_question(request, directory)]
+            }
             // The connected providers, and the user's configured model (only
             // the `model` key of the config is ever passed on).
-            Providers {} => vec![
-                ApiRequest {
-                    method: Method::Get,
-                    path: "/config/providers".into(),
-                    query: vec![],
-                    body: None,
-                },
-                ApiRequest {
-                    method: Method::Get,
-                    path: "/config".into(),
-                    query: vec![],
-                    body: None,
-                },
-            ],
-            Agents {} => one(Method::Get, "/agent".into(), vec![], None),
+            Providers {} => vec![routes::providers(), routes::config()],
+            Agents {} => vec![routes::agents()],
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-    Patch,
-    Delete,
-}
-
-/// One HTTP request to the OpenCode server.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiRequest {
-    pub method: Method,
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub body: Option<Value>,
 }
 
 /// Shapes the server's answers into what the page gets. Only what the page

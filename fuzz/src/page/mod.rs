@@ -1,0 +1,4 @@
+//! What the page sends to Rust.
+
+#[path = "../../../src/page/protocol.rs"]
+pub mod protocol;

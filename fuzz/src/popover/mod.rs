@@ -1,4 +1,0 @@
-//! What the popover's page sends to Rust.
-
-#[path = "../../../src/popover/page_protocol.rs"]
-pub mod page_protocol;
