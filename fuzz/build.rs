@@ -1,11 +1,11 @@
-//! Copies `ServerState` out of ../src/core/mod.rs: the control-socket protocol
+//! Copies `ServerState` out of ../src/core/state.rs: the control-socket protocol
 //! needs that one enum, and including the whole core would pull in the server
 //! client and the platform layer. Copied, not retyped, so it cannot drift.
 
 use std::path::PathBuf;
 
 fn main() {
-    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../src/core/mod.rs");
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../src/core/state.rs");
     println!("cargo:rerun-if-changed={}", source.display());
     let text = std::fs::read_to_string(&source)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));

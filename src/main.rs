@@ -35,7 +35,7 @@ fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
     let mut builder = if multi_thread {
         let mut b = tokio::runtime::Builder::new_multi_thread();
         // The daemon is mostly idle; two workers are plenty and keep memory low.
-        b.worker_threads(2);
+        b.worker_threads(1);
         b
     } else {
         tokio::runtime::Builder::new_current_thread()

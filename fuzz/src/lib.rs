@@ -17,6 +17,8 @@ pub mod page;
 #[path = "../../src/paths.rs"]
 pub mod paths;
 pub mod platform;
+#[path = "../../src/safe_write.rs"]
+pub mod safe_write;
 pub mod server;
 #[path = "../../src/small_file.rs"]
 pub mod small_file;
