@@ -141,6 +141,17 @@ pub enum ToPopover {
     Status {
         status: PopoverStatus,
     },
+    /// The answer to the popover's request `id` (`SaveSettings`,
+    /// `SetAutostart`, `FollowLog`): the page's answer, or why there is none.
+    Answer {
+        id: u64,
+        answer: Result<serde_json::Value, String>,
+    },
+    /// Server log lines, while the popover follows the log (after the
+    /// `FollowLog` answer, which holds the lines before them).
+    Log {
+        lines: Vec<String>,
+    },
     /// Exit now (Nexus is quitting).
     Quit {},
 }
@@ -155,8 +166,18 @@ pub enum FromPopover {
     Hidden {},
     /// The session on screen (`None`: none, or hidden).
     Focus { session: Option<String> },
-    /// Start at login was turned on or off from the page.
-    Autostart { enabled: bool },
+    /// Save the settings page's values (the user already confirmed any
+    /// guarded change): the daemon validates them with the file's rules,
+    /// writes `config.toml` and applies it at once; answered with `Answer`.
+    SaveSettings {
+        id: u64,
+        values: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Turn start at login on or off; answered with the real state afterwards.
+    SetAutostart { id: u64, enabled: bool },
+    /// Start following the server log (answered with its last lines, then
+    /// `Log` batches) or stop.
+    FollowLog { id: u64, on: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
