@@ -275,6 +275,42 @@ mod tests {
     }
 
     #[test]
+    fn the_popover_asks_the_daemon_for_writes_and_the_log() {
+        let values = serde_json::json!({"server.port": 4096})
+            .as_object()
+            .unwrap()
+            .clone();
+        for request in [
+            FromPopover::SaveSettings { id: 3, values },
+            FromPopover::SetAutostart {
+                id: 4,
+                enabled: true,
+            },
+            FromPopover::FollowLog { id: 5, on: true },
+        ] {
+            assert_eq!(decode::<FromPopover>(&encode(&request)).unwrap(), request);
+        }
+        // Nexus's own files are the daemon's: the popover has no way to say
+        // it wrote one itself.
+        assert!(decode::<FromPopover>(r#"{"kind":"autostart","enabled":true}"#).is_err());
+        for answer in [
+            ToPopover::Answer {
+                id: 3,
+                answer: Ok(serde_json::json!({"saved": true})),
+            },
+            ToPopover::Answer {
+                id: 4,
+                answer: Err("cannot write".into()),
+            },
+            ToPopover::Log {
+                lines: vec!["a line".into()],
+            },
+        ] {
+            assert_eq!(decode::<ToPopover>(&encode(&answer)).unwrap(), answer);
+        }
+    }
+
+    #[test]
     fn unknown_fields_commands_and_oversize_are_rejected() {
         assert!(decode::<Request>(r#"{"cmd":"status","extra":1}"#).is_err());
         assert!(decode::<Request>(r#"{"cmd":"rm-rf"}"#).is_err());
