@@ -263,6 +263,36 @@ async fn wait_idle(shared: &Shared, replies: &mut Replies) -> std::io::Result<()
     }
 }
 
+/// The server log as the popover's log view starts it: the file's last
+/// lines (the lines kept in memory when there is no file) and a subscription
+/// to the lines to come, the same source `logs --follow` reads. Both are taken
+/// under the log's lock, so no line is lost or repeated in between.
+pub(crate) async fn log_tail(
+    shared: &Shared,
+) -> Result<
+    (
+        std::path::PathBuf,
+        Vec<String>,
+        tokio::sync::broadcast::Receiver<String>,
+    ),
+    String,
+> {
+    let log = shared.log.clone();
+    tokio::task::spawn_blocking(move || {
+        let log = log
+            .lock()
+            .map_err(|_| "the server log is unavailable".to_string())?;
+        let file = log.path().to_path_buf();
+        let (_, mut lines) = crate::page::log_follow::LogCursor::open(&file, Vec::new());
+        if lines.is_empty() {
+            lines = log.recent();
+        }
+        Ok((file, lines, log.subscribe()))
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("reading the server log failed: {e}")))
+}
+
 async fn logs(shared: &Shared, follow: bool, replies: &mut Replies) -> std::io::Result<()> {
     let snapshot = shared
         .log

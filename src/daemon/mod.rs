@@ -160,7 +160,10 @@ impl Daemon {
         debug_assert!(booted.is_empty(), "facts found at start ask for nothing");
         let (config_tx, config_rx) = watch::channel(Arc::new(setup.config.clone()));
         let (config_news_tx, config_news) = mpsc::channel(4);
-        tokio::spawn(config_watch::watch(setup.paths.clone(), config_news_tx));
+        tokio::spawn(config_watch::watch(
+            setup.paths.clone(),
+            config_news_tx.clone(),
+        ));
         let (summary_tx, summary_rx) = watch::channel(Summary::derive(&state));
         let (client_tx, client_rx) = watch::channel(None);
         let (exited_tx, exited_rx) = watch::channel(false);
@@ -169,7 +172,8 @@ impl Daemon {
         let directories = setup.config.directories();
         let (popover_setup_tx, popover_setup_rx) = watch::channel(popover_setup(&setup.config));
         let (popover_status_tx, popover_status_rx) = watch::channel(popover_status(&state));
-        let popover = PopoverHub::new(popover_setup_rx, popover_status_rx, access_rx);
+        let popover = PopoverHub::new(popover_setup_rx, popover_status_rx, access_rx)
+            .with_settings(setup.paths.clone(), config_news_tx);
         let supervisor = Supervisor::new(
             SupervisorSetup {
                 server: server.clone(),

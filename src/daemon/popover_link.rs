@@ -3,6 +3,7 @@
 //! starting and stopping that process.
 
 use super::Shared;
+use super::config_watch::ConfigNews;
 use super::control::{Lines, Replies};
 use crate::core::Event;
 use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, PopoverGeneration};
@@ -39,6 +40,9 @@ pub(crate) struct PopoverHub {
     pub access: watch::Receiver<Option<ServerAccess>>,
     /// Whether the window is on screen.
     pub visible: Arc<watch::Sender<bool>>,
+    /// Where the settings page's saves go, and the way to apply one at once
+    /// (the path a change seen on disk takes); `None` in tests without them.
+    settings: Option<(crate::paths::Paths, mpsc::Sender<ConfigNews>)>,
 }
 
 impl PopoverHub {
@@ -56,7 +60,19 @@ impl PopoverHub {
             status,
             access,
             visible: Arc::new(watch::channel(false).0),
+            settings: None,
         }
+    }
+
+    /// Lets the popover save settings and turn start at login on or off
+    /// through the daemon.
+    pub fn with_settings(
+        mut self,
+        paths: crate::paths::Paths,
+        config_news: mpsc::Sender<ConfigNews>,
+    ) -> Self {
+        self.settings = Some((paths, config_news));
+        self
     }
 
     /// Sends a command to the attached popover; false when none is attached.
@@ -127,6 +143,9 @@ pub(crate) async fn serve_link(
 ) -> std::io::Result<()> {
     let hub = &shared.popover;
     let (tx, mut commands) = mpsc::unbounded_channel();
+    // Log lines for the popover's log view, while it follows the log.
+    let (log_tx, mut log_lines) = mpsc::unbounded_channel::<Vec<String>>();
+    let mut following: Option<tokio::task::JoinHandle<()>> = None;
     let attached = match hub.link.lock() {
         Ok(mut link) if link.as_ref().is_none_or(|l| l.is_closed()) => {
             *link = Some(tx);
@@ -174,6 +193,9 @@ pub(crate) async fn serve_link(
                     let now = setup.borrow_and_update().clone();
                     send(replies, &ToPopover::Setup { setup: now }).await?;
                 }
+                Some(lines) = log_lines.recv() => {
+                    send(replies, &ToPopover::Log { lines }).await?;
+                }
                 Ok(()) = status.changed(), if visible => {
                     let now = status.borrow_and_update().clone();
                     send(replies, &ToPopover::Status { status: now }).await?;
@@ -194,9 +216,31 @@ pub(crate) async fn serve_link(
                                     unpainted.retain(|r| r.token != token);
                                     let _ = hub.news.send(PopoverNews::Painted(token));
                                 }
-                                FromPopover::Hidden {} => visible = false,
-                                FromPopover::Autostart { enabled } => {
-                                    let _ = shared.events.send(Event::AutostartChanged(enabled)).await;
+                                FromPopover::Hidden {} => {
+                                    visible = false;
+                                    stop_following(&mut following);
+                                }
+                                FromPopover::SaveSettings { id, values } => {
+                                    let answer = save_settings(hub, values).await;
+                                    send(replies, &ToPopover::Answer { id, answer }).await?;
+                                }
+                                FromPopover::SetAutostart { id, enabled } => {
+                                    let answer = set_autostart(shared, enabled).await;
+                                    send(replies, &ToPopover::Answer { id, answer }).await?;
+                                }
+                                FromPopover::FollowLog { id, on } => {
+                                    stop_following(&mut following);
+                                    let answer = if on {
+                                        follow_log(shared, log_tx.clone())
+                                            .await
+                                            .map(|(answer, task)| {
+                                                following = Some(task);
+                                                answer
+                                            })
+                                    } else {
+                                        Ok(serde_json::Value::Bool(true))
+                                    };
+                                    send(replies, &ToPopover::Answer { id, answer }).await?;
                                 }
                                 FromPopover::Focus { session } => focus = session,
                             }
@@ -221,6 +265,7 @@ pub(crate) async fn serve_link(
         }
     }
     .await;
+    stop_following(&mut following);
     if let Ok(mut link) = hub.link.lock() {
         *link = None;
     }
@@ -264,6 +309,115 @@ pub(crate) async fn serve_link(
 
 async fn send(replies: &mut Replies, command: &ToPopover) -> std::io::Result<()> {
     replies.send(command).await
+}
+
+/// The settings page's save: validated with the file's rules against the
+/// settings in use, written safely, then applied at once through the path a
+/// change seen on disk takes (the file watch seeing it later changes nothing).
+async fn save_settings(
+    hub: &PopoverHub,
+    values: serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Value, String> {
+    use crate::page::nexus_calls::{self, NexusContext};
+    let Some((paths, config_news)) = hub.settings.clone() else {
+        return Err("this daemon does not save settings".into());
+    };
+    let setup = hub.setup.borrow().clone();
+    let (answer, news) = tokio::task::spawn_blocking(move || {
+        let context = NexusContext {
+            paths: paths.clone(),
+            path_var: None,
+        };
+        let save = match nexus_calls::prepare_save(&context, &setup, &values) {
+            Ok(save) => save,
+            Err(refused) => return (Ok(refused), None),
+        };
+        let answer = nexus_calls::write_settings(&context, save).map_err(|e| e.message);
+        let news = answer
+            .is_ok()
+            .then(|| match crate::config::Config::load(&paths) {
+                Ok(loaded) => ConfigNews::Changed {
+                    loaded: Box::new(loaded),
+                    exists: true,
+                },
+                Err(e) => ConfigNews::Rejected(e.to_string()),
+            });
+        (answer, news)
+    })
+    .await
+    .unwrap_or_else(|e| (Err(format!("saving the settings failed: {e}")), None));
+    if let Some(news) = news {
+        let _ = config_news.send(news).await;
+    }
+    answer
+}
+
+/// Start at login from the page: set, then the real state is news for the core.
+async fn set_autostart(shared: &Shared, enabled: bool) -> Result<serde_json::Value, String> {
+    let Some((paths, _)) = shared.popover.settings.clone() else {
+        return Err("this daemon does not manage start at login".into());
+    };
+    let (outcome, now) = tokio::task::spawn_blocking(move || {
+        let outcome = crate::autostart::set(&paths, enabled);
+        (outcome, crate::autostart::is_enabled(&paths))
+    })
+    .await
+    .map_err(|e| format!("start at login: {e}"))?;
+    if outcome.is_ok() {
+        let _ = shared.events.send(Event::AutostartChanged(now)).await;
+    }
+    outcome.map(|enabled| serde_json::json!({"enabled": enabled}))
+}
+
+/// Starts following the server log for the popover: answers the file and its
+/// last lines; the task sends what follows, in batches, to `lines`.
+async fn follow_log(
+    shared: &Shared,
+    lines: mpsc::UnboundedSender<Vec<String>>,
+) -> Result<(serde_json::Value, tokio::task::JoinHandle<()>), String> {
+    let (file, first, mut live) = super::control::log_tail(shared).await?;
+    let mut exited = shared.exited.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let first = tokio::select! {
+                line = live.recv() => line,
+                _ = exited.changed() => return,
+            };
+            let mut batch = Vec::new();
+            let mut next = Some(first);
+            while let Some(line) = next.take() {
+                match line {
+                    Ok(line) => batch.push(line),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        batch.push(format!("… {n} lines skipped"))
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+                if batch.len() < LOG_BATCH {
+                    next = match live.try_recv() {
+                        Ok(line) => Some(Ok(line)),
+                        Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                            Some(Err(broadcast::error::RecvError::Lagged(n)))
+                        }
+                        Err(_) => None,
+                    };
+                }
+            }
+            if batch.is_empty() || lines.send(batch).is_err() {
+                return;
+            }
+        }
+    });
+    Ok((serde_json::json!({"file": file, "lines": first}), task))
+}
+
+/// The most log lines in one message to the popover.
+const LOG_BATCH: usize = 500;
+
+fn stop_following(following: &mut Option<tokio::task::JoinHandle<()>>) {
+    if let Some(task) = following.take() {
+        task.abort();
+    }
 }
 
 /// Starts and stops popover processes for the executor.

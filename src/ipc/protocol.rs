@@ -141,6 +141,17 @@ pub enum ToPopover {
     Status {
         status: PopoverStatus,
     },
+    /// The answer to the popover's request `id` (`SaveSettings`,
+    /// `SetAutostart`, `FollowLog`): the page's answer, or why there is none.
+    Answer {
+        id: u64,
+        answer: Result<serde_json::Value, String>,
+    },
+    /// Server log lines, while the popover follows the log (after the
+    /// `FollowLog` answer, which holds the lines before them).
+    Log {
+        lines: Vec<String>,
+    },
     /// Exit now (Nexus is quitting).
     Quit {},
 }
@@ -155,8 +166,18 @@ pub enum FromPopover {
     Hidden {},
     /// The session on screen (`None`: none, or hidden).
     Focus { session: Option<String> },
-    /// Start at login was turned on or off from the page.
-    Autostart { enabled: bool },
+    /// Save the settings page's values (the user already confirmed any
+    /// guarded change): the daemon validates them with the file's rules,
+    /// writes `config.toml` and applies it at once; answered with `Answer`.
+    SaveSettings {
+        id: u64,
+        values: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Turn start at login on or off; answered with the real state afterwards.
+    SetAutostart { id: u64, enabled: bool },
+    /// Start following the server log (answered with its last lines, then
+    /// `Log` batches) or stop.
+    FollowLog { id: u64, on: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +272,42 @@ mod tests {
                 action: ServerAction::Restart
             }
         );
+    }
+
+    #[test]
+    fn the_popover_asks_the_daemon_for_writes_and_the_log() {
+        let values = serde_json::json!({"server.port": 4096})
+            .as_object()
+            .unwrap()
+            .clone();
+        for request in [
+            FromPopover::SaveSettings { id: 3, values },
+            FromPopover::SetAutostart {
+                id: 4,
+                enabled: true,
+            },
+            FromPopover::FollowLog { id: 5, on: true },
+        ] {
+            assert_eq!(decode::<FromPopover>(&encode(&request)).unwrap(), request);
+        }
+        // Nexus's own files are the daemon's: the popover has no way to say
+        // it wrote one itself.
+        assert!(decode::<FromPopover>(r#"{"kind":"autostart","enabled":true}"#).is_err());
+        for answer in [
+            ToPopover::Answer {
+                id: 3,
+                answer: Ok(serde_json::json!({"saved": true})),
+            },
+            ToPopover::Answer {
+                id: 4,
+                answer: Err("cannot write".into()),
+            },
+            ToPopover::Log {
+                lines: vec!["a line".into()],
+            },
+        ] {
+            assert_eq!(decode::<ToPopover>(&encode(&answer)).unwrap(), answer);
+        }
     }
 
     #[test]

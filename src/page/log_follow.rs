@@ -1,17 +1,13 @@
-//! Following the server log for the page's log view: the last lines first,
-//! then what is appended, in batches, across rotations. Known secrets are
-//! blanked out of every line before it reaches the page.
+//! Reading the server log for the page's log view: the last lines first,
+//! then what is appended, across rotations. Known secrets are blanked out of
+//! every line. The daemon takes the first lines from here and streams the
+//! rest to the popover from the log it writes.
 
-use super::PageSink;
-use serde_json::json;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Lines sent when following starts.
 pub const FIRST_LINES: usize = 500;
-/// How often the file is checked for growth.
-const POLL: Duration = Duration::from_millis(300);
 /// The most read in one go (a burst of output is sent over a few polls).
 const MAX_READ: u64 = 256 * 1024;
 
@@ -79,19 +75,6 @@ impl LogCursor {
             line = line.replace(secret.as_str(), "[redacted]");
         }
         line
-    }
-}
-
-/// Sends new lines to the page until the task is aborted.
-pub async fn follow(mut cursor: LogCursor, page: impl PageSink) {
-    let mut poll = tokio::time::interval(POLL);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        poll.tick().await;
-        let lines = cursor.read_new();
-        if !lines.is_empty() {
-            page.send(json!({"type": "log", "lines": lines}).to_string());
-        }
     }
 }
 

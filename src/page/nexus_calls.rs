@@ -1,6 +1,8 @@
 //! The page's calls to Nexus itself: the settings (read, validate, write),
-//! the first-run checks (opencode, npm, memory, disk), installing opencode,
-//! and start at login. Following the log lives in `log_follow`.
+//! the first-run checks (opencode, npm, memory, disk) and installing
+//! opencode. Writing config.toml and start at login are the daemon's: the
+//! popover asks it over its link, and the daemon runs `write_settings`.
+//! Reading the server log's tail lives in `log_follow`.
 
 use super::CallError;
 use super::settings_guard::{self, GuardedChange};
@@ -100,8 +102,9 @@ pub fn prepare_save(
     })
 }
 
-/// `save_settings`, second half: writes the file; the daemon sees it and
-/// applies it.
+/// `save_settings`, second half: writes the file. The daemon runs it when
+/// the popover asks it to save (after any confirmation), then applies the
+/// settings at once.
 pub fn write_settings(context: &NexusContext, save: PendingSave) -> Result<Value, CallError> {
     let file = context.paths.config_file();
     settings_form::write(&context.paths, &save.valid.text)
@@ -251,13 +254,6 @@ pub async fn install_opencode(context: &NexusContext) -> Result<Value, CallError
     let tail: Vec<&str> = output.lines().rev().take(30).collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
     Ok(json!({"installed": installed, "output": tail.join("\n")}))
-}
-
-/// `set_autostart`: answers the real state afterwards.
-pub fn set_autostart(context: &NexusContext, enabled: bool) -> Result<Value, CallError> {
-    crate::autostart::set(&context.paths, enabled)
-        .map(|enabled| json!({"enabled": enabled}))
-        .map_err(invalid)
 }
 
 #[cfg(test)]

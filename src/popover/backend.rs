@@ -6,7 +6,6 @@ use crate::ipc::client::Connection;
 use crate::ipc::protocol::{FromPopover, PopoverSetup, ServerAccess, ToPopover};
 use crate::page::drafts::Drafts;
 use crate::page::event_feed;
-use crate::page::log_follow::{self, LogCursor};
 use crate::page::nexus_calls::{self, NexusContext, PendingSave};
 use crate::page::protocol::{FromPage, NexusCall, ServerCall};
 use crate::page::{CallError, PageSink, server_calls};
@@ -43,11 +42,9 @@ pub struct Backend {
 struct Running {
     page: PageLink,
     client: Option<ServerClient>,
-    /// The server's password, kept out of log lines shown to the page.
-    password: Option<String>,
     feed: Option<JoinHandle<()>>,
-    /// Following the server log for the log view.
-    log: Option<JoinHandle<()>>,
+    /// Requests for the daemon from tasks (a save the user confirmed).
+    to_daemon: mpsc::UnboundedSender<FromPopover>,
     setup: PopoverSetup,
     context: NexusContext,
 }
@@ -56,9 +53,6 @@ impl Running {
     fn set_server(&mut self, access: Option<ServerAccess>) {
         if let Some(feed) = self.feed.take() {
             feed.abort();
-        }
-        if let Some(password) = access.as_ref().and_then(|a| a.password.clone()) {
-            self.password = Some(password);
         }
         self.client = access.map(|a| {
             ServerClient::new(
@@ -101,7 +95,9 @@ impl Running {
         });
     }
 
-    /// A call to Nexus itself; `Some` is news for the daemon.
+    /// A call to Nexus itself; `Some` is for the daemon: what changes Nexus's
+    /// own files (config.toml, start at login) and the server log are the
+    /// daemon's, which answers the page's call over the link.
     fn nexus(&mut self, id: u64, call: NexusCall) -> Option<FromPopover> {
         let page = self.page.clone();
         let context = self.context.clone();
@@ -113,9 +109,9 @@ impl Running {
                 match nexus_calls::prepare_save(&context, &self.setup, &values) {
                     Err(answer) => page.result(id, Ok(answer)),
                     Ok(save) if save.guarded.is_empty() => {
-                        page.result(id, nexus_calls::write_settings(&context, save));
+                        return Some(FromPopover::SaveSettings { id, values });
                     }
-                    Ok(save) => confirm_then_save(id, save, context, page),
+                    Ok(save) => confirm_then_save(id, save, values, self.to_daemon.clone(), page),
                 }
             }
             NexusCall::SetupCheck {} => {
@@ -129,25 +125,9 @@ impl Running {
                 });
             }
             NexusCall::SetAutostart { enabled } => {
-                let outcome = nexus_calls::set_autostart(&context, enabled);
-                let news = outcome.as_ref().ok().map(|_| FromPopover::Autostart {
-                    enabled: crate::autostart::is_enabled(&context.paths),
-                });
-                page.result(id, outcome);
-                return news;
+                return Some(FromPopover::SetAutostart { id, enabled });
             }
-            NexusCall::FollowLog { on } => {
-                self.stop_log();
-                if on {
-                    let file = context.paths.server_log();
-                    let secrets = self.password.iter().cloned().collect();
-                    let (cursor, lines) = LogCursor::open(&file, secrets);
-                    page.result(id, Ok(serde_json::json!({"file": file, "lines": lines})));
-                    self.log = Some(tokio::spawn(log_follow::follow(cursor, page)));
-                } else {
-                    page.result(id, Ok(serde_json::Value::Bool(true)));
-                }
-            }
+            NexusCall::FollowLog { on } => return Some(FromPopover::FollowLog { id, on }),
             NexusCall::OpenLogFolder {} => {
                 let outcome = crate::platform::desktop::open_path(&context.paths.state_dir)
                     .map(|()| serde_json::Value::Bool(true))
@@ -159,12 +139,6 @@ impl Running {
             }
         }
         None
-    }
-
-    fn stop_log(&mut self) {
-        if let Some(task) = self.log.take() {
-            task.abort();
-        }
     }
 }
 
@@ -181,12 +155,12 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
     let mut keep_alive = Duration::from_secs(setup.keep_alive_secs);
     // The window starts hidden: it too counts towards keep-alive.
     wake_after(&page, keep_alive);
+    let (to_daemon, mut for_daemon) = mpsc::unbounded_channel();
     let mut running = Running {
         page: page.clone(),
         client: None,
-        password: None,
         feed: None,
-        log: None,
+        to_daemon,
         setup,
         context,
     };
@@ -207,6 +181,12 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                 }
                 Ok(Some(ToPopover::Status { status })) => {
                     page.send(status.to_page().to_string());
+                }
+                Ok(Some(ToPopover::Answer { id, answer })) => {
+                    page.result(id, answer.map_err(|message| CallError { kind: "server", message }));
+                }
+                Ok(Some(ToPopover::Log { lines })) => {
+                    page.send(serde_json::json!({"type": "log", "lines": lines}).to_string());
                 }
                 Ok(Some(ToPopover::Quit {})) | Ok(None) => break,
                 Err(e) => {
@@ -248,7 +228,7 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                         None
                     }
                     BackendInput::Hidden => {
-                        running.stop_log();
+                        // The daemon stops sending log lines too.
                         wake_after(&page, keep_alive);
                         Some(FromPopover::Hidden {})
                     }
@@ -258,6 +238,12 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                 if let Some(report) = report
                     && let Err(e) = daemon.send_message(&report).await
                 {
+                    tracing::warn!("daemon link: {e}");
+                    break;
+                }
+            }
+            Some(report) = for_daemon.recv() => {
+                if let Err(e) = daemon.send_message(&report).await {
                     tracing::warn!("daemon link: {e}");
                     break;
                 }
@@ -276,8 +262,15 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
 }
 
 /// A save that changes guarded settings: the window draws a native dialog
-/// (the page cannot draw or press it); only a confirmation writes the file.
-fn confirm_then_save(id: u64, save: PendingSave, context: NexusContext, page: PageLink) {
+/// (the page cannot draw or press it); only a confirmation asks the daemon
+/// to save (its answer goes to the page like any save's).
+fn confirm_then_save(
+    id: u64,
+    save: PendingSave,
+    values: serde_json::Map<String, serde_json::Value>,
+    to_daemon: mpsc::UnboundedSender<FromPopover>,
+    page: PageLink,
+) {
     let (reply, decision) = tokio::sync::oneshot::channel();
     let keys: Vec<&'static str> = save.guarded.iter().map(|c| c.key).collect();
     // The page shows that it waits for the dialog (its call stays open).
@@ -290,7 +283,21 @@ fn confirm_then_save(id: u64, save: PendingSave, context: NexusContext, page: Pa
         let decision = decision.await.unwrap_or(Decision::Cancelled);
         tracing::info!("confirmation of {keys:?}: {decision:?}");
         let answer = match decision {
-            Decision::Confirmed => nexus_calls::write_settings(&context, save),
+            Decision::Confirmed => {
+                if to_daemon
+                    .send(FromPopover::SaveSettings { id, values })
+                    .is_err()
+                {
+                    page.result(
+                        id,
+                        Err(CallError {
+                            kind: "server",
+                            message: "OpenCode Nexus is not running; nothing was saved".into(),
+                        }),
+                    );
+                }
+                return;
+            }
             Decision::Cancelled => Ok(nexus_calls::cancelled_answer(
                 &save,
                 "You did not confirm the change",

@@ -1,7 +1,9 @@
 //! The quick-chat popover: its own process (`opencode-nexus popover`, the
 //! `opencode-nexus-popover` binary), started by the daemon on the first open
 //! so that GTK and WebKit never load into the resident process. It connects
-//! back to the daemon for the server's address and show commands, talks to
+//! back to the daemon for the server's address and show commands, and asks
+//! it to save settings, turn start at login on or off and stream the server
+//! log (Nexus's own files are the daemon's to write). It talks to
 //! the server itself (the page never sees the password), and exits after
 //! staying hidden for `popover.keep_alive`.
 //!
