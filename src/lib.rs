@@ -1,9 +1,31 @@
 //! OpenCode Nexus: a tiny resident companion for the OpenCode agent server.
 //!
-//! `core` decides (pure), `supervisor` runs the managed server, `server` talks
-//! to it, `ipc` connects the CLI to the resident daemon, `daemon` wires it all.
-//! `page` is the quick-chat page's protocol (no window code), `popover` the
-//! tao/wry shell that shows it.
+//! Dependencies run one way, inward: `core` is at the bottom and imports no
+//! other room of Nexus (tests/architecture.rs holds it); `config`, `server`,
+//! `supervisor`, `ipc`, `platform` and the small helpers use the core's
+//! types; `page` stands on those; the shells (`daemon`, `tray`, `notify`,
+//! `popover`, `cli`, and `main.rs`) are at the top and wire the rest.
+//!
+//! One line per module:
+//! - `autostart`: start at login, one small API over XDG autostart, LaunchAgent and the Run key.
+//! - `cli`: the command line: argument parsing, the client side of each command, exit codes.
+//! - `config`: `config.toml`: keys and defaults, the settings form, what a change asks of the daemon.
+//! - `core`: the pure core: `State` + `Event` in, `Effect`s out, and the views derived from it.
+//! - `daemon`: the resident process: runs the core, carries out its effects, serves the CLI and popover.
+//! - `diagnostics`: the diagnostics report, with no secret in it.
+//! - `ipc`: the local control socket: single instance, line framing, the protocol, the peer check.
+//! - `logging`: Nexus's own logs: tracing to stderr and rotated log files.
+//! - `notify`: desktop notifications: shows what the core's policy decides, turns clicks into events.
+//! - `page`: the quick-chat page's protocol, server calls, event feed and drafts (no window code).
+//! - `paths`: every filesystem location, derived once from the XDG environment.
+//! - `platform`: the few OS-specific operations (process groups, signals, the desktop) behind one API.
+//! - `popover`: the quick-chat window process: a tao/wry shell around `page`, linked to the daemon.
+//! - `programs`: the two binaries, installed side by side, find each other.
+//! - `safe_write`: writing Nexus's own files in one step (temp file, fsync, rename, mode).
+//! - `server`: talking to OpenCode: its REST routes, the HTTP client, the event stream and its parsing.
+//! - `small_file`: reading a small regular text file (config, password) without blocking.
+//! - `supervisor`: runs the managed `opencode serve` under its keeper: spawn, log, stop, measure.
+//! - `tray`: the tray icon: shows the derived `TrayView`, turns menu choices into core events.
 
 pub mod autostart;
 pub mod cli;

@@ -213,14 +213,18 @@ fn switch_mode(state: &mut State, now: Instant, fx: &mut Vec<Effect>) {
     attach(state, Event::StartRequested, now, fx);
 }
 
-/// The popover's lifecycle; a spawn comes with its start limit.
+/// The popover's lifecycle; a spawn comes with its start limit, and the
+/// notification policy hears when the session on screen changes.
 fn popover(state: &mut State, event: PopoverEvent) -> Vec<Effect> {
     let mut fx = Vec::new();
-    if let PopoverEvent::Viewing(session) = event {
-        state.notify.set_viewing(&state.sessions, session);
-        return fx;
+    let viewing_before = state.popover.viewing().map(str::to_owned);
+    let effects = state.popover.on(event);
+    let viewing = state.popover.viewing();
+    if viewing != viewing_before.as_deref() {
+        let viewing = viewing.map(str::to_owned);
+        state.notify.set_viewing(&state.sessions, viewing);
     }
-    for effect in state.popover.on(event) {
+    for effect in effects {
         if let PopoverEffect::Spawn(generation) = effect {
             fx.push(Effect::Schedule {
                 timer: Timer::PopoverStart(generation),

@@ -3,7 +3,13 @@
 //! process (GTK and WebKit never load into the daemon); it is started on the
 //! first open, shows later opens at once, and exits by itself after staying
 //! hidden a while. A crash is just "gone": the next open starts a fresh one.
+//!
+//! It also keeps what the popover's link reports: which shows have not
+//! painted yet (if the popover dies first, each is opened again, once, so a
+//! waiting `open` gets a fresh popover), and which session the user is
+//! looking at (the popover's session while its window is on screen).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// How long a started popover has to connect back before it is given up on.
@@ -73,8 +79,16 @@ pub enum PopoverEvent {
     },
     /// The start limit of this generation ran out.
     StartTimedOut(PopoverGeneration),
-    /// The session the user is looking at in the shown popover (`None`:
-    /// none, or the popover is hidden).
+    /// A show could not be handed to the popover: its link had just closed.
+    Undelivered(OpenRequest),
+    /// The attached popover painted the show with this token: it is on screen.
+    Painted(u64),
+    /// The attached popover hid its window.
+    Hidden,
+    /// The session open in the popover (on screen or not).
+    Focus(Option<String>),
+    /// The session the user is looking at, told whole: shown with this
+    /// session (`None`: none, or the popover is hidden).
     Viewing(Option<String>),
 }
 
@@ -105,6 +119,15 @@ enum Phase {
 pub struct PopoverLifecycle {
     phase: Phase,
     next_generation: PopoverGeneration,
+    /// Shows handed to the popover (someone waits: token not 0) that have
+    /// not painted yet.
+    unpainted: Vec<OpenRequest>,
+    /// Tokens of opens already re-issued once after their popover died.
+    retried: HashSet<u64>,
+    /// Whether the popover's window is on screen.
+    shown: bool,
+    /// The session open in the popover.
+    focus: Option<String>,
 }
 
 impl Default for PopoverLifecycle {
@@ -112,9 +135,16 @@ impl Default for PopoverLifecycle {
         PopoverLifecycle {
             phase: Phase::Absent,
             next_generation: 1,
+            unpainted: Vec::new(),
+            retried: HashSet::new(),
+            shown: false,
+            focus: None,
         }
     }
 }
+
+/// Why a show that never painted is given up on.
+const WENT_AWAY: &str = "the popover went away before showing; try again";
 
 impl PopoverLifecycle {
     /// Whether a popover process is connected.
@@ -122,8 +152,49 @@ impl PopoverLifecycle {
         self.phase == Phase::Attached
     }
 
+    /// The session the user is looking at: the popover's session while its
+    /// window is on screen.
+    pub fn viewing(&self) -> Option<&str> {
+        self.focus.as_deref().filter(|_| self.shown)
+    }
+
     /// Applies one event; the caller schedules `StartTimedOut` when a spawn is asked for.
     pub fn on(&mut self, event: PopoverEvent) -> Vec<PopoverEffect> {
+        let effects = self.step(event);
+        for effect in &effects {
+            if let PopoverEffect::Show(request) = effect
+                && request.token != 0
+            {
+                self.unpainted.push(request.clone());
+            }
+        }
+        effects
+    }
+
+    /// The popover's link closed: what it had not painted is opened again
+    /// (once per open) or given up on.
+    fn detached(&mut self) -> Vec<PopoverEffect> {
+        self.shown = false;
+        self.focus = None;
+        if self.phase != Phase::Attached {
+            return Vec::new();
+        }
+        self.phase = Phase::Absent;
+        let mut fx = Vec::new();
+        for request in std::mem::take(&mut self.unpainted) {
+            if self.retried.insert(request.token) {
+                fx.extend(self.step(PopoverEvent::Open(request)));
+            } else {
+                fx.push(PopoverEffect::OpenFailed {
+                    token: request.token,
+                    reason: WENT_AWAY.into(),
+                });
+            }
+        }
+        fx
+    }
+
+    fn step(&mut self, event: PopoverEvent) -> Vec<PopoverEffect> {
         match (event, &mut self.phase) {
             (PopoverEvent::Open(request), Phase::Attached) => vec![PopoverEffect::Show(request)],
             (PopoverEvent::Open(request), Phase::Starting { pending, .. }) => {
@@ -148,11 +219,13 @@ impl PopoverLifecycle {
                     Phase::Absent | Phase::Attached => Vec::new(),
                 }
             }
-            (PopoverEvent::Detached, phase) => {
-                if *phase == Phase::Attached {
-                    *phase = Phase::Absent;
-                }
-                Vec::new()
+            (PopoverEvent::Detached, _) => self.detached(),
+            (PopoverEvent::Undelivered(request), _) => {
+                // Not on its way after all: it is opened again like any new open.
+                self.unpainted.retain(|r| r.token != request.token);
+                let mut fx = self.detached();
+                fx.extend(self.step(PopoverEvent::Open(request)));
+                fx
             }
             (PopoverEvent::Exited { generation, reason }, phase) => match phase {
                 Phase::Starting {
@@ -169,8 +242,24 @@ impl PopoverLifecycle {
                 // An attached popover's exit is seen as Detached; anything else is late news.
                 _ => Vec::new(),
             },
-            // Notification policy, not lifecycle: `reduce` handles it.
-            (PopoverEvent::Viewing(_), _) => Vec::new(),
+            (PopoverEvent::Painted(token), _) => {
+                self.unpainted.retain(|r| r.token != token);
+                self.shown = true;
+                Vec::new()
+            }
+            (PopoverEvent::Hidden, _) => {
+                self.shown = false;
+                Vec::new()
+            }
+            (PopoverEvent::Focus(session), _) => {
+                self.focus = session;
+                Vec::new()
+            }
+            (PopoverEvent::Viewing(session), _) => {
+                self.shown = session.is_some();
+                self.focus = session;
+                Vec::new()
+            }
             (PopoverEvent::StartTimedOut(generation), phase) => match phase {
                 Phase::Starting {
                     generation: current,
@@ -310,5 +399,87 @@ mod tests {
         p.on(PopoverEvent::Attached);
         assert!(p.on(PopoverEvent::StartTimedOut(1)).is_empty());
         assert!(p.is_attached());
+    }
+
+    fn went_away(token: u64) -> PopoverEffect {
+        PopoverEffect::OpenFailed {
+            token,
+            reason: "the popover went away before showing; try again".into(),
+        }
+    }
+
+    #[test]
+    fn a_show_the_popover_died_before_painting_is_opened_again_once() {
+        let mut p = PopoverLifecycle::default();
+        p.on(open(5));
+        p.on(PopoverEvent::Attached);
+        // It dies before painting: a fresh popover gets the open.
+        assert_eq!(p.on(PopoverEvent::Detached), vec![PopoverEffect::Spawn(2)]);
+        assert_eq!(
+            p.on(PopoverEvent::Attached),
+            vec![PopoverEffect::Show(request(5))]
+        );
+        // The second one dies too: this time the open fails.
+        assert_eq!(p.on(PopoverEvent::Detached), vec![went_away(5)]);
+        assert_eq!(p.on(open(6)), vec![PopoverEffect::Spawn(3)]);
+    }
+
+    #[test]
+    fn a_painted_show_is_not_opened_again_and_nobody_waits_on_token_0() {
+        let mut p = PopoverLifecycle::default();
+        p.on(open(0));
+        p.on(PopoverEvent::Attached);
+        p.on(open(9));
+        p.on(PopoverEvent::Painted(9));
+        // Token 0 (nobody waits) and the painted show leave nothing behind.
+        assert!(p.on(PopoverEvent::Detached).is_empty());
+        assert!(!p.is_attached());
+    }
+
+    #[test]
+    fn a_show_whose_link_just_closed_goes_to_a_fresh_popover() {
+        let mut p = PopoverLifecycle::default();
+        p.on(open(1));
+        p.on(PopoverEvent::Attached);
+        p.on(PopoverEvent::Painted(1));
+        p.on(open(0));
+        p.on(open(2));
+        // Its handing over failed: a fresh process is started for it, and
+        // token 0 (nobody waits) is simply dropped.
+        assert_eq!(
+            p.on(PopoverEvent::Undelivered(request(2))),
+            vec![PopoverEffect::Spawn(2)]
+        );
+        // The old link's own close, arriving later, changes nothing.
+        assert!(p.on(PopoverEvent::Detached).is_empty());
+        assert_eq!(
+            p.on(PopoverEvent::Attached),
+            vec![PopoverEffect::Show(request(2))]
+        );
+    }
+
+    #[test]
+    fn the_session_looked_at_is_the_popovers_while_it_is_on_screen() {
+        let mut p = PopoverLifecycle::default();
+        p.on(open(1));
+        p.on(PopoverEvent::Attached);
+        p.on(PopoverEvent::Focus(Some("a".into())));
+        assert_eq!(p.viewing(), None, "not painted yet");
+        p.on(PopoverEvent::Painted(1));
+        assert_eq!(p.viewing(), Some("a"));
+        p.on(PopoverEvent::Focus(Some("b".into())));
+        assert_eq!(p.viewing(), Some("b"));
+        p.on(PopoverEvent::Hidden);
+        assert_eq!(p.viewing(), None);
+        p.on(open(2));
+        p.on(PopoverEvent::Painted(2));
+        assert_eq!(p.viewing(), Some("b"));
+        // Gone: nothing is looked at, and a fresh popover starts without a session.
+        p.on(PopoverEvent::Detached);
+        assert_eq!(p.viewing(), None);
+        p.on(open(3));
+        p.on(PopoverEvent::Attached);
+        p.on(PopoverEvent::Painted(3));
+        assert_eq!(p.viewing(), None);
     }
 }

@@ -607,8 +607,8 @@ impl Executor {
                         });
                         if !shown {
                             // Its link has just closed: a fresh popover gets this open.
-                            follow_ups.push_back(Event::Popover(PopoverEvent::Detached));
-                            follow_ups.push_back(Event::Popover(PopoverEvent::Open(request)));
+                            follow_ups
+                                .push_back(Event::Popover(PopoverEvent::Undelivered(request)));
                         }
                     }
                     PopoverEffect::OpenFailed { token, reason } => {

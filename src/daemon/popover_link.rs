@@ -30,8 +30,6 @@ pub(crate) struct PopoverHub {
     link: Arc<Mutex<Option<mpsc::UnboundedSender<ToPopover>>>>,
     pub news: broadcast::Sender<PopoverNews>,
     next_token: Arc<std::sync::atomic::AtomicU64>,
-    /// Opens already re-issued once after their popover died.
-    retried: Arc<Mutex<std::collections::HashSet<u64>>>,
     /// Its settings (follow config changes).
     pub setup: watch::Receiver<protocol::PopoverSetup>,
     /// The status line (sent while the window is shown).
@@ -55,7 +53,6 @@ impl PopoverHub {
             link: Arc::default(),
             news: broadcast::channel(64).0,
             next_token: Arc::new(1.into()),
-            retried: Arc::default(),
             setup,
             status,
             access,
@@ -134,7 +131,8 @@ pub(crate) async fn open(
 
 /// A popover process connected: it stays connected until it exits. The
 /// daemon sends it its setup, the server's address (again whenever it
-/// changes) and show commands; it reports paints and the session on screen.
+/// changes) and show commands; its reports (paints, hides, the session it
+/// has open) go to the core, which keeps what is unpainted and on screen.
 pub(crate) async fn serve_link(
     shared: &Shared,
     pid: u32,
@@ -163,12 +161,8 @@ pub(crate) async fn serve_link(
     let current = access.borrow_and_update().clone();
     let mut setup = hub.setup.clone();
     let mut status = hub.status.clone();
-    // What the user is looking at: the popover's session while it is shown.
-    let mut focus: Option<String> = None;
+    // Whether the window is on screen: its status line is sent only then.
     let mut visible = false;
-    // Shows sent but not yet painted: if the popover dies first, they are
-    // opened again (once), so a waiting `open` gets a fresh popover.
-    let mut unpainted: Vec<OpenRequest> = Vec::new();
     let result = async {
         let first = setup.borrow_and_update().clone();
         send(replies, &ToPopover::Setup { setup: first }).await?;
@@ -179,12 +173,7 @@ pub(crate) async fn serve_link(
             .await;
         loop {
             tokio::select! {
-                Some(command) = commands.recv() => {
-                    if let ToPopover::Show { request } = &command {
-                        unpainted.push(request.clone());
-                    }
-                    send(replies, &command).await?
-                }
+                Some(command) = commands.recv() => send(replies, &command).await?,
                 Ok(()) = access.changed() => {
                     let now = access.borrow_and_update().clone();
                     send(replies, &ToPopover::Server { access: now }).await?;
@@ -204,8 +193,7 @@ pub(crate) async fn serve_link(
                 line = reader.next_line() => match line {
                     Ok(Some(line)) => match protocol::decode::<FromPopover>(&line) {
                         Ok(report) => {
-                            let viewing_before = visible.then(|| focus.clone()).flatten();
-                            match report {
+                            let event = match report {
                                 FromPopover::Painted { token } => {
                                     if !visible {
                                         // Shown again: bring its status line up to date.
@@ -213,20 +201,23 @@ pub(crate) async fn serve_link(
                                         send(replies, &ToPopover::Status { status: now }).await?;
                                     }
                                     visible = true;
-                                    unpainted.retain(|r| r.token != token);
                                     let _ = hub.news.send(PopoverNews::Painted(token));
+                                    Some(Event::Popover(PopoverEvent::Painted(token)))
                                 }
                                 FromPopover::Hidden {} => {
                                     visible = false;
                                     stop_following(&mut following);
+                                    Some(Event::Popover(PopoverEvent::Hidden))
                                 }
                                 FromPopover::SaveSettings { id, values } => {
                                     let answer = save_settings(hub, values).await;
                                     send(replies, &ToPopover::Answer { id, answer }).await?;
+                                    None
                                 }
                                 FromPopover::SetAutostart { id, enabled } => {
                                     let answer = set_autostart(shared, enabled).await;
                                     send(replies, &ToPopover::Answer { id, answer }).await?;
+                                    None
                                 }
                                 FromPopover::FollowLog { id, on } => {
                                     stop_following(&mut following);
@@ -241,16 +232,15 @@ pub(crate) async fn serve_link(
                                         Ok(serde_json::Value::Bool(true))
                                     };
                                     send(replies, &ToPopover::Answer { id, answer }).await?;
+                                    None
                                 }
-                                FromPopover::Focus { session } => focus = session,
-                            }
+                                FromPopover::Focus { session } => {
+                                    Some(Event::Popover(PopoverEvent::Focus(session)))
+                                }
+                            };
                             hub.visible.send_replace(visible);
-                            let viewing = visible.then(|| focus.clone()).flatten();
-                            if viewing != viewing_before {
-                                let _ = shared
-                                    .events
-                                    .send(Event::Popover(PopoverEvent::Viewing(viewing)))
-                                    .await;
+                            if let Some(event) = event {
+                                let _ = shared.events.send(event).await;
                             }
                         }
                         Err(e) => tracing::warn!("popover sent something invalid: {e}"),
@@ -271,39 +261,11 @@ pub(crate) async fn serve_link(
     }
     hub.visible.send_replace(false);
     tracing::info!(pid, "popover detached");
-    let _ = shared
-        .events
-        .send(Event::Popover(PopoverEvent::Viewing(None)))
-        .await;
+    // The core opens again (once) what this popover did not paint.
     let _ = shared
         .events
         .send(Event::Popover(PopoverEvent::Detached))
         .await;
-    // Shows that raced with the popover's end go to a fresh one.
-    while let Ok(command) = commands.try_recv() {
-        if let ToPopover::Show { request } = command {
-            unpainted.push(request);
-        }
-    }
-    for request in unpainted {
-        if request.token != 0
-            && hub
-                .retried
-                .lock()
-                .is_ok_and(|mut r| r.insert(request.token))
-        {
-            tracing::info!("reopening a show the popover did not finish");
-            let _ = shared
-                .events
-                .send(Event::Popover(PopoverEvent::Open(request)))
-                .await;
-        } else {
-            let _ = hub.news.send(PopoverNews::Failed {
-                token: request.token,
-                reason: "the popover went away before showing; try again".into(),
-            });
-        }
-    }
     result
 }
 

@@ -182,6 +182,25 @@ pub struct KeptServer {
     link: tokio::net::UnixStream,
 }
 
+/// Why the keeper (and with it the server) could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum KeeperError {
+    #[error("cannot create the keeper's socket: {0}")]
+    Socket(std::io::Error),
+    /// This binary could not be run as the keeper (missing, not permitted …).
+    #[error("cannot run the server keeper ({}): {source}", program.display())]
+    CannotRun {
+        program: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot watch the server keeper: {0}")]
+    Watch(std::io::Error),
+    /// The keeper's start report: the server's own spawn failure, or why
+    /// the report was missing or unusable.
+    #[error("{0}")]
+    Report(String),
+}
+
 /// How the daemon starts the keeper: the same binary, the hidden subcommand,
 /// then the server's program and arguments. `configure` adds the directory,
 /// the environment (the password) and the output pipes.
@@ -189,9 +208,8 @@ pub fn start(
     server_program: &Path,
     server_args: &[String],
     configure: impl FnOnce(&mut tokio::process::Command),
-) -> Result<KeptServer, String> {
-    let (ours, theirs) =
-        UnixStream::pair().map_err(|e| format!("cannot create the keeper's socket: {e}"))?;
+) -> Result<KeptServer, KeeperError> {
+    let (ours, theirs) = UnixStream::pair().map_err(KeeperError::Socket)?;
     let mut command = tokio::process::Command::new(this_program());
     command
         .arg0("opencode-nexus")
@@ -205,11 +223,9 @@ pub fn start(
         .process_group(0)
         .kill_on_drop(false);
     configure(&mut command);
-    let mut keeper = command.spawn().map_err(|e| {
-        format!(
-            "cannot run the server keeper ({}): {e}",
-            this_program().display()
-        )
+    let mut keeper = command.spawn().map_err(|source| KeeperError::CannotRun {
+        program: this_program(),
+        source,
     })?;
     // The command held the keeper's end; close ours of it now so end-of-file
     // means the keeper is gone.
@@ -218,9 +234,8 @@ pub fn start(
         Ok(pid) => {
             ours.set_read_timeout(None)
                 .and_then(|()| ours.set_nonblocking(true))
-                .map_err(|e| format!("cannot watch the server keeper: {e}"))?;
-            let link = tokio::net::UnixStream::from_std(ours)
-                .map_err(|e| format!("cannot watch the server keeper: {e}"))?;
+                .map_err(KeeperError::Watch)?;
+            let link = tokio::net::UnixStream::from_std(ours).map_err(KeeperError::Watch)?;
             let server =
                 platform::process_start_time(pid).map(|start_time| ProcessId { pid, start_time });
             Ok(KeptServer {
@@ -234,7 +249,7 @@ pub fn start(
             let _ = keeper.start_kill();
             // Reap it in the background; it is already ending.
             tokio::spawn(async move { keeper.wait().await });
-            Err(reason)
+            Err(KeeperError::Report(reason))
         }
     }
 }

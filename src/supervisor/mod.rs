@@ -27,6 +27,23 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
+/// Why a launch of the server could not start; the core hears its text as
+/// `SpawnFailed`'s reason.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// No runnable `opencode` (not found, or `server.command` is not executable).
+    #[error("{0}")]
+    Binary(String),
+    #[error("server.directory = {} is not a directory; create it or choose another", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("{}", port_in_use(.0))]
+    PortInUse(u16),
+    #[error("no randomness for the server password: {0}")]
+    NoRandomness(getrandom::Error),
+    #[error(transparent)]
+    Keeper(#[from] keeper::KeeperError),
+}
+
 /// Everything the supervisor needs from outside, gathered once.
 #[derive(Debug, Clone)]
 pub struct SupervisorSetup {
@@ -86,7 +103,8 @@ impl Supervisor {
     pub fn spawn(&mut self, launch: LaunchId) -> Event {
         match self.try_spawn(launch) {
             Ok(pid) => Event::Spawned { launch, pid },
-            Err(reason) => {
+            Err(error) => {
+                let reason = error.to_string();
                 tracing::error!("cannot start the server: {reason}");
                 self.log_line("nexus", &format!("cannot start the server: {reason}"));
                 Event::SpawnFailed { launch, reason }
@@ -100,21 +118,19 @@ impl Supervisor {
         }
     }
 
-    fn try_spawn(&mut self, launch: LaunchId) -> Result<u32, String> {
+    fn try_spawn(&mut self, launch: LaunchId) -> Result<u32, SpawnError> {
         let server = &self.setup.server;
         let binary = locate::find_opencode(
             server.command.as_deref(),
             self.setup.path_var.as_deref(),
             &self.setup.paths.home,
-        )?;
+        )
+        .map_err(SpawnError::Binary)?;
         if !server.directory.is_dir() {
-            return Err(format!(
-                "server.directory = {} is not a directory; create it or choose another",
-                server.directory.display()
-            ));
+            return Err(SpawnError::NotADirectory(server.directory.clone()));
         }
         if server.port != 0 && std::net::TcpListener::bind(("127.0.0.1", server.port)).is_err() {
-            return Err(port_in_use(server.port));
+            return Err(SpawnError::PortInUse(server.port));
         }
         let password = Secret::new(random_password()?);
         let args = [
@@ -277,8 +293,8 @@ pub fn listening_url(line: &str) -> Option<String> {
         .then(|| url.trim_end_matches('/').to_string())
 }
 
-fn port_in_use(port: u16) -> String {
-    PermanentExit::PortInUse { port }.to_string()
+fn port_in_use(port: &u16) -> String {
+    PermanentExit::PortInUse { port: *port }.to_string()
 }
 
 /// Describes an exit, and says when retrying cannot help.
@@ -317,10 +333,9 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-fn random_password() -> Result<String, String> {
+fn random_password() -> Result<String, SpawnError> {
     let mut bytes = [0u8; 32]; // 256 bits
-    getrandom::fill(&mut bytes)
-        .map_err(|e| format!("no randomness for the server password: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(SpawnError::NoRandomness)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
