@@ -15,13 +15,13 @@
   'use strict';
 
   const Pages = window.NexusPages;
-  const isString = Pages.isString;
+  const isString = window.NexusDom.isString;
 
   const MAX_LINES = 5000;
   const PIN_DISTANCE_PX = 24; // this close to the bottom counts as "at the bottom"
   const ANNOUNCE_DELAY_MS = 600; // the filter's count is read out once typing pauses
 
-  const byId = Pages.byId;
+  const byId = window.NexusDom.byId;
 
   function create(host) {
     const dom = {

@@ -1,14 +1,13 @@
 /*
  * pages.js — small helpers shared by Nexus's own pages (setup.js,
- * settings.js, logs.js) and the status line: building nodes, formatting
- * sizes and the server's resource use, copying a command.
+ * settings.js, logs.js) and the status line: formatting sizes and the
+ * server's resource use, copying a command, marking a field's error.
  *
  * Everything that comes from Nexus or the server (paths, log lines, errors)
  * goes into the page as text only (textContent / createTextNode).
  *
- * Exposes window.NexusPages = { byId, el, isString, formatMiB, formatMemoryBytes,
- * formatCpu, statusParts, renderStatus, copyCommand, setFieldError,
- * clearFieldError }.
+ * Exposes window.NexusPages = { formatMiB, formatMemoryBytes, formatCpu,
+ * statusParts, renderStatus, copyCommand, setFieldError, clearFieldError }.
  */
 (function () {
   'use strict';
@@ -17,23 +16,10 @@
   const SELECTED_FEEDBACK_MS = 4000;
   const MIB = 1024 * 1024;
 
-  function isString(value) {
-    return typeof value === 'string';
-  }
+  const isString = window.NexusDom.isString;
 
   function isNumber(value) {
     return typeof value === 'number' && isFinite(value);
-  }
-
-  function byId(id) {
-    return document.getElementById(id);
-  }
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
   }
 
   /** `decimals` places, without a trailing ".0" (so 3 → "3", 3.24 → "3.2"). */
@@ -159,9 +145,6 @@
   }
 
   window.NexusPages = {
-    byId: byId,
-    el: el,
-    isString: isString,
     formatMiB: formatMiB,
     formatMemoryBytes: formatMemoryBytes,
     formatCpu: formatCpu,

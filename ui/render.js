@@ -34,12 +34,7 @@
   /** Time budget for rendering parts in one frame; the rest waits for the next frame. */
   const FRAME_BUDGET_MS = 12;
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  const el = window.NexusDom.el;
 
   function setAttribute(node, name, value) {
     if (node.getAttribute(name) !== value) node.setAttribute(name, value);

@@ -18,8 +18,8 @@
   'use strict';
 
   const Pages = window.NexusPages;
-  const el = Pages.el;
-  const isString = Pages.isString;
+  const el = window.NexusDom.el;
+  const isString = window.NexusDom.isString;
 
   const ATTACH_ONLY = ['server.url', 'server.password_file'];
   // A save that changes which program runs or where the password goes waits
@@ -137,7 +137,7 @@
     },
   ];
 
-  const byId = Pages.byId;
+  const byId = window.NexusDom.byId;
 
   function controlId(key) {
     return 'setting-' + key.replace(/[^A-Za-z0-9]+/g, '-');

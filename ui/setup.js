@@ -15,13 +15,13 @@
   'use strict';
 
   const Pages = window.NexusPages;
-  const el = Pages.el;
-  const isString = Pages.isString;
+  const el = window.NexusDom.el;
+  const isString = window.NexusDom.isString;
 
   const INSTALL_TIMEOUT_MS = 15 * 60 * 1000; // npm may take minutes
   const SWITCH_TO_CHAT_MS = 1200; // how long "Saved to …" shows before chat
 
-  const byId = Pages.byId;
+  const byId = window.NexusDom.byId;
 
   function create(host) {
     const dom = {

@@ -13,10 +13,12 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'none'; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'";
 
-/// Every file of the page: (path, content type, bytes).
+/// Every file of the page: (path, content type, bytes). The scripts are in
+/// `index.html`'s load order.
 pub const FILES: &[(&str, &str, &[u8])] = &[
     ("index.html", HTML, include_bytes!("../../ui/index.html")),
     ("style.css", CSS, include_bytes!("../../ui/style.css")),
+    ("dom.js", JS, include_bytes!("../../ui/dom.js")),
     ("markdown.js", JS, include_bytes!("../../ui/markdown.js")),
     (
         "conversation.js",
@@ -28,6 +30,32 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
     ("setup.js", JS, include_bytes!("../../ui/setup.js")),
     ("settings.js", JS, include_bytes!("../../ui/settings.js")),
     ("logs.js", JS, include_bytes!("../../ui/logs.js")),
+    ("bridge.js", JS, include_bytes!("../../ui/bridge.js")),
+    ("state.js", JS, include_bytes!("../../ui/state.js")),
+    ("metrics.js", JS, include_bytes!("../../ui/metrics.js")),
+    ("projects.js", JS, include_bytes!("../../ui/projects.js")),
+    ("frame.js", JS, include_bytes!("../../ui/frame.js")),
+    ("drafts.js", JS, include_bytes!("../../ui/drafts.js")),
+    ("sessions.js", JS, include_bytes!("../../ui/sessions.js")),
+    (
+        "session-panel.js",
+        JS,
+        include_bytes!("../../ui/session-panel.js"),
+    ),
+    ("history.js", JS, include_bytes!("../../ui/history.js")),
+    (
+        "session-status.js",
+        JS,
+        include_bytes!("../../ui/session-status.js"),
+    ),
+    ("events.js", JS, include_bytes!("../../ui/events.js")),
+    ("pending.js", JS, include_bytes!("../../ui/pending.js")),
+    ("models.js", JS, include_bytes!("../../ui/models.js")),
+    ("composer.js", JS, include_bytes!("../../ui/composer.js")),
+    ("views.js", JS, include_bytes!("../../ui/views.js")),
+    ("keyboard.js", JS, include_bytes!("../../ui/keyboard.js")),
+    ("links.js", JS, include_bytes!("../../ui/links.js")),
+    ("lifecycle.js", JS, include_bytes!("../../ui/lifecycle.js")),
     ("app.js", JS, include_bytes!("../../ui/app.js")),
 ];
 
@@ -77,8 +105,10 @@ mod tests {
     fn every_ui_file_is_embedded_and_served() {
         let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
         for entry in std::fs::read_dir(&ui).unwrap() {
-            let name = entry.unwrap().file_name().into_string().unwrap();
-            if name.ends_with(".md") {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            // ui/tests/ holds the page's node tests: not part of the page.
+            if name.ends_with(".md") || entry.file_type().unwrap().is_dir() {
                 continue;
             }
             let asset = lookup(&format!("/{name}"));
@@ -91,6 +121,24 @@ mod tests {
         assert_eq!(lookup("/").body, lookup("/index.html").body);
         assert_eq!(lookup("/../Cargo.toml").status, 404);
         assert_eq!(lookup("/secret").status, 404);
+    }
+
+    #[test]
+    fn the_page_loads_every_script_in_the_order_of_files() {
+        let html = String::from_utf8_lossy(lookup("/").body).to_string();
+        let loaded: Vec<&str> = html
+            .split("<script src=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').expect("the src attribute ends")])
+            .collect();
+        let embedded: Vec<&str> = FILES
+            .iter()
+            .map(|(name, _, _)| *name)
+            .filter(|name| name.ends_with(".js"))
+            .collect();
+        assert_eq!(loaded, embedded, "index.html's scripts and FILES differ");
+        assert_eq!(html.matches("<script").count(), loaded.len());
+        assert_eq!(html.matches(" defer></script>").count(), loaded.len());
     }
 
     #[test]

@@ -1,0 +1,97 @@
+/*
+ * views.js — which view shows: chat, or one of Nexus's own pages (Setup,
+ * Settings, Logs: setup.js, settings.js, logs.js), and the status line.
+ *
+ * The pages get a small host: `call` (a `nexus` call), `announce`,
+ * `showView` and `currentView`; this file calls their show() / leave() /
+ * focus() as the view changes.
+ *
+ * Exposes window.NexusViews = { VIEWS, create(app) } → { pages, show(name, focus),
+ * focusView(), openSettings(), onStatus(message) }.
+ */
+(function () {
+  'use strict';
+
+  const VIEWS = ['chat', 'setup', 'settings', 'logs'];
+  const VIEW_TITLES = { setup: 'Set up OpenCode Nexus', settings: 'Settings', logs: 'Server log' };
+
+  function create(app) {
+    const state = app.state;
+    const dom = app.dom;
+
+    /** What setup.js, settings.js and logs.js may use of this page. */
+    const pageHost = {
+      call: function (name, fields, options) {
+        return app.bridge.nexus(name, fields, options);
+      },
+      announce: app.announce,
+      showView: function (name) {
+        show(name, true);
+      },
+      currentView: function () {
+        return state.view;
+      },
+    };
+
+    let chatScrollTop = 0; // the history's scroll position while another view shows
+
+    const pages = {
+      setup: window.NexusSetup.create(pageHost),
+      settings: window.NexusSettings.create(pageHost),
+      logs: window.NexusLogs.create(pageHost),
+    };
+
+    /**
+     * Shows one view (an unknown name means chat) and hides the others; each of
+     * Nexus's own views reads what it shows again (`settings`, `setup_check`,
+     * `follow_log`). With `focus`, the view's first useful control gets the focus.
+     */
+    function show(name, focus) {
+      if (VIEWS.indexOf(name) === -1) name = 'chat';
+      const previous = state.view;
+      if (previous !== name && pages[previous]) pages[previous].leave();
+      if (previous === 'chat' && name !== 'chat') chatScrollTop = dom.messages.scrollTop;
+      state.view = name;
+
+      const chat = name === 'chat';
+      dom.conversation.hidden = !chat;
+      dom.composerArea.hidden = !chat;
+      dom.chatControls.hidden = !chat;
+      for (const key in dom.views) dom.views[key].hidden = key !== name;
+      dom.viewTitle.textContent = VIEW_TITLES[name] || '';
+      dom.viewTitle.hidden = chat;
+      for (const button of dom.navButtons) button.setAttribute('aria-pressed', button.dataset.view === name ? 'true' : 'false');
+
+      if (chat) {
+        if (previous !== 'chat') {
+          app.composer.autosize(); // sized while hidden, it would be too small
+          if (!app.frame.isPinned()) dom.messages.scrollTop = chatScrollTop; // the reader's place
+          app.frame.request(); // (pinned: the next frame scrolls to the end)
+        }
+      } else {
+        app.panel.close(false);
+        pages[name].show();
+      }
+      app.frame.request('chrome');
+      if (focus) focusView();
+    }
+
+    function focusView() {
+      if (state.view === 'chat') app.composer.focus();
+      else pages[state.view].focus();
+    }
+
+    /** Ctrl+, — and the Settings button. */
+    function openSettings() {
+      show('settings', true);
+    }
+
+    function onStatus(message) {
+      window.NexusPages.renderStatus(dom.serverStatus, dom.serverStatusLine, dom.serverStatusMetrics, message);
+    }
+
+    return { pages: pages, show: show, focusView: focusView, openSettings: openSettings, onStatus: onStatus };
+  }
+
+  window.NexusViews = { VIEWS: VIEWS, create: create };
+})();
