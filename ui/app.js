@@ -1810,6 +1810,9 @@
         case 'confirming':
           pages.settings.onConfirming(message.keys);
           break;
+        case 'markdown':
+          Markdown.receive(message);
+          break;
         default:
           console.warn('[nexus] unknown message', message.type);
       }
