@@ -72,6 +72,28 @@ install_axe_into() {
     [ -f "$script" ]
 }
 
+# The page's JavaScript unit tests (tests/ui_units.rs runs ui/tests/*.test.js
+# with Node's test runner): jsdom for a DOM, and the CommonMark spec's examples.
+JSDOM_VERSION=26.1.0
+COMMONMARK_SPEC_VERSION=0.31.2
+
+# Installs the pinned jsdom and commonmark-spec into PREFIX (npm --prefix),
+# unless both are there at those versions.
+install_ui_test_deps_into() {
+    local prefix="$1"
+    local modules="$prefix/node_modules"
+    if grep -qs "\"version\": \"$JSDOM_VERSION\"" "$modules/jsdom/package.json" &&
+        grep -qs "\"version\": \"$COMMONMARK_SPEC_VERSION\"" "$modules/commonmark-spec/package.json"; then
+        return 0
+    fi
+    ensure_npm
+    say "installing jsdom@$JSDOM_VERSION and commonmark-spec@$COMMONMARK_SPEC_VERSION into $prefix"
+    mkdir -p "$prefix"
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
+        "jsdom@$JSDOM_VERSION" "commonmark-spec@$COMMONMARK_SPEC_VERSION" >&2
+    [ -f "$modules/jsdom/package.json" ] && [ -f "$modules/commonmark-spec/package.json" ]
+}
+
 # What the headless-desktop tray tests need (tests/support/headless_desktop.rs):
 # Xvfb, a private session bus, xfce4-panel whose systray plugin is the
 # StatusNotifierWatcher (xfconfd comes in as a hard dependency, so

@@ -2,6 +2,7 @@
 # Sets up everything the test suite needs and runs every test.
 #
 # System packages, the pinned OpenCode in tools/opencode, axe-core in tools/axe,
+# jsdom and commonmark-spec in tools/ui-tests (the page's unit tests),
 # cargo-deb in tools/cargo-deb and cargo-fuzz in tools/cargo-fuzz (project-local,
 # not global), then the whole suite: unit tests, the real-server and fault
 # integration tests and a one-shot run of the benchmarks (so they keep compiling
@@ -18,6 +19,7 @@ source "$(dirname "$0")/common.sh"
 apt_install "${BUILD_PACKAGES[@]}" procps "${DESKTOP_TEST_PACKAGES[@]}" "${PACKAGING_TEST_PACKAGES[@]}"
 install_opencode_into "$TOOLS/opencode"
 install_axe_into "$TOOLS/axe"
+install_ui_test_deps_into "$TOOLS/ui-tests"
 install_cargo_deb
 install_cargo_fuzz
 

@@ -15,6 +15,7 @@
 //! - `diagnostics`: the diagnostics report, with no secret in it.
 //! - `ipc`: the local control socket: single instance, line framing, the protocol, the peer check.
 //! - `logging`: Nexus's own logs: tracing to stderr and rotated log files.
+//! - `markdown`: agent Markdown parsed into the page's tree, code highlighted (the popover only).
 //! - `notify`: desktop notifications: shows what the core's policy decides, turns clicks into events.
 //! - `page`: the quick-chat page's protocol, server calls, event feed and drafts (no window code).
 //! - `paths`: every filesystem location, derived once from the XDG environment.
@@ -35,6 +36,7 @@ pub mod daemon;
 pub mod diagnostics;
 pub mod ipc;
 pub mod logging;
+pub mod markdown;
 pub mod notify;
 pub mod page;
 pub mod paths;

@@ -128,6 +128,9 @@
       confirming: function (message) {
         pages.settings.onConfirming(message.keys);
       },
+      markdown: function (message) {
+        window.NexusMarkdown.receive(message);
+      },
     }),
   };
 

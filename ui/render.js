@@ -4,8 +4,9 @@
  * ConversationView turns a NexusConversation's dirty marks into DOM changes,
  * once per animation frame (app.js decides when). MarkdownView renders a
  * growing text part at a bounded cost: it re-renders only the last Markdown
- * chunk, shows an oversized growing chunk as plain text that is appended to,
- * and backs off when rendering gets expensive.
+ * chunk (asking the popover process for its tree, at most once a frame),
+ * shows an oversized growing chunk as plain text that is appended to, and
+ * backs off when rendering gets expensive.
  *
  * Everything from the server goes in through textContent / createTextNode.
  *
@@ -70,6 +71,13 @@
   /**
    * Renders Markdown text into `container`, patching only what changed since
    * the last update. Each top-level chunk lives in its own <div class="md-chunk">.
+   *
+   * Rendering is asynchronous (the popover process parses the Markdown, see
+   * markdown.js): a chunk asks for its tree at most once at a time; when the
+   * answer comes and the chunk has grown meanwhile, it asks again on the next
+   * animation frame. So a finished chunk is rendered once and the growing
+   * tail at most once a frame. A new chunk shows its text as it is until its
+   * first tree arrives.
    */
   class MarkdownView {
     constructor(container) {
@@ -77,7 +85,7 @@
       this.text = '';
       this.starts = []; // chunk start offsets into this.text
       this.resume = null; // chunk scan state at the start of this.text's last line
-      this.chunks = []; // { src, el, plain, code } per chunk, see _renderChunk
+      this.chunks = []; // { src, el, plain, shown, asking, gone } per chunk, see _renderChunk
       this.nextRenderAt = 0; // back-off after an expensive render
     }
 
@@ -100,6 +108,7 @@
         this._renderChunk(k, src, streaming && isTail);
       }
       for (let k = this.chunks.length - 1; k >= starts.length; k--) {
+        this.chunks[k].gone = true;
         this.chunks[k].el.remove();
         this.chunks.pop();
       }
@@ -111,43 +120,61 @@
     _renderChunk(index, src, growing) {
       const md = window.NexusMarkdown;
       const existing = this.chunks[index];
-      if (existing && existing.src === src && !(existing.plain && !growing && src.length <= FINAL_MARKDOWN_LIMIT)) {
-        return; // unchanged (a plain chunk that completed is re-rendered as Markdown below)
+      const fenced = md.isFencedChunk(src);
+      const asPlain = (growing && src.length > STREAM_MARKDOWN_LIMIT) || (!fenced && src.length > FINAL_MARKDOWN_LIMIT);
+      if (existing && existing.src === src && !!existing.plain === asPlain) {
+        return; // unchanged (a plain chunk that completed is rendered as Markdown below)
       }
-
-      // A code block grows in place: only its unfinished last line group is redrawn.
-      const fenced = md.parseFencedChunk(src);
-      if (fenced && existing && existing.code && existing.code.rawLang === fenced.lang) {
-        existing.code.view.update(fenced.code);
-        existing.src = src;
-        return;
-      }
-
-      const chunk = { src: src, el: el('div', 'md-chunk'), plain: null, code: null };
-      const asPlain = !fenced && ((growing && src.length > STREAM_MARKDOWN_LIMIT) || src.length > FINAL_MARKDOWN_LIMIT);
       if (asPlain && existing && existing.plain && src.startsWith(existing.src)) {
         appendPlain(existing, src.slice(existing.src.length));
         existing.src = src;
         return;
       }
-      if (fenced) {
-        chunk.code = md.createCodeBlock(fenced.lang);
-        chunk.code.view.update(fenced.code);
-        chunk.el.appendChild(chunk.code.element);
-      } else if (asPlain) {
+      if (asPlain) {
+        const chunk = this._newChunk(index, existing, src);
         chunk.el.classList.add('md-plain');
         // Blocks go into an inner box, so appending one changes nothing the chunk's CSS looks at.
         chunk.plain = { body: chunk.el.appendChild(el('div', 'plain-body')), block: null, length: 0 };
         appendPlain(chunk, src);
-      } else {
-        chunk.el.appendChild(md.renderChunk(src));
+        return;
       }
+      let chunk = existing && !existing.plain ? existing : null;
+      if (!chunk) {
+        chunk = this._newChunk(index, existing, src);
+        // Until its first tree arrives the chunk shows its text as it is.
+        chunk.el.classList.add('md-pending');
+        chunk.el.textContent = src;
+      }
+      chunk.src = src;
+      this._ask(chunk);
+    }
+
+    _newChunk(index, existing, src) {
+      const chunk = { src: src, el: el('div', 'md-chunk'), plain: null, shown: null, asking: false, gone: false };
       if (existing) {
+        existing.gone = true;
         existing.el.replaceWith(chunk.el);
       } else {
         this.container.appendChild(chunk.el);
       }
       this.chunks[index] = chunk;
+      return chunk;
+    }
+
+    /** Asks for the chunk's tree unless an answer is awaited already. */
+    _ask(chunk) {
+      if (chunk.asking || chunk.gone || chunk.shown === chunk.src) return;
+      chunk.asking = true;
+      const src = chunk.src;
+      const show = (fragment) => {
+        chunk.asking = false;
+        if (chunk.gone) return;
+        chunk.el.classList.remove('md-pending');
+        chunk.el.replaceChildren(fragment);
+        chunk.shown = src;
+        if (chunk.src !== src) requestAnimationFrame(() => this._ask(chunk));
+      };
+      window.NexusMarkdown.render(src).then(show);
     }
   }
 
@@ -668,8 +695,10 @@
       details.appendChild(el('summary', null, 'Show changes'));
       const pre = el('pre');
       pre.tabIndex = 0;
-      const code = el('code');
-      code.appendChild(window.NexusMarkdown.highlight(metadata.diff.slice(0, 50000), 'diff'));
+      const code = el('code', 'language-diff');
+      const diff = metadata.diff.slice(0, 50000);
+      code.textContent = diff; // highlighted when the popover process answers
+      window.NexusMarkdown.highlight(diff, 'diff').then((spans) => code.replaceChildren(spans));
       pre.appendChild(code);
       details.appendChild(pre);
       box.appendChild(details);

@@ -49,6 +49,12 @@ pub enum FromPage {
     FocusSession {
         session: Option<String>,
     },
+    /// Render agent text: answered by `{"type":"markdown","id":…,"tree":…}`
+    /// (`crate::markdown`'s tree).
+    Markdown {
+        id: u64,
+        text: String,
+    },
 }
 
 /// A model choice sent with a prompt.
@@ -211,7 +217,10 @@ fn validate(message: &FromPage) -> Result<(), String> {
         FromPage::FocusSession { session } => {
             check(session.as_deref().is_none_or(is_id), "session id")
         }
-        FromPage::Ready {} | FromPage::Hide {} | FromPage::Painted { .. } => Ok(()),
+        FromPage::Ready {}
+        | FromPage::Hide {}
+        | FromPage::Painted { .. }
+        | FromPage::Markdown { .. } => Ok(()),
     }
 }
 
@@ -499,6 +508,15 @@ mod tests {
                 text: "hi".into()
             }
         );
+        assert_eq!(
+            parse(r#"{"type":"markdown","id":9,"text":"*hi*"}"#).unwrap(),
+            FromPage::Markdown {
+                id: 9,
+                text: "*hi*".into()
+            }
+        );
+        assert!(parse(r#"{"type":"markdown","id":9}"#).is_err());
+        assert!(parse(r#"{"type":"markdown","id":9,"text":"x","html":true}"#).is_err());
         assert_eq!(
             call(r#"{"name":"prompt","session":"ses_1","text":"hi","model":{"providerID":"mock","modelID":"echo"},"agent":"plan"}"#)
                 .unwrap(),

@@ -221,6 +221,10 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                     BackendInput::Page(FromPage::FocusSession { session }) => {
                         Some(FromPopover::Focus { session })
                     }
+                    BackendInput::Page(FromPage::Markdown { id, text }) => {
+                        render_markdown(page.clone(), id, text);
+                        None
+                    }
                     BackendInput::Page(FromPage::OpenExternal { url }) => {
                         if let Err(e) = crate::platform::desktop::open_url(&url) {
                             tracing::warn!("cannot open a link: {e}");
@@ -259,6 +263,15 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
         d.save_if_changed();
     }
     page.ui(UiEvent::Quit);
+}
+
+/// Renders agent text for the page off the async thread (the first code
+/// block loads the syntax definitions) and answers with its tree.
+fn render_markdown(page: PageLink, id: u64, text: String) {
+    tokio::task::spawn_blocking(move || {
+        let tree = crate::markdown::to_tree(&text);
+        page.send(serde_json::json!({"type": "markdown", "id": id, "tree": tree}).to_string());
+    });
 }
 
 /// A save that changes guarded settings: the window draws a native dialog
