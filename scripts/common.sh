@@ -165,3 +165,34 @@ checked_step() {
     echo "${verdict:-$prefix: FAILED (scripts/${script##*/} exited $status: see its output above)}"
     return "$status"
 }
+
+# The targets scripts/cross-check.sh checks the crate for, besides Linux.
+CROSS_TARGETS=(aarch64-apple-darwin x86_64-pc-windows-gnu)
+
+# What that check needs from the system: Debian's clang compiles
+# objc2-exception-helper's header-free Objective-C for macOS
+# (CC_aarch64_apple_darwin=clang); MinGW-w64's gcc is the C compiler for the
+# Windows target (aws-lc-sys, rustls' crypto, is C).
+CROSS_PACKAGES=(clang gcc-mingw-w64-x86-64)
+
+# Installs the Rust standard library for every CROSS_TARGETS entry
+# (`rustup target add`). Fails loudly rather than letting CI skip the check:
+# a machine that cannot install them cannot say the code still builds there.
+install_cross_targets() {
+    if ! command -v rustup >/dev/null 2>&1; then
+        echo "cross check: BLOCKED (no rustup here, so the standard library for ${CROSS_TARGETS[*]} cannot be installed; install Rust through rustup)" >&2
+        return 1
+    fi
+    local installed
+    installed="$(rustup target list --installed)"
+    local missing=()
+    for target in "${CROSS_TARGETS[@]}"; do
+        grep -qx "$target" <<< "$installed" || missing+=("$target")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing the Rust standard library for ${missing[*]}"
+    if ! rustup target add "${missing[@]}" >&2; then
+        echo "cross check: BLOCKED (\`rustup target add ${missing[*]}\` failed: see its output above; the macOS and Windows builds were not checked)" >&2
+        return 1
+    fi
+}

@@ -3,9 +3,8 @@
 //! `popover.log`; both files private (0600) and rotated by size as they grow.
 
 use crate::paths::Paths;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use tracing_subscriber::EnvFilter;
@@ -109,21 +108,19 @@ impl Write for RotatingFile {
 
 /// Opens `path` for appending, created 0600; an existing file is made 0600 too.
 fn open_private(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
+    let file = crate::platform::private_file_options()
         .create(true)
         .append(true)
-        .mode(0o600)
         .open(path)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))?;
-    if file.metadata()?.permissions().mode() & 0o077 != 0 {
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
+    crate::platform::keep_file_private(&file)?;
     Ok(file)
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777

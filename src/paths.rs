@@ -1,12 +1,14 @@
-//! Every filesystem location Nexus uses, derived once from the XDG environment.
+//! Every filesystem location Nexus uses, derived once from the environment:
+//! the XDG variables on Linux and macOS, `%APPDATA%` and `%LOCALAPPDATA%` on
+//! Windows.
 //!
 //! Deep code never reads environment variables: it is handed a `Paths`. Tests
-//! point the XDG variables at temporary directories.
+//! point the variables at temporary directories, and build any platform's
+//! layout on any platform (`from_vars_on`).
 
+use crate::platform::rules::{APP_DIR, LAUNCH_AGENT_LABEL, Os, is_absolute_on};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-
-const APP_DIR: &str = "opencode-nexus";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {
@@ -32,12 +34,20 @@ impl Paths {
 
     /// Builds the paths from any variable lookup (tests pass a map).
     pub fn from_vars(var: impl Fn(&str) -> Option<OsString>) -> Self {
+        Self::from_vars_on(Os::CURRENT, var)
+    }
+
+    /// Builds `os`'s layout from a variable lookup, on any platform.
+    pub fn from_vars_on(os: Os, var: impl Fn(&str) -> Option<OsString>) -> Self {
         let non_empty = |name: &str| {
             var(name)
                 .filter(|v| !v.is_empty())
+                .filter(|v| is_absolute_on(os, &v.to_string_lossy()))
                 .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
         };
+        if os == Os::Windows {
+            return Self::windows(non_empty);
+        }
         let home = non_empty("HOME").unwrap_or_else(|| PathBuf::from("/"));
         let config_home = non_empty("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
         let state_home = non_empty("XDG_STATE_HOME").unwrap_or_else(|| home.join(".local/state"));
@@ -55,6 +65,27 @@ impl Paths {
             state_dir: state_home.join(APP_DIR),
             runtime_dir,
             data_home,
+            home,
+        }
+    }
+
+    /// Windows: config in `%APPDATA%\opencode-nexus` (roams with the user),
+    /// state and logs in `%LOCALAPPDATA%\opencode-nexus` (this machine's), the
+    /// instance lock in its `run` folder (the control channel is a named pipe,
+    /// `platform::rules::control_pipe_name`, not a file). Both folders are
+    /// in the user's profile, which only the user (and administrators) can
+    /// open. Start at login is a registry value, so `autostart_dir` is unused.
+    fn windows(non_empty: impl Fn(&str) -> Option<PathBuf>) -> Self {
+        let home = non_empty("USERPROFILE").unwrap_or_else(|| PathBuf::from(r"C:\"));
+        let roaming = non_empty("APPDATA").unwrap_or_else(|| home.join(r"AppData\Roaming"));
+        let local = non_empty("LOCALAPPDATA").unwrap_or_else(|| home.join(r"AppData\Local"));
+        let state_dir = local.join(APP_DIR);
+        Paths {
+            config_dir: roaming.join(APP_DIR),
+            autostart_dir: roaming.join(APP_DIR),
+            runtime_dir: state_dir.join("run"),
+            state_dir,
+            data_home: local,
             home,
         }
     }
@@ -78,6 +109,13 @@ impl Paths {
     /// The XDG autostart entry that starts the daemon at login.
     pub fn autostart_entry(&self) -> PathBuf {
         self.autostart_dir.join("opencode-nexus.desktop")
+    }
+
+    /// macOS: the LaunchAgent that starts the daemon at login.
+    pub fn launch_agent(&self) -> PathBuf {
+        self.home
+            .join("Library/LaunchAgents")
+            .join(format!("{LAUNCH_AGENT_LABEL}.plist"))
     }
 
     pub fn daemon_log(&self) -> PathBuf {
@@ -126,25 +164,10 @@ impl Paths {
     }
 }
 
-/// Creates `dir` (and parents) and makes sure it is ours and 0700 (the
-/// config directory, which lives in the user's home).
+/// Creates `dir` (and parents) and makes sure it is ours and private (0700
+/// on Unix; on Windows the user's profile directories already are).
 pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let meta = std::fs::metadata(dir)?;
-    if meta.uid() != crate::platform::user_id() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!("{} belongs to another user", dir.display()),
-        ));
-    }
-    if meta.permissions().mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
+    crate::platform::ensure_private_dir(dir)
 }
 
 /// Why the runtime directory (the control socket's home) cannot be trusted.
@@ -185,78 +208,18 @@ impl RuntimeDirError {
     }
 }
 
-/// The daemon's runtime directory: created 0700 when absent, then checked
-/// like [`check_runtime_dir`]. It is never repaired: a directory in a shared
-/// `/tmp` that is not already private may have been prepared by someone else.
+/// The daemon's runtime directory: created private when absent, then
+/// checked like [`check_runtime_dir`]. It is never repaired: a directory in a
+/// shared `/tmp` that is not already private may have been prepared by
+/// someone else.
 pub fn ensure_runtime_dir(dir: &Path) -> Result<(), RuntimeDirError> {
-    use std::os::unix::fs::DirBuilderExt;
-    let io = |source| RuntimeDirError::Io {
-        dir: dir.to_path_buf(),
-        source,
-    };
-    if let Some(parent) = dir.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(io)?;
-    }
-    // Not recursive: mkdir on the last component never follows a symlink
-    // planted there; it fails with "exists", and the check below looks.
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(io(e)),
-    }
-    check_runtime_dir(dir)
+    crate::platform::ensure_runtime_dir(dir)
 }
 
 /// Checks, without following a symlink at `dir`, that it is a directory
-/// owned by this user with no access for group or others.
+/// private to this user (on Unix: owned by us, no access for group or others).
 pub fn check_runtime_dir(dir: &Path) -> Result<(), RuntimeDirError> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    // O_NOFOLLOW|O_DIRECTORY, then fstat: what is checked is what was opened.
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(dir);
-    let dir_buf = dir.to_path_buf();
-    let file = match opened {
-        Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(RuntimeDirError::Symlink(dir_buf));
-        }
-        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
-            // A symlink to a non-directory also lands here: say which.
-            return Err(match std::fs::symlink_metadata(dir) {
-                Ok(m) if m.file_type().is_symlink() => RuntimeDirError::Symlink(dir_buf),
-                _ => RuntimeDirError::NotDirectory(dir_buf),
-            });
-        }
-        Err(source) => {
-            return Err(RuntimeDirError::Io {
-                dir: dir_buf,
-                source,
-            });
-        }
-    };
-    let meta = file.metadata().map_err(|source| RuntimeDirError::Io {
-        dir: dir.to_path_buf(),
-        source,
-    })?;
-    let me = crate::platform::user_id();
-    if meta.uid() != me {
-        return Err(RuntimeDirError::OtherOwner {
-            dir: dir_buf,
-            owner: meta.uid(),
-            me,
-        });
-    }
-    let mode = meta.mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(RuntimeDirError::NotPrivate { dir: dir_buf, mode });
-    }
-    Ok(())
+    crate::platform::check_runtime_dir(dir)
 }
 
 #[cfg(test)]
@@ -306,6 +269,54 @@ mod tests {
         assert!(p.runtime_dir.starts_with(std::env::temp_dir()));
     }
 
+    #[test]
+    fn windows_keeps_config_in_appdata_and_state_in_localappdata() {
+        let vars: HashMap<&str, &str> = [
+            ("USERPROFILE", r"C:\Users\u"),
+            ("APPDATA", r"C:\Users\u\AppData\Roaming"),
+            ("LOCALAPPDATA", r"C:\Users\u\AppData\Local"),
+            ("HOME", "/home/ignored"),
+            ("XDG_CONFIG_HOME", "/ignored"),
+        ]
+        .into_iter()
+        .collect();
+        let p = Paths::from_vars_on(Os::Windows, |n| vars.get(n).map(OsString::from));
+        let roaming = PathBuf::from(r"C:\Users\u\AppData\Roaming");
+        let local = PathBuf::from(r"C:\Users\u\AppData\Local");
+        assert_eq!(p.home, PathBuf::from(r"C:\Users\u"));
+        assert_eq!(p.config_dir, roaming.join("opencode-nexus"));
+        assert_eq!(
+            p.config_file(),
+            roaming.join("opencode-nexus").join("config.toml")
+        );
+        assert_eq!(p.state_dir, local.join("opencode-nexus"));
+        assert_eq!(
+            p.daemon_log(),
+            local.join("opencode-nexus").join("nexus.log")
+        );
+        assert_eq!(p.runtime_dir, local.join("opencode-nexus").join("run"));
+        assert_eq!(p.data_home, local);
+    }
+
+    #[test]
+    fn windows_falls_back_to_the_profile_and_ignores_relative_values() {
+        let p = Paths::from_vars_on(Os::Windows, |n| match n {
+            "USERPROFILE" => Some(OsString::from(r"D:\u")),
+            "APPDATA" => Some(OsString::from(r"relative\Roaming")),
+            _ => None,
+        });
+        let home = PathBuf::from(r"D:\u");
+        assert_eq!(
+            p.config_dir,
+            home.join(r"AppData\Roaming").join("opencode-nexus")
+        );
+        assert_eq!(
+            p.state_dir,
+            home.join(r"AppData\Local").join("opencode-nexus")
+        );
+    }
+
+    #[cfg(unix)]
     #[test]
     fn the_runtime_dir_is_created_private_and_checked_without_following_links() {
         use std::os::unix::fs::PermissionsExt;

@@ -27,12 +27,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8], readers: Readers) -> std::io:
     let temp = temp_path(path);
     // A leftover from a crash may have other modes; start afresh.
     let _ = std::fs::remove_file(&temp);
-    let mut options = std::fs::OpenOptions::new();
+    let mut options = match readers {
+        // 0600 on Unix; the profile's ACL on Windows.
+        Readers::Owner => crate::platform::private_file_options(),
+        Readers::Default => std::fs::OpenOptions::new(),
+    };
     options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if readers == Readers::Owner {
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    }
     let written = options.open(&temp).and_then(|mut file| {
         file.write_all(bytes)?;
         file.sync_all()

@@ -3,6 +3,10 @@
 //! the file in `status`, which keeps answering within a second; a file fixed
 //! later is picked up without a restart.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::path::Path;

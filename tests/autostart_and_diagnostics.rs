@@ -1,5 +1,9 @@
 //! Start at login and the diagnostics report, through the real binary.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::time::Duration;

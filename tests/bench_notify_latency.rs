@@ -3,6 +3,10 @@
 //! server. Target: ≤ 150 ms from the event's arrival at Nexus; this measures
 //! from before the server sends it, so it is an upper bound.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use serde_json::json;

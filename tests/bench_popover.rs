@@ -4,6 +4,10 @@
 //! process's memory across 20 open/close cycles and after the popover has
 //! exited on keep-alive. Prints a summary; BENCHMARKS.md holds the figures.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use serde_json::json;

@@ -35,6 +35,10 @@
 //! - `TRAY_BENCH_NO_TRAY=1`: run Nexus as `daemon --no-tray` (a baseline; no
 //!   registration time, so that target is not asserted).
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::{

@@ -6,6 +6,10 @@
 //! polls the item's ToolTip through `gdbus` until it changes. The poll itself
 //! costs a process spawn per read, so the figure is an upper bound.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use serde_json::json;

@@ -6,6 +6,10 @@
 //! server: an abort split around streamed text still aborts; an over-long
 //! line ends the ask and aborts its session.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use serde_json::Value;

@@ -1,6 +1,10 @@
 //! The daemon's server state through faults injected by a fake event server
 //! (attach mode): the wiring from watcher reports to `status`.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use serde_json::json;

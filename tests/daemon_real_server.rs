@@ -1,6 +1,10 @@
 //! The daemon against the real `opencode serve` (pinned) with the mock model:
 //! supervision, the CLI contract, attach mode and pending requests.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use serde_json::{Value, json};

@@ -3,6 +3,10 @@
 //! registers with the panel's watcher; the harness reads its properties and
 //! menu, clicks it, and takes a screenshot.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::{

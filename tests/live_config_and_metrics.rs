@@ -3,6 +3,10 @@
 //! last good settings and says why), and the server's process tree is
 //! measured with its children.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use serde_json::{Value, json};

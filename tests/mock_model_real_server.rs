@@ -2,6 +2,10 @@
 //! real `opencode serve` driven by the mock model (no Nexus code involved),
 //! the mock on its own, and the fake event server's fault modes.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::time::Duration;

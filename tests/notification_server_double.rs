@@ -4,6 +4,10 @@
 //! `gdbus monitor` sees the `ActionInvoked` / `NotificationClosed` signals
 //! the double emits.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::{

@@ -2,6 +2,10 @@
 //! the mock model, with a notification-server double on a private session bus
 //! that records `Notify` calls and clicks buttons (`ActionInvoked`).
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::time::Duration;

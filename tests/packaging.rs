@@ -11,6 +11,10 @@
 //!
 //! The tools come from `PACKAGING_TEST_PACKAGES` in `scripts/common.sh`.
 
+// Checks the packages with Debian's tools (desktop-file-validate, appstreamcli,
+// systemd-analyze): Linux only (README, Platforms).
+#![cfg(target_os = "linux")]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};

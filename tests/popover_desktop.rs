@@ -3,6 +3,10 @@
 //! popover's automation switch, attach mode), and the real server with the
 //! mock model answers.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use serde_json::json;

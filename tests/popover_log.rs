@@ -2,6 +2,10 @@
 //! through the daemon (so it can be rotated while the popover runs), and the
 //! file is private.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::os::unix::fs::PermissionsExt;

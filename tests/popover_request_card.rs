@@ -3,6 +3,10 @@
 //! "Always allow" allows. The real popover under a headless desktop, driven
 //! through WebKitWebDriver, against the real server with the mock model.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use serde_json::json;

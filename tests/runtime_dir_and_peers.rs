@@ -5,6 +5,10 @@
 //! a message naming it and the fix. The control socket checks the peer's uid
 //! both ways (the tests run as root and use uid 65534 as "another user").
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::ffi::OsString;

@@ -2,6 +2,10 @@
 //! with no config.toml, its popover driven through WebKitWebDriver under the
 //! headless desktop, the real server with the mock model behind it.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use opencode_nexus::config::Config;

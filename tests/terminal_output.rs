@@ -3,6 +3,10 @@
 //! stays raw. Against the real server with the mock model, which echoes the
 //! prompt (`echo: <prompt>`).
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::io::Read;

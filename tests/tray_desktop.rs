@@ -2,6 +2,10 @@
 //! (Xvfb, a private session bus, xfce4-panel as the tray host), read and
 //! clicked over D-Bus the way a panel does, against the real server.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::time::{Duration, Instant};

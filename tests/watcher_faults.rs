@@ -3,6 +3,10 @@
 //! stream, the web UI's HTML instead of events), judged only by what it
 //! reports to the core and by what the fake server saw.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::collections::BTreeSet;

@@ -1,17 +1,23 @@
 //! Start at login: one small API over the platform's mechanism (an XDG
-//! autostart entry on Linux; a LaunchAgent on macOS and the Run key on
-//! Windows through auto-launch). The daemon started this way opens nothing
-//! by itself: it only shows the tray and real state.
+//! autostart entry on Linux; a LaunchAgent on macOS; the Run key on Windows,
+//! through auto-launch). The daemon started this way opens nothing by
+//! itself: it only shows the tray and real state. The texts and quoting are
+//! `platform::rules`, tested on every platform.
 
 #[cfg(target_os = "linux")]
 mod xdg;
 #[cfg(target_os = "linux")]
 pub use xdg::{disable, enable, status};
 
-#[cfg(not(target_os = "linux"))]
-mod other;
-#[cfg(not(target_os = "linux"))]
-pub use other::{disable, enable, status};
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+pub use macos::{disable, enable, status};
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::{disable, enable, status};
 
 use std::path::PathBuf;
 

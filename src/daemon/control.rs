@@ -8,18 +8,17 @@ use crate::core::popover_lifecycle::OpenRequest;
 use crate::core::{Event, ServerState};
 use crate::ipc::lines::{LineReader, LineWriter};
 use crate::ipc::protocol::{self, Reply, Request, ServerAction};
+use crate::platform::{ControlReader, ControlStream, ControlWriter, split_control};
 use std::time::Duration;
-use tokio::net::UnixStream;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 /// The client's side of a control connection, one line at a time (cancel-safe).
-pub(crate) type Lines = LineReader<OwnedReadHalf>;
+pub(crate) type Lines = LineReader<ControlReader>;
 
 /// Writes replies to the client (or commands to the popover); a vanished
 /// client ends the conversation.
-pub(crate) type Replies = LineWriter<OwnedWriteHalf>;
+pub(crate) type Replies = LineWriter<ControlWriter>;
 
-pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
+pub(crate) async fn serve(stream: ControlStream, shared: Shared) {
     // Only this user may control the daemon, even if the socket's or its
     // directory's modes were loosened.
     match crate::ipc::peer::same_user(&stream) {
@@ -33,7 +32,7 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
                     .unwrap_or_else(|| "?".into()),
                 crate::platform::user_id()
             );
-            let (_, writer) = stream.into_split();
+            let (_, writer) = split_control(stream);
             let mut replies = Replies::new(writer);
             let _ = replies
                 .send(&Reply::error(
@@ -47,7 +46,7 @@ pub(crate) async fn serve(stream: UnixStream, shared: Shared) {
             return;
         }
     }
-    let (reader, writer) = stream.into_split();
+    let (reader, writer) = split_control(stream);
     let mut reader = LineReader::new(reader);
     let mut replies = Replies::new(writer);
     let request = match reader.next_line().await {

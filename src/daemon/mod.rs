@@ -252,8 +252,8 @@ impl Daemon {
     }
 
     /// The loop: starts the server, then feeds the core until quit is complete.
-    async fn serve(mut self, listener: tokio::net::UnixListener) {
-        let mut quit_signals = QuitSignals::new();
+    async fn serve(mut self, listener: crate::platform::ControlListener) {
+        let mut quit_signals = crate::platform::QuitSignals::new();
         let mut exiting = self.effects.apply(&mut self.state, Event::StartRequested);
         while !exiting {
             tokio::select! {
@@ -700,39 +700,5 @@ fn popover_status(state: &State) -> PopoverStatus {
         state: state.server_state(),
         line: crate::core::tray_view::status_line(state),
         resource_use: state.resource_use,
-    }
-}
-
-/// SIGTERM, SIGINT and SIGHUP all mean "quit cleanly".
-struct QuitSignals {
-    term: Option<tokio::signal::unix::Signal>,
-    int: Option<tokio::signal::unix::Signal>,
-    hup: Option<tokio::signal::unix::Signal>,
-}
-
-impl QuitSignals {
-    fn new() -> Self {
-        use tokio::signal::unix::{SignalKind, signal};
-        QuitSignals {
-            term: signal(SignalKind::terminate()).ok(),
-            int: signal(SignalKind::interrupt()).ok(),
-            hup: signal(SignalKind::hangup()).ok(),
-        }
-    }
-
-    async fn next(&mut self) -> &'static str {
-        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
-            match s {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        }
-        tokio::select! {
-            _ = recv(&mut self.term) => "SIGTERM",
-            _ = recv(&mut self.int) => "SIGINT",
-            _ = recv(&mut self.hup) => "SIGHUP",
-        }
     }
 }

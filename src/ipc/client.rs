@@ -3,8 +3,7 @@
 use super::lines::{LineError, LineReader, LineWriter};
 use super::protocol::{self, Reply, Request};
 use crate::paths::{Paths, RuntimeDirError};
-use tokio::net::UnixStream;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use crate::platform::{ControlReader, ControlWriter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -26,8 +25,8 @@ pub enum ClientError {
 
 /// One request's connection: send, then read replies.
 pub struct Connection {
-    lines: LineReader<OwnedReadHalf>,
-    writer: LineWriter<OwnedWriteHalf>,
+    lines: LineReader<ControlReader>,
+    writer: LineWriter<ControlWriter>,
 }
 
 impl Connection {
@@ -38,7 +37,7 @@ impl Connection {
             Err(e) => return Err(ClientError::RuntimeDir(e)),
         }
         let socket = paths.socket();
-        let stream = match UnixStream::connect(&socket).await {
+        let stream = match crate::platform::connect_control(&socket).await {
             Ok(s) => s,
             Err(e)
                 if matches!(
@@ -57,7 +56,7 @@ impl Connection {
                 me: crate::platform::user_id(),
             });
         }
-        let (reader, writer) = stream.into_split();
+        let (reader, writer) = crate::platform::split_control(stream);
         let mut conn = Connection {
             lines: LineReader::new(reader),
             writer: LineWriter::new(writer),

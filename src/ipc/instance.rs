@@ -1,11 +1,12 @@
 //! Single instance: an exclusive lock on a file in the private runtime
-//! directory, and the control socket beside it (0600 in a 0700 directory).
+//! directory, and the control channel: on Unix a socket beside the lock
+//! (0600 in a 0700 directory), on Windows a named pipe for this user alone
+//! (`platform::bind_control`).
 
 use crate::paths::{Paths, RuntimeDirError, ensure_runtime_dir};
-use std::fs::{File, OpenOptions};
+use crate::platform::ControlListener;
+use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use tokio::net::UnixListener;
 
 /// Holding this means we are the one daemon; dropping it releases the lock.
 #[derive(Debug)]
@@ -36,12 +37,11 @@ pub fn acquire(paths: &Paths) -> Result<InstanceLock, InstanceError> {
         source,
     };
     ensure_runtime_dir(&paths.runtime_dir)?;
-    let mut file = OpenOptions::new()
+    let mut file = crate::platform::private_file_options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(0o600)
         .open(paths.lock_file())
         .map_err(dir_error)?;
     match file.try_lock() {
@@ -74,21 +74,12 @@ pub fn is_running(paths: &Paths) -> bool {
 
 /// Binds the control socket. Call only while holding the lock: a socket file
 /// left behind by a crashed daemon is then safe to replace.
-pub fn bind_socket(paths: &Paths, _lock: &InstanceLock) -> Result<UnixListener, InstanceError> {
+pub fn bind_socket(paths: &Paths, _lock: &InstanceLock) -> Result<ControlListener, InstanceError> {
     let path = paths.socket();
-    let socket_error = |source| InstanceError::Socket {
+    crate::platform::bind_control(&path).map_err(|source| InstanceError::Socket {
         path: path.display().to_string(),
         source,
-    };
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(socket_error(e)),
-    }
-    let listener = UnixListener::bind(&path).map_err(socket_error)?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-        .map_err(socket_error)?;
-    Ok(listener)
+    })
 }
 
 #[cfg(test)]
@@ -115,6 +106,7 @@ mod tests {
         assert!(acquire(&paths).is_ok());
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn socket_and_directory_are_private() {
         use std::os::unix::fs::PermissionsExt;

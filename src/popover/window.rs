@@ -11,6 +11,7 @@ use crate::core::popover_lifecycle::ScreenPoint;
 use crate::ipc::protocol::PopoverSetup;
 use crate::page::drafts::Drafts;
 use crate::page::protocol::{self as page_protocol, FromPage};
+#[cfg(target_os = "linux")]
 use crate::page::settings_guard;
 use serde_json::json;
 use std::borrow::Cow;

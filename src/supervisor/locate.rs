@@ -1,5 +1,6 @@
 //! Finding the `opencode` binary: config, then PATH, then the usual install places.
 
+use crate::platform::rules::Os;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -60,23 +61,40 @@ pub fn find_opencode(
         PathBuf::from("/usr/local/bin"),
         PathBuf::from("/opt/homebrew/bin"),
     ];
+    let names = opencode_file_names(Os::CURRENT);
     from_path
         .chain(usual)
-        .map(|dir| dir.join("opencode"))
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
         .find(|candidate| is_executable(candidate))
         .ok_or_else(|| {
             format!("opencode was not found on PATH or in the usual install places; {INSTALL_HINT}")
         })
 }
 
+/// The file names `opencode` has on `os`: on Windows npm installs a
+/// `opencode.cmd` shim, the standalone release is `opencode.exe`.
+pub fn opencode_file_names(os: Os) -> &'static [&'static str] {
+    match os {
+        Os::Windows => &["opencode.exe", "opencode.cmd"],
+        Os::Linux | Os::MacOs => &["opencode"],
+    }
+}
+
 fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    crate::platform::is_executable(path)
 }
 
 #[cfg(test)]
+#[test]
+fn windows_looks_for_the_exe_and_npms_cmd_shim() {
+    assert_eq!(
+        opencode_file_names(Os::Windows),
+        ["opencode.exe", "opencode.cmd"]
+    );
+    assert_eq!(opencode_file_names(Os::Linux), ["opencode"]);
+}
+
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

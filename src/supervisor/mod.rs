@@ -371,7 +371,6 @@ pub fn stop_orphan_from_previous_run(paths: &Paths) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::process::ExitStatusExt;
 
     #[test]
     fn finds_the_listening_url() {
@@ -386,8 +385,10 @@ mod tests {
         assert_eq!(listening_url("listening on ftp://x"), None);
     }
 
+    #[cfg(unix)]
     #[test]
     fn port_in_use_is_permanent_and_crashes_are_not() {
+        use std::os::unix::process::ExitStatusExt;
         let status = Ok(std::process::ExitStatus::from_raw(1 << 8));
         let exit = describe_exit(
             status,

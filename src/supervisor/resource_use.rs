@@ -62,7 +62,7 @@ impl ResourceSampler {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
