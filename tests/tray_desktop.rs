@@ -180,8 +180,17 @@ async fn tray_shows_the_state_and_its_menu_controls_the_server() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // The server's process tree is measured while the tray shows it.
+    // The server's process tree is measured while the tray shows it, and
+    // again when the panel is about to open the menu.
     wait_for_tooltip(&desktop, &item, " MiB · ").await;
+    let readings_for_menu = |log: &str| log.matches("the tray menu is opening").count();
+    let before = readings_for_menu(&nexus.daemon_log());
+    desktop.menu_about_to_show(&item);
+    let deadline = Instant::now() + WAIT;
+    while readings_for_menu(&nexus.daemon_log()) <= before {
+        assert!(Instant::now() < deadline, "AboutToShow did not measure");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Start at login: a checkbox showing the real state, toggled from the menu.
     let entry = home.config_home().join("autostart/opencode-nexus.desktop");

@@ -58,7 +58,8 @@ pub enum MenuAction {
 }
 
 impl MenuAction {
-    /// A stable id for the platform menu (dbusmenu item ids are strings here).
+    /// A stable id for menus that name their entries by string (tray-icon's,
+    /// on the platforms that use it).
     pub fn id(&self) -> String {
         match self {
             MenuAction::OpenQuickChat => "open-quick-chat".into(),

@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     pub popover: PopoverHub,
     /// Measures the managed server's process tree.
     pub sampler: Arc<Mutex<ResourceSampler>>,
+    /// Notified when the tray's menu is about to open (fresh figures for it).
+    pub menu_opening: Arc<tokio::sync::Notify>,
 }
 
 fn now() -> Instant {
@@ -97,7 +99,7 @@ pub async fn run(setup: DaemonSetup) -> Result<(), InstanceError> {
         env!("CARGO_PKG_VERSION")
     );
 
-    let daemon = Daemon::set_up(&setup);
+    let daemon = Daemon::set_up(&setup).await;
     daemon.serve(listener).await;
 
     let _ = std::fs::remove_file(setup.paths.socket());
@@ -132,7 +134,7 @@ struct Daemon {
 impl Daemon {
     /// Builds the state, the channels, the supervisor, the notifier and the
     /// tray, and starts the config and resource watchers.
-    fn set_up(setup: &DaemonSetup) -> Self {
+    async fn set_up(setup: &DaemonSetup) -> Self {
         let server = &setup.config.server;
         let (events_tx, events_rx) = mpsc::channel::<Event>(1024);
         let (status_tx, status_rx) = mpsc::channel(16);
@@ -217,9 +219,16 @@ impl Daemon {
             config: config_rx,
             popover,
             sampler: Arc::default(),
+            menu_opening: Arc::default(),
         };
-        let (tray, tray_status) =
-            start_tray(setup.tray, setup.config.tray_icons, &state, &events_tx);
+        let (tray, tray_status) = start_tray(
+            setup.tray,
+            setup.config.tray_icons,
+            &state,
+            &events_tx,
+            &shared.menu_opening,
+        )
+        .await;
         let shown_view = tray.as_ref().map(|_| TrayView::derive(&state));
         tokio::spawn(resource_watch::run(
             shared.clone(),
@@ -278,7 +287,9 @@ impl Daemon {
         self.summary_tx.send_replace(Summary::derive(&self.state));
         self.shared.popover.send(ToPopover::Quit {});
         // Remove the icon before saying we are gone.
-        drop(self.tray.take());
+        if let Some(tray) = self.tray.take() {
+            tray.close().await;
+        }
         let _ = self.exited_tx.send(true);
         // Give the `quit` caller a moment to read its reply.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -385,16 +396,18 @@ impl Daemon {
 }
 
 /// Starts the tray when wanted and possible; says why not otherwise.
-fn start_tray(
+async fn start_tray(
     wanted: bool,
     style: crate::config::IconStyle,
     state: &State,
     events: &mpsc::Sender<Event>,
+    menu_opening: &Arc<tokio::sync::Notify>,
 ) -> (Option<Tray>, TrayStatus) {
     if !wanted {
         return (None, TrayStatus::Disabled);
     }
-    match Tray::start(TrayView::derive(state), style, events.clone()) {
+    let view = TrayView::derive(state);
+    match Tray::start(view, style, events.clone(), menu_opening.clone()).await {
         Ok(tray) => {
             tracing::info!("tray icon shown");
             (Some(tray), TrayStatus::Active)

@@ -1,12 +1,11 @@
 //! Measuring the managed server's process tree while someone can see the
-//! figures: every 2 s while the popover is on screen; for the tray's tooltip
-//! and menu only once a minute (a StatusNotifierItem host asks `AboutToShow`
-//! before it opens the menu, but tray-icon's ksni backend keeps that call to
-//! itself, so the daemon cannot sample just before the menu shows), and never
-//! without a tray or a popover; and on demand for `opencode-nexus metrics`.
-//! Outside the popover a new figure is published only when it moved by a
-//! step worth showing, so an idle server's jitter does not re-send the
-//! tray's tooltip and menu to the panel.
+//! figures: every 2 s while the popover is on screen; for the tray, when the
+//! panel is about to open its menu (the StatusNotifierItem host's
+//! `AboutToShow`) and otherwise once a minute for the tooltip; never without
+//! a tray or a popover; and on demand for `opencode-nexus metrics`.
+//! At the slow pace a new figure is published only when it moved by a step
+//! worth showing, so an idle server's jitter does not re-send the tray's
+//! tooltip and menu to the panel; for an opening menu any change is shown.
 
 use super::Shared;
 use crate::core::Event;
@@ -29,6 +28,8 @@ pub(crate) async fn run(shared: Shared, tray: bool, events: mpsc::Sender<Event>)
     let mut visible = shared.popover.visible.subscribe();
     // What the views show now (None: nothing published for this server yet).
     let mut published: Option<(u32, Option<ResourceUse>)> = None;
+    // Whether this reading is for a menu about to open.
+    let mut for_menu = false;
     loop {
         let pid = summary.borrow_and_update().server_pid;
         let popover_shown = *visible.borrow_and_update();
@@ -49,16 +50,28 @@ pub(crate) async fn run(shared: Shared, tray: bool, events: mpsc::Sender<Event>)
         let shown = published
             .filter(|(for_pid, _)| *for_pid == pid)
             .map(|(_, used)| used);
-        if popover_shown || shown.is_none_or(|shown| visibly_different(shown, measured)) {
+        if for_menu {
+            tracing::debug!(?measured, "the tray menu is opening: measured the server");
+        }
+        let publish = popover_shown
+            || match shown {
+                None => true,
+                Some(shown) if for_menu => shown != measured,
+                Some(shown) => visibly_different(shown, measured),
+            };
+        if publish {
             if events.send(Event::ResourceUse(measured)).await.is_err() {
                 return;
             }
             published = Some((pid, measured));
         }
+        for_menu = false;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             // Shown: refresh now rather than at the slow pace.
             Ok(()) = visible.changed() => {}
+            // The tray's menu is about to open: fresh figures for it.
+            () = shared.menu_opening.notified(), if tray => for_menu = true,
             // A new server process: measure it now.
             () = server_changes(&mut summary, pid) => {}
         }

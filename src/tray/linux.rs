@@ -1,20 +1,31 @@
-//! Linux: a StatusNotifierItem through tray-icon's ksni backend, owned by one
-//! thread that applies each new view. Menu and click handlers forward to the
-//! daemon's event channel; nothing polls.
+//! Linux: a StatusNotifierItem (with its dbusmenu) served by ksni as tasks on
+//! the daemon's tokio runtime — no thread of its own, nothing polls.
+//!
+//! `NexusTray` is what ksni asks for the item's properties and menu; it holds
+//! the view being shown. ksni compares every property and menu entry after
+//! each update and signals only what changed (`NewIcon`, `NewToolTip`,
+//! `ItemsPropertiesUpdated`, and `LayoutUpdated` only when entries come or
+//! go), so applying a new view costs the panel exactly the parts that differ.
+//! Menu choices and clicks go to the daemon's event channel; the host's
+//! `AboutToShow` (the menu is about to open) wakes the resource sampler.
 
 use super::{TrayUpdate, icons};
 use crate::config::IconStyle;
 use crate::core::Event;
 use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, ScreenPoint};
-use crate::core::tray_view::{MenuAction, MenuItem, TrayView};
-use std::sync::mpsc as std_mpsc;
-use tokio::sync::mpsc;
-use tray_icon::menu::{IsMenuItem, Menu, MenuEvent, PredefinedMenuItem, Submenu};
-use tray_icon::{Icon, MouseButton, TrayIcon, TrayIconBuilder, TrayIconEvent};
+use crate::core::tray_view::{IconState, MenuItem, TrayView};
+use ksni::TrayMethods;
+use ksni::menu::{CheckmarkItem, StandardItem, SubMenu};
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc};
 
 const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 
-/// Checks that a session bus exists and a tray host (the watcher) is on it.
+/// The item's id on the bus (also the stem of its well-known name).
+const ID: &str = "opencode-nexus";
+
+/// Checks that a session bus exists and a tray host (the watcher) is on it,
+/// so the daemon can say plainly why it has no tray.
 async fn host_available() -> Result<(), String> {
     let connection = zbus::Connection::session()
         .await
@@ -25,213 +36,265 @@ async fn host_available() -> Result<(), String> {
     let name = zbus::names::BusName::try_from(WATCHER).map_err(|e| e.to_string())?;
     match bus.name_has_owner(name).await {
         Ok(true) => Ok(()),
-        Ok(false) => {
-            Err("no StatusNotifierItem host on the session bus (no panel with a tray area?)".into())
-        }
+        Ok(false) => Err(NO_HOST.into()),
         Err(e) => Err(format!("cannot ask the session bus for a tray host ({e})")),
     }
 }
 
-pub(super) fn start(
+const NO_HOST: &str = "no StatusNotifierItem host on the session bus (no panel with a tray area?)";
+
+/// Puts the item on the bus showing `view`; returns the channel that takes
+/// new views and the task that applies them (it ends, removing the item,
+/// when the channel closes).
+pub(super) async fn start(
     view: TrayView,
     style: IconStyle,
     events: mpsc::Sender<Event>,
-) -> Result<(std_mpsc::Sender<TrayUpdate>, std::thread::JoinHandle<()>), String> {
-    // zbus runs on the daemon's tokio runtime (its `tokio` feature): the
-    // tray thread enters it, so the StatusNotifierItem's D-Bus connection is
-    // served by a task that sleeps until the bus speaks, not by a thread of
-    // its own polling for work.
-    let runtime = tokio::runtime::Handle::try_current()
-        .map_err(|_| "the tray needs the daemon's async runtime".to_string())?;
-    let menu_events = events.clone();
-    MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
-        match MenuAction::from_id(event.id().as_ref()) {
-            Some(action) => {
-                let _ = menu_events.try_send(Event::Menu(action));
+    menu_opening: Arc<Notify>,
+) -> Result<
+    (
+        mpsc::UnboundedSender<TrayUpdate>,
+        tokio::task::JoinHandle<()>,
+    ),
+    String,
+> {
+    host_available().await?;
+    let pixmap = pixmap(view.icon, style)?;
+    let tray = NexusTray {
+        view,
+        style,
+        pixmap,
+        events,
+        menu_opening,
+    };
+    let handle = tray.spawn().await.map_err(|e| match e {
+        ksni::Error::Dbus(e) => format!("cannot put the tray icon on the session bus ({e})"),
+        ksni::Error::Watcher(e) => format!("the tray host refused the icon ({e})"),
+        ksni::Error::WontShow => NO_HOST.into(),
+        other => format!("cannot create the tray icon: {other}"),
+    })?;
+    let (updates, mut received) = mpsc::unbounded_channel::<TrayUpdate>();
+    let applier = tokio::spawn(async move {
+        while let Some(first) = received.recv().await {
+            // Only the newest view and style of a burst matter.
+            let (mut view, mut style) = (None, None);
+            let mut next = Some(first);
+            while let Some(update) = next {
+                match update {
+                    TrayUpdate::View(v) => view = Some(v),
+                    TrayUpdate::Style(s) => style = Some(s),
+                }
+                next = received.try_recv().ok();
             }
-            None => tracing::debug!("menu entry {:?} has no action", event.id()),
-        }
-    }));
-    TrayIconEvent::set_event_handler(Some(move |event: TrayIconEvent| {
-        if let TrayIconEvent::Click {
-            button: MouseButton::Left,
-            position,
-            ..
-        } = event
-        {
-            // Open the quick-chat popover beside the icon.
-            let request = OpenRequest {
-                session: None,
-                anchor: Some(ScreenPoint {
-                    x: position.x.round() as i32,
-                    y: position.y.round() as i32,
-                }),
-                ..OpenRequest::default()
-            };
-            let _ = events.try_send(Event::Popover(PopoverEvent::Open(request)));
-        }
-    }));
-
-    let (updates, receiver) = std_mpsc::channel::<TrayUpdate>();
-    let (ready_tx, ready_rx) = std_mpsc::channel();
-    let thread = std::thread::Builder::new()
-        .name("tray".into())
-        .spawn(move || {
-            if let Err(e) = runtime.block_on(host_available()) {
-                let _ = ready_tx.send(Err(e));
+            let applied = handle
+                .update(move |tray| {
+                    if let Some(style) = style {
+                        tray.set_style(style);
+                    }
+                    if let Some(view) = view {
+                        tray.show(view);
+                    }
+                })
+                .await;
+            if applied.is_none() {
+                tracing::warn!("the tray icon's D-Bus service ended; the tray stays as it was");
                 return;
             }
-            let _runtime = runtime.enter();
-            let mut shown = match build(&view, style) {
-                Ok(tray) => {
-                    let _ = ready_tx.send(Ok(()));
-                    Shown { tray, view, style }
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            while let Ok(first) = receiver.recv() {
-                // Only the newest view and style of a burst matter.
-                let (mut view, mut style) = (None, None);
-                for update in std::iter::once(first).chain(receiver.try_iter()) {
-                    match update {
-                        TrayUpdate::View(v) => view = Some(v),
-                        TrayUpdate::Style(s) => style = Some(s),
-                    }
-                }
-                if let Some(style) = style {
-                    shown.set_style(style);
-                }
-                if let Some(view) = view {
-                    shown.apply(view);
-                }
-            }
-        })
-        .map_err(|e| format!("cannot start the tray thread: {e}"))?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => Ok((updates, thread)),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err("the tray thread ended at start".into()),
-    }
+        }
+        // The daemon is going: take the item off the bus.
+        handle.shutdown().await;
+    });
+    Ok((updates, applier))
 }
 
-struct Shown {
-    tray: TrayIcon,
+/// What ksni serves: the view on show and where its choices go.
+struct NexusTray {
     view: TrayView,
     style: IconStyle,
+    /// The icon drawn for `view.icon` in `style`, kept so property reads do
+    /// not decode it again.
+    pixmap: Vec<ksni::Icon>,
+    events: mpsc::Sender<Event>,
+    menu_opening: Arc<Notify>,
 }
 
-impl Shown {
+impl NexusTray {
     fn set_style(&mut self, style: IconStyle) {
         if style == self.style {
             return;
         }
-        self.style = style;
-        match icon(&self.view, style) {
-            Ok(icon) => {
-                if let Err(e) = self.tray.set_icon(Some(icon)) {
-                    tracing::warn!("tray icon: {e}");
-                }
+        match pixmap(self.view.icon, style) {
+            Ok(pixmap) => {
+                self.style = style;
+                self.pixmap = pixmap;
             }
             Err(e) => tracing::warn!("tray icon: {e}"),
         }
     }
 
-    /// Applies what changed, each part only when it changed: every call below
-    /// is a D-Bus signal the panel acts on.
-    fn apply(&mut self, view: TrayView) {
+    /// Takes the new view; ksni then signals the parts that differ.
+    fn show(&mut self, view: TrayView) {
         if view.icon != self.view.icon {
-            match icon(&view, self.style) {
-                Ok(icon) => {
-                    if let Err(e) = self.tray.set_icon(Some(icon)) {
-                        tracing::warn!("tray icon: {e}");
-                    }
-                }
+            match pixmap(view.icon, self.style) {
+                Ok(pixmap) => self.pixmap = pixmap,
                 Err(e) => tracing::warn!("tray icon: {e}"),
             }
         }
-        if view.tooltip != self.view.tooltip {
-            let _ = self.tray.set_tooltip(Some(&view.tooltip));
-        }
-        if view.title != self.view.title {
-            self.tray.set_title(Some(&view.title));
-        }
-        if view.menu != self.view.menu {
-            self.tray.set_menu(Some(Box::new(menu(&view.menu))));
-        }
         self.view = view;
     }
-}
 
-fn build(view: &TrayView, style: IconStyle) -> Result<TrayIcon, String> {
-    TrayIconBuilder::new()
-        .with_id("opencode-nexus")
-        .with_title(&view.title)
-        .with_tooltip(&view.tooltip)
-        .with_icon(icon(view, style)?)
-        .with_menu(Box::new(menu(&view.menu)))
-        .build()
-        .map_err(|e| format!("cannot create the tray icon: {e}"))
-}
-
-fn icon(view: &TrayView, style: IconStyle) -> Result<Icon, String> {
-    let (rgba, width, height) = icons::rgba(view.icon, style)?;
-    Icon::from_rgba(rgba, width, height).map_err(|e| e.to_string())
-}
-
-fn menu(items: &[MenuItem]) -> Menu {
-    let menu = Menu::new();
-    for item in items {
-        let entry = entry(item);
-        if let Err(e) = menu.append(entry.as_ref()) {
-            tracing::warn!("tray menu: {e}");
+    fn send(&self, event: Event) {
+        if self.events.try_send(event).is_err() {
+            tracing::warn!("the daemon is busy or gone; a tray click was dropped");
         }
     }
-    menu
 }
 
-fn entry(item: &MenuItem) -> Box<dyn IsMenuItem> {
+impl ksni::Tray for NexusTray {
+    fn id(&self) -> String {
+        ID.into()
+    }
+
+    fn title(&self) -> String {
+        self.view.title.clone()
+    }
+
+    fn icon_pixmap(&self) -> Vec<ksni::Icon> {
+        self.pixmap.clone()
+    }
+
+    fn tool_tip(&self) -> ksni::ToolTip {
+        ksni::ToolTip {
+            title: self.view.title.clone(),
+            description: self.view.tooltip.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// A left click: the quick-chat popover beside the icon.
+    fn activate(&mut self, x: i32, y: i32) {
+        let request = OpenRequest {
+            session: None,
+            anchor: Some(ScreenPoint { x, y }),
+            ..OpenRequest::default()
+        };
+        self.send(Event::Popover(PopoverEvent::Open(request)));
+    }
+
+    fn menu(&self) -> Vec<ksni::MenuItem<Self>> {
+        self.view.menu.iter().map(entry).collect()
+    }
+
+    /// The host is about to open the menu: fresh resource figures for it.
+    fn menu_about_to_show(&mut self) {
+        self.menu_opening.notify_one();
+    }
+
+    fn watcher_online(&self) {
+        tracing::info!("the tray host is back; the icon is shown again");
+    }
+
+    /// Keeps serving: a restarted panel registers the item again.
+    fn watcher_offline(&self, reason: ksni::OfflineReason) -> bool {
+        tracing::warn!("the tray host went away ({reason:?}); waiting for it to return");
+        true
+    }
+}
+
+fn entry(item: &MenuItem) -> ksni::MenuItem<NexusTray> {
     match item {
-        MenuItem::Label(text) => Box::new(tray_icon::menu::MenuItem::new(label(text), false, None)),
+        MenuItem::Label(text) => StandardItem {
+            label: label(text),
+            enabled: false,
+            ..Default::default()
+        }
+        .into(),
         MenuItem::Action {
             action,
             text,
             enabled,
-        } => Box::new(tray_icon::menu::MenuItem::with_id(
-            action.id(),
-            label(text),
-            *enabled,
-            None,
-        )),
+        } => {
+            let action = action.clone();
+            StandardItem {
+                label: label(text),
+                enabled: *enabled,
+                activate: Box::new(move |tray: &mut NexusTray| {
+                    tray.send(Event::Menu(action.clone()))
+                }),
+                ..Default::default()
+            }
+            .into()
+        }
         MenuItem::Check {
             action,
             text,
             checked,
-        } => Box::new(tray_icon::menu::CheckMenuItem::with_id(
-            action.id(),
-            label(text),
-            true,
-            *checked,
-            None,
-        )),
-        MenuItem::Submenu { text, items } => {
-            let entries: Vec<Box<dyn IsMenuItem>> = items.iter().map(entry).collect();
-            let refs: Vec<&dyn IsMenuItem> = entries.iter().map(|e| e.as_ref()).collect();
-            match Submenu::with_items(label(text), true, &refs) {
-                Ok(submenu) => Box::new(submenu),
-                Err(e) => {
-                    tracing::warn!("tray submenu: {e}");
-                    Box::new(tray_icon::menu::MenuItem::new(label(text), false, None))
-                }
+        } => {
+            let action = action.clone();
+            CheckmarkItem {
+                label: label(text),
+                checked: *checked,
+                activate: Box::new(move |tray: &mut NexusTray| {
+                    tray.send(Event::Menu(action.clone()))
+                }),
+                ..Default::default()
             }
+            .into()
         }
-        MenuItem::Separator => Box::new(PredefinedMenuItem::separator()),
+        MenuItem::Submenu { text, items } => SubMenu {
+            label: label(text),
+            submenu: items.iter().map(entry).collect(),
+            ..Default::default()
+        }
+        .into(),
+        MenuItem::Separator => ksni::MenuItem::Separator,
     }
 }
 
-/// Menu text is literal: `&` would otherwise mark a mnemonic.
+/// Menu text is literal: in dbusmenu labels `_` marks an access key and
+/// `__` is one underscore.
 fn label(text: &str) -> String {
-    text.replace('&', "&&")
+    text.replace('_', "__")
+}
+
+/// The icon as the StatusNotifierItem wants it: ARGB32 in network byte order.
+fn pixmap(icon: IconState, style: IconStyle) -> Result<Vec<ksni::Icon>, String> {
+    let (mut data, width, height) = icons::rgba(icon, style)?;
+    for pixel in data.chunks_exact_mut(4) {
+        pixel.rotate_right(1);
+    }
+    Ok(vec![ksni::Icon {
+        width: i32::try_from(width).map_err(|e| e.to_string())?,
+        height: i32::try_from(height).map_err(|e| e.to_string())?,
+        data,
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_show_underscores_literally() {
+        assert_eq!(label("fix_the_bug"), "fix__the__bug");
+        assert_eq!(label("Copy & paste"), "Copy & paste");
+    }
+
+    #[test]
+    fn pixmaps_are_argb_in_network_order() {
+        let (rgba, width, height) = icons::rgba(IconState::Idle, IconStyle::Color).unwrap();
+        let argb = pixmap(IconState::Idle, IconStyle::Color).unwrap();
+        assert_eq!(
+            (argb[0].width, argb[0].height),
+            (width as i32, height as i32)
+        );
+        let opaque = rgba.chunks_exact(4).position(|p| p[3] != 0).unwrap();
+        let (r, g, b, a) = (
+            rgba[opaque * 4],
+            rgba[opaque * 4 + 1],
+            rgba[opaque * 4 + 2],
+            rgba[opaque * 4 + 3],
+        );
+        assert_eq!(&argb[0].data[opaque * 4..opaque * 4 + 4], &[a, r, g, b]);
+    }
 }

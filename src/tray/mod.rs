@@ -5,8 +5,8 @@
 //! not touch the menu; a new menu of the same shape reaches the panel as
 //! `ItemsPropertiesUpdated`, since ksni diffs it, and only a new shape as
 //! `LayoutUpdated`).
-//! On Linux the tray is a D-Bus StatusNotifierItem served from its own thread,
-//! so the resident process loads no GUI toolkit. Other platforms need their
+//! On Linux the tray is a D-Bus StatusNotifierItem served by tasks on the
+//! daemon's runtime, so the resident process loads no GUI toolkit. Other platforms need their
 //! main-thread event loop for a tray and have none yet.
 
 // Other platforms have no tray yet (see `Tray::start`); the icons wait for it.
@@ -18,7 +18,8 @@ mod linux;
 use crate::config::IconStyle;
 use crate::core::Event;
 use crate::core::tray_view::TrayView;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc};
 
 /// Whether the daemon has a tray, and if not, why (shown in `status`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,30 +47,33 @@ enum TrayUpdate {
     Style(IconStyle),
 }
 
-/// A running tray. Dropping it removes the icon.
+/// A running tray. Dropping it (or `close`) takes the icon off the panel.
 pub struct Tray {
-    updates: Option<std::sync::mpsc::Sender<TrayUpdate>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    updates: Option<mpsc::UnboundedSender<TrayUpdate>>,
+    applier: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Tray {
-    /// Starts the tray showing `view`; menu choices arrive on `events`.
-    pub fn start(
+    /// Starts the tray showing `view`; menu choices and clicks arrive on
+    /// `events`; `menu_opening` is notified when the panel is about to open
+    /// the menu (fresh figures for it). Runs on the caller's tokio runtime.
+    pub async fn start(
         view: TrayView,
         style: IconStyle,
         events: mpsc::Sender<Event>,
+        menu_opening: Arc<Notify>,
     ) -> Result<Tray, String> {
         #[cfg(target_os = "linux")]
         {
-            let (updates, thread) = linux::start(view, style, events)?;
+            let (updates, applier) = linux::start(view, style, events, menu_opening).await?;
             Ok(Tray {
                 updates: Some(updates),
-                thread: Some(thread),
+                applier: Some(applier),
             })
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let _ = (view, style, events);
+            let _ = (view, style, events, menu_opening);
             Err("the tray is not available on this platform yet".into())
         }
     }
@@ -87,14 +91,19 @@ impl Tray {
             let _ = updates.send(TrayUpdate::Style(style));
         }
     }
+
+    /// Takes the icon off the panel and waits until it is gone.
+    pub async fn close(mut self) {
+        self.updates = None;
+        if let Some(applier) = self.applier.take() {
+            let _ = applier.await;
+        }
+    }
 }
 
 impl Drop for Tray {
     fn drop(&mut self) {
-        // Closing the channel ends the tray thread, which drops the icon.
+        // Closing the channel ends the applier task, which removes the icon.
         self.updates = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }

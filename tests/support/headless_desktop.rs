@@ -435,6 +435,15 @@ impl HeadlessDesktop {
         .unwrap_or_else(|error| panic!("click menu entry {id} of {item}: {error}"));
     }
 
+    /// Tells the item its menu is about to open, as a panel does before
+    /// showing it (`com.canonical.dbusmenu.AboutToShow 0`).
+    pub fn menu_about_to_show(&self, item: &str) {
+        let (dest, _) = split_item(item);
+        let menu = self.menu_path(item);
+        self.gdbus_call(dest, &menu, &format!("{MENU_IFACE}.AboutToShow"), &["0"])
+            .unwrap_or_else(|error| panic!("AboutToShow on {item}: {error}"));
+    }
+
     /// A primary click on the icon at screen position (x, y)
     /// (`org.kde.StatusNotifierItem.Activate`).
     pub fn activate(&self, item: &str, x: i32, y: i32) {
