@@ -25,22 +25,19 @@ fn main() -> ExitCode {
         Command::ServerKeeper { command } => opencode_nexus::supervisor::keeper::run(command),
         command => {
             opencode_nexus::platform::end_quietly_on_closed_stdout();
-            runtime(false).block_on(cli::run_client(&paths, command))
+            runtime().block_on(cli::run_client(&paths, command))
         }
     };
     ExitCode::from(code)
 }
 
-fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
-    let mut builder = if multi_thread {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        // The daemon is mostly idle; two workers are plenty and keep memory low.
-        b.worker_threads(1);
-        b
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-    };
-    builder
+/// The CLI's runtime, and the daemon's: one thread runs every task. The
+/// daemon is idle nearly all the time and its work is small steps (an event,
+/// a reply, a view); one thread means an idle heartbeat wakes one thread, not
+/// a worker that then wakes the daemon loop on another. Blocking work (file
+/// reads, process measurement) goes to tokio's blocking pool.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("cannot start the async runtime")
@@ -66,7 +63,7 @@ fn run_daemon(paths: Paths, no_tray: bool) -> u8 {
         path_var: std::env::var_os("PATH"),
         tray: !no_tray,
     };
-    match runtime(true).block_on(daemon::run(setup)) {
+    match runtime().block_on(daemon::run(setup)) {
         Ok(()) => exit_code::OK,
         Err(e @ InstanceError::AlreadyRunning { .. }) => {
             eprintln!("{e}");
