@@ -5,6 +5,10 @@
 //! stays inert. The real server with the mock model (it echoes the prompt),
 //! under the headless desktop, driven through WebKitWebDriver.
 
+// Drives Nexus as a Linux process (XDG dirs, the Unix socket, D-Bus, the
+// Linux desktop): Linux only for now (README, Platforms).
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use serde_json::json;
