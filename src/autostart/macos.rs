@@ -2,30 +2,22 @@
 //! (its text: `platform::rules::launch_agent_plist`), loaded by launchd at
 //! the next login. Built and linted here; not yet run on a real Mac.
 
-use super::AutostartState;
+use super::{AutostartState, remove_entry, write_entry};
 use crate::paths::Paths;
 use crate::platform::rules::{launch_agent_plist, launch_agent_program};
-use crate::safe_write::{Readers, write_atomically};
 use std::path::{Path, PathBuf};
 
 /// Writes the LaunchAgent so that `program daemon` starts at login.
 pub fn enable(paths: &Paths, program: &Path) -> Result<PathBuf, String> {
     let agent = paths.launch_agent();
     let text = launch_agent_plist(program, &["daemon"]);
-    // In one step, so launchd never reads half a file.
-    write_atomically(&agent, text.as_bytes(), Readers::Default)
-        .map_err(|e| format!("cannot write {}: {e}", agent.display()))?;
+    write_entry(&agent, &text)?;
     Ok(agent)
 }
 
 /// Removes the LaunchAgent; `Ok(false)` when there was none.
 pub fn disable(paths: &Paths) -> Result<bool, String> {
-    let agent = paths.launch_agent();
-    match std::fs::remove_file(&agent) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(format!("cannot remove {}: {e}", agent.display())),
-    }
+    remove_entry(&paths.launch_agent())
 }
 
 /// What the LaunchAgent on disk really starts.

@@ -19,7 +19,7 @@ mod windows;
 #[cfg(windows)]
 pub use windows::{disable, enable, status};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Whether Nexus starts at login, checked against what is really on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,4 +67,22 @@ pub fn set(paths: &crate::paths::Paths, enabled: bool) -> Result<bool, String> {
 /// Whether a working start-at-login entry exists.
 pub fn is_enabled(paths: &crate::paths::Paths) -> bool {
     matches!(status(paths), AutostartState::Enabled { .. })
+}
+
+/// Writes a start-at-login file (XDG entry, LaunchAgent) in one step, so the
+/// desktop or launchd never reads half of it. Used by the Unix platforms.
+#[cfg_attr(windows, allow(dead_code))]
+fn write_entry(entry: &Path, text: &str) -> Result<(), String> {
+    crate::safe_write::write_atomically(entry, text.as_bytes(), crate::safe_write::Readers::Default)
+        .map_err(|e| format!("cannot write {}: {e}", entry.display()))
+}
+
+/// Removes a start-at-login file; `Ok(false)` when there was none.
+#[cfg_attr(windows, allow(dead_code))]
+fn remove_entry(entry: &Path) -> Result<bool, String> {
+    match std::fs::remove_file(entry) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(format!("cannot remove {}: {e}", entry.display())),
+    }
 }

@@ -1,8 +1,7 @@
 //! Linux: `$XDG_CONFIG_HOME/autostart/opencode-nexus.desktop`.
 
-use super::AutostartState;
+use super::{AutostartState, remove_entry, write_entry};
 use crate::paths::Paths;
-use crate::safe_write::{Readers, write_atomically};
 use std::path::{Path, PathBuf};
 
 /// Writes the entry so that `program daemon` starts at login.
@@ -29,20 +28,13 @@ pub fn enable(paths: &Paths, program: &Path) -> Result<PathBuf, String> {
          NoDisplay=true\n\
          X-GNOME-Autostart-enabled=true\n"
     );
-    // In one step, so a desktop never reads half an entry.
-    write_atomically(&entry, text.as_bytes(), Readers::Default)
-        .map_err(|e| format!("cannot write {}: {e}", entry.display()))?;
+    write_entry(&entry, &text)?;
     Ok(entry)
 }
 
 /// Removes the entry; `Ok(false)` when there was none.
 pub fn disable(paths: &Paths) -> Result<bool, String> {
-    let entry = paths.autostart_entry();
-    match std::fs::remove_file(&entry) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(format!("cannot remove {}: {e}", entry.display())),
-    }
+    remove_entry(&paths.autostart_entry())
 }
 
 /// What the entry on disk really does.
