@@ -13,31 +13,12 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
-use support::nexus::{Nexus, gui_libraries_mapped, managed_config, process_alive, stderr};
+use support::nexus::{Nexus, gui_libraries_mapped, process_alive, stderr};
 use support::opencode_server::TestHome;
-use support::popover::{artifacts, axe_violations, env_pairs, open, popover_env};
+use support::popover::{artifacts, axe_violations, open, start_with_popover};
 use support::webdriver::{self, ENTER, ESCAPE, WebDriver};
 
 const WAIT: Duration = Duration::from_secs(30);
-const SERVER_START: Duration = Duration::from_secs(90);
-
-/// Nexus on the desktop, its popover open to automation on `inspector`.
-async fn start_nexus(
-    desktop: &HeadlessDesktop,
-    home: &TestHome,
-    popover_config: &str,
-    inspector: u16,
-) -> Nexus {
-    let env = popover_env(desktop, inspector);
-    let extra = env_pairs(&env);
-    let config = format!(
-        "{}\n[popover]\n{popover_config}\n",
-        managed_config(&home.project_dir())
-    );
-    let nexus = Nexus::start_with_env(home, &config, &extra).await;
-    nexus.wait_for_state("running", SERVER_START).await;
-    nexus
-}
 
 /// The popover processes among the daemon's children.
 fn popover_pids(nexus: &Nexus) -> Vec<u32> {
@@ -65,7 +46,7 @@ async fn quick_chat_streams_renders_safely_answers_permissions_and_switches_sess
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());
     let inspector = webdriver::free_port();
-    let nexus = start_nexus(&desktop, &home, "hide_on_blur = false", inspector).await;
+    let nexus = start_with_popover(&desktop, &home, "hide_on_blur = false", inspector).await;
 
     // `open` starts the popover process and returns once it has painted.
     open(&nexus, &[]).await;
@@ -218,7 +199,7 @@ async fn the_popover_exits_after_keep_alive_survives_a_crash_and_keeps_drafts() 
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());
     let inspector = webdriver::free_port();
-    let nexus = start_nexus(
+    let nexus = start_with_popover(
         &desktop,
         &home,
         "keep_alive = 2\nhide_on_blur = false",
@@ -316,7 +297,7 @@ async fn webkit_enforces_the_pages_csp_and_an_overlong_draft_is_said_not_dropped
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());
     let inspector = webdriver::free_port();
-    let nexus = start_nexus(&desktop, &home, "hide_on_blur = false", inspector).await;
+    let nexus = start_with_popover(&desktop, &home, "hide_on_blur = false", inspector).await;
     open(&nexus, &[]).await;
     let driver = WebDriver::attach(inspector, &home.root().join("webdriver-csp.log")).await;
     driver.wait_for("#composer", WAIT).await;

@@ -15,13 +15,11 @@ use serde_json::json;
 use std::time::Duration;
 use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
-use support::nexus::{Nexus, managed_config};
 use support::opencode_server::TestHome;
-use support::popover::{artifacts, axe_violations, env_pairs, open, popover_env};
+use support::popover::{artifacts, axe_violations, open, start_with_popover};
 use support::webdriver::{self, ENTER};
 
 const WAIT: Duration = Duration::from_secs(60);
-const SERVER_START: Duration = Duration::from_secs(90);
 
 /// What the user types; the mock answers `echo: ` and the same text.
 const REPLY: &str = "Plan:
@@ -87,13 +85,7 @@ async fn a_markdown_reply_renders_its_structure_and_markup_in_it_stays_inert() {
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());
     let inspector = webdriver::free_port();
-    let env = popover_env(&desktop, inspector);
-    let config = format!(
-        "{}\n[popover]\nhide_on_blur = false\n",
-        managed_config(&home.project_dir())
-    );
-    let nexus = Nexus::start_with_env(&home, &config, &env_pairs(&env)).await;
-    nexus.wait_for_state("running", SERVER_START).await;
+    let nexus = start_with_popover(&desktop, &home, "hide_on_blur = false", inspector).await;
     open(&nexus, &[]).await;
     let driver = webdriver::WebDriver::attach(inspector, &home.root().join("webdriver.log")).await;
 

@@ -13,13 +13,12 @@ use serde_json::json;
 use std::time::Duration;
 use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
-use support::nexus::{Nexus, finished, managed_config};
+use support::nexus::finished;
 use support::opencode_server::TestHome;
-use support::popover::{env_pairs, open, popover_env};
+use support::popover::{open, start_with_popover};
 use support::webdriver::{self, WebDriver};
 
 const WAIT: Duration = Duration::from_secs(60);
-const SERVER_START: Duration = Duration::from_secs(90);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_permission_card_shows_the_whole_command_escaped_and_what_always_allows() {
@@ -27,13 +26,7 @@ async fn the_permission_card_shows_the_whole_command_escaped_and_what_always_all
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());
     let inspector = webdriver::free_port();
-    let env = popover_env(&desktop, inspector);
-    let config = format!(
-        "{}\n[popover]\nhide_on_blur = false\n",
-        managed_config(&home.project_dir())
-    );
-    let nexus = Nexus::start_with_env(&home, &config, &env_pairs(&env)).await;
-    nexus.wait_for_state("running", SERVER_START).await;
+    let nexus = start_with_popover(&desktop, &home, "hide_on_blur = false", inspector).await;
 
     // The request comes from the CLI; the card shows on its session.
     let ask = nexus.spawn(&[

@@ -16,7 +16,9 @@ use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
 use support::nexus::{Nexus, nexus_env, stdout};
 use support::opencode_server::{TestHome, opencode_version};
-use support::popover::{artifacts, axe_violations, env_pairs, open, popover_env};
+use support::popover::{
+    artifacts, axe_violations, env_pairs, open, popover_env, start_with_popover,
+};
 use support::webdriver::{self, WebDriver};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -307,14 +309,7 @@ async fn the_program_and_password_settings_change_only_after_a_native_confirmati
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());
     let inspector = webdriver::free_port();
-    let env = popover_env(&desktop, inspector);
-    let extra = env_pairs(&env);
-    let config = format!(
-        "{}\n[popover]\nhide_on_blur = false\n",
-        support::nexus::managed_config(&home.project_dir())
-    );
-    let nexus = Nexus::start_with_env(&home, &config, &extra).await;
-    nexus.wait_for_state("running", SERVER_START).await;
+    let nexus = start_with_popover(&desktop, &home, "hide_on_blur = false", inspector).await;
     let config_file = nexus.config_dir.join("config.toml");
     let before = std::fs::read_to_string(&config_file).unwrap();
 

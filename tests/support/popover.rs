@@ -2,7 +2,8 @@
 //! (WebKit automation on), `opencode-nexus open`, and an axe-core check.
 
 use super::headless_desktop::HeadlessDesktop;
-use super::nexus::{Nexus, stderr};
+use super::nexus::{Nexus, managed_config, stderr};
+use super::opencode_server::TestHome;
 use super::webdriver::{self, WebDriver};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,28 @@ pub fn popover_env(desktop: &HeadlessDesktop, inspector: u16) -> Vec<(&'static s
 /// An environment list as the `(name, value)` pairs the Nexus harness takes.
 pub fn env_pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// How long the managed server may take to come up under the desktop tests.
+const SERVER_START: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// Nexus managing a server in `home`, with `popover_config` as its
+/// `[popover]` table and the popover's automation on `inspector`; returns
+/// once the server is running.
+pub async fn start_with_popover(
+    desktop: &HeadlessDesktop,
+    home: &TestHome,
+    popover_config: &str,
+    inspector: u16,
+) -> Nexus {
+    let env = popover_env(desktop, inspector);
+    let config = format!(
+        "{}\n[popover]\n{popover_config}\n",
+        managed_config(&home.project_dir())
+    );
+    let nexus = Nexus::start_with_env(home, &config, &env_pairs(&env)).await;
+    nexus.wait_for_state("running", SERVER_START).await;
+    nexus
 }
 
 /// `opencode-nexus open …` (returns once the window has painted).
