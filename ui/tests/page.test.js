@@ -9,6 +9,16 @@ const { loadWholePage, settle } = require('./support.js');
 
 const HOME = '/home/u/app';
 
+/** What the page asks for when it (re)loads the project /home/u/app. */
+const LOAD_CALLS = [
+  'call {"name":"sessions","directory":"/home/u/app"}',
+  'call {"name":"session_status","directory":"/home/u/app"}',
+  'call {"name":"permissions","directory":"/home/u/app"}',
+  'call {"name":"questions","directory":"/home/u/app"}',
+  'call {"name":"providers"}',
+  'call {"name":"agents"}',
+];
+
 const INIT = {
   type: 'init',
   directories: [HOME, '/srv/app', '/home/u/site', HOME],
@@ -47,15 +57,7 @@ test('the page says ready, and on init loads the default project and restores it
   const page = open(t);
   assert.deepStrictEqual(page.sent, [{ type: 'ready' }]);
   page.deliver(INIT);
-  assert.deepStrictEqual(described(page, 1), [
-    '{"type":"focus_session","session":null}',
-    'call {"name":"sessions","directory":"/home/u/app"}',
-    'call {"name":"session_status","directory":"/home/u/app"}',
-    'call {"name":"permissions","directory":"/home/u/app"}',
-    'call {"name":"questions","directory":"/home/u/app"}',
-    'call {"name":"providers"}',
-    'call {"name":"agents"}',
-  ]);
+  assert.deepStrictEqual(described(page, 1), ['{"type":"focus_session","session":null}', ...LOAD_CALLS]);
   // Every call has its own id.
   const ids = page.calls().map((m) => m.id);
   assert.strictEqual(new Set(ids).size, ids.length);
@@ -202,12 +204,7 @@ test('losing the server shows the banner; once it is back, what is on screen is 
   const from = page.sent.length;
   page.deliver({ type: 'connection', state: 'connected', message: '' });
   assert.deepStrictEqual(described(page, from), [
-    'call {"name":"sessions","directory":"/home/u/app"}',
-    'call {"name":"session_status","directory":"/home/u/app"}',
-    'call {"name":"permissions","directory":"/home/u/app"}',
-    'call {"name":"questions","directory":"/home/u/app"}',
-    'call {"name":"providers"}',
-    'call {"name":"agents"}',
+    ...LOAD_CALLS,
     'call {"name":"messages","session":"ses_a","limit":30}',
   ]);
   await page.frames();
