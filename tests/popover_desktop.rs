@@ -15,7 +15,7 @@ use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
 use support::nexus::{Nexus, gui_libraries_mapped, process_alive, stderr};
 use support::opencode_server::TestHome;
-use support::popover::{artifacts, axe_violations, open, start_with_popover};
+use support::popover::{assert_accessible, open, start_with_popover};
 use support::webdriver::{self, ENTER, ESCAPE, WebDriver};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -175,14 +175,7 @@ async fn quick_chat_streams_renders_safely_answers_permissions_and_switches_sess
     assert!(!history.contains("echo: second topic"), "{history}");
 
     // The page with all of that in it passes an automated accessibility check.
-    let violations = axe_violations(&driver).await;
-    driver
-        .screenshot(&artifacts().join("popover-chat.png"))
-        .await;
-    assert!(
-        violations.is_empty(),
-        "accessibility violations: {violations:#?}"
-    );
+    assert_accessible(&driver, "chat page", Some("popover-chat.png")).await;
 
     driver.close().await;
     // The mock saw the prompts the page sent, with the model and agent chosen.

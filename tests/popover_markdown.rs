@@ -16,7 +16,7 @@ use std::time::Duration;
 use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
 use support::opencode_server::TestHome;
-use support::popover::{artifacts, axe_violations, open, start_with_popover};
+use support::popover::{assert_accessible, open, start_with_popover};
 use support::webdriver::{self, ENTER};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -187,13 +187,6 @@ async fn a_markdown_reply_renders_its_structure_and_markup_in_it_stays_inert() {
         json!(["https://opencode.ai/docs", "https://example.com/"])
     );
 
-    let violations = axe_violations(&driver).await;
-    driver
-        .screenshot(&artifacts().join("popover-markdown.png"))
-        .await;
-    assert!(
-        violations.is_empty(),
-        "accessibility violations: {violations:#?}"
-    );
+    assert_accessible(&driver, "Markdown reply", Some("popover-markdown.png")).await;
     driver.close().await;
 }

@@ -16,9 +16,7 @@ use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::MockModel;
 use support::nexus::{Nexus, nexus_env, stdout};
 use support::opencode_server::{TestHome, opencode_version};
-use support::popover::{
-    artifacts, axe_violations, env_pairs, open, popover_env, start_with_popover,
-};
+use support::popover::{assert_accessible, env_pairs, open, popover_env, start_with_popover};
 use support::webdriver::{self, WebDriver};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -204,11 +202,7 @@ async fn first_run_setup_writes_a_valid_config_and_settings_apply_it_live() {
         )
         .await;
     assert!(line.as_str().unwrap().contains("process"), "{line}");
-    let violations = axe_violations(&driver).await;
-    driver
-        .screenshot(&artifacts().join("popover-settings.png"))
-        .await;
-    assert!(violations.is_empty(), "settings page: {violations:#?}");
+    assert_accessible(&driver, "settings page", Some("popover-settings.png")).await;
 
     // Logs: the server log, followed live, with a filter.
     open(&nexus, &["--page", "logs"]).await;
@@ -242,8 +236,7 @@ async fn first_run_setup_writes_a_valid_config_and_settings_apply_it_live() {
     assert!(shown.as_array().unwrap().len() as u64 > before, "{shown}");
     let count = driver.text_of("#log-count").await;
     assert!(count.contains(" of "), "{count}");
-    let violations = axe_violations(&driver).await;
-    assert!(violations.is_empty(), "log page: {violations:#?}");
+    assert_accessible(&driver, "log page", None).await;
     driver.close().await;
 }
 

@@ -68,6 +68,20 @@ pub fn popover_log(nexus: &Nexus) -> String {
     std::fs::read_to_string(nexus.state_dir.join("popover.log")).unwrap_or_default()
 }
 
+/// Checks the page as it is now with axe-core and fails on any violation
+/// (`what` names the view in the message); saves a screenshot named
+/// `screenshot` under the test artifacts first, so a failure has a picture.
+pub async fn assert_accessible(driver: &WebDriver, what: &str, screenshot: Option<&str>) {
+    let violations = axe_violations(driver).await;
+    if let Some(name) = screenshot {
+        driver.screenshot(&artifacts().join(name)).await;
+    }
+    assert!(
+        violations.is_empty(),
+        "{what}: accessibility violations: {violations:#?}"
+    );
+}
+
 /// Runs axe-core (WCAG 2.0/2.1/2.2 A and AA rules) in the page; its violations.
 pub async fn axe_violations(driver: &WebDriver) -> Vec<Value> {
     let axe = std::fs::read_to_string(webdriver::axe_script())
