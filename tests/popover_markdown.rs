@@ -113,13 +113,16 @@ async fn a_markdown_reply_renders_its_structure_and_markup_in_it_stays_inert() {
         )
         .await;
     driver.send_keys(&composer, ENTER).await;
+    // A code block rendered while its fence had just opened is empty until
+    // its next render (a frame later): wait for every block's final text.
     let summary = driver
         .wait_until(
             "the reply rendered",
             &format!(
                 "const s = (function () {{ {SUMMARY} }})();\
                  return s && s.highlighted.length === 4 && s.pending === 0\
-                   && s.text.includes('window.__pwned=4') ? s : null;"
+                   && s.text.includes('fn main()') && s.text.includes('const answer: number = 42;')\
+                   && s.text.includes('def f():') && s.text.includes('window.__pwned=4') ? s : null;"
             ),
             WAIT,
         )
