@@ -172,7 +172,7 @@ CROSS_TARGETS=(aarch64-apple-darwin x86_64-pc-windows-gnu)
 # What that check needs from the system: Debian's clang compiles
 # objc2-exception-helper's header-free Objective-C for macOS
 # (CC_aarch64_apple_darwin=clang); MinGW-w64's gcc is the C compiler for the
-# Windows target (aws-lc-sys, rustls' crypto, is C).
+# Windows target (ring, rustls' crypto, is C and assembly).
 CROSS_PACKAGES=(clang gcc-mingw-w64-x86-64)
 
 # Installs the Rust standard library for every CROSS_TARGETS entry

@@ -42,7 +42,7 @@
 mod support;
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     ffi::OsString,
     fs,
     io::{Read, Write},
@@ -302,6 +302,14 @@ fn tray_footprint_side_by_side_with_syncthingtray() {
             file as f64 / MIB
         );
     }
+    println!(
+        "nexus resident by mapping (KiB): {}",
+        rss_by_mapping(nexus.pid())
+            .iter()
+            .map(|(name, kib)| format!("{name} {kib}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("nexus daemon.tray = {tray_status:?}");
     if !gui_libs[1].is_empty() {
         println!("GUI libraries mapped by Nexus: {:?}", gui_libs[1]);
@@ -980,6 +988,33 @@ fn rss_split(pid: u32) -> (u64, u64) {
             .map_or(0, |kib| kib * 1024)
     };
     (field("RssAnon:"), field("RssFile:") + field("RssShmem:"))
+}
+
+/// Resident KiB per mapped file (the executable, each shared library) and
+/// for anonymous memory together, largest first, from /proc/PID/smaps: where
+/// the resident set goes.
+fn rss_by_mapping(pid: u32) -> Vec<(String, u64)> {
+    let smaps = fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: range perms offset dev inode [path].
+            let path = fields.nth(4).unwrap_or_default();
+            current = match path.rsplit('/').next() {
+                Some(file) if path.starts_with('/') => file.to_owned(),
+                _ => "[anonymous, heap, stacks]".to_owned(),
+            };
+        } else if first == "Rss:" {
+            let kib: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            *by_name.entry(current.clone()).or_default() += kib;
+        }
+    }
+    let mut sorted: Vec<(String, u64)> = by_name.into_iter().filter(|(_, kib)| *kib > 0).collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1));
+    sorted
 }
 
 /// Whether `pid` holds an established TCP connection to 127.0.0.1:`port`

@@ -88,6 +88,21 @@ pub struct Health {
     pub version: String,
 }
 
+/// Makes ring the process's TLS provider for https server URLs (Cargo.toml
+/// says why ring); once per process, before the first client is built.
+#[cfg(not(target_os = "macos"))]
+fn install_tls_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // An error means a provider is installed already, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// macOS uses the system's TLS (native-tls), which needs no provider.
+#[cfg(target_os = "macos")]
+fn install_tls_provider() {}
+
 /// A handle on one server; cheap to clone.
 #[derive(Clone)]
 pub struct ServerClient {
@@ -106,6 +121,7 @@ impl fmt::Debug for ServerClient {
 
 impl ServerClient {
     pub fn new(base_url: &str, credentials: &Credentials) -> Self {
+        install_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             // Loopback traffic must never go through a proxy from the environment.
