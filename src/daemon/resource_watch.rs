@@ -1,8 +1,8 @@
 //! Measuring the managed server's process tree while someone can see the
 //! figures: every 2 s while the popover is on screen; for the tray, when the
 //! panel is about to open its menu (the StatusNotifierItem host's
-//! `AboutToShow`) and otherwise once a minute for the tooltip; never without
-//! a tray or a popover; and on demand for `opencode-nexus metrics`.
+//! `AboutToShow`) and otherwise every five minutes for the tooltip; never
+//! without a tray or a popover; and on demand for `opencode-nexus metrics`.
 //! At the slow pace a new figure is published only when it moved by a step
 //! worth showing, so an idle server's jitter does not re-send the tray's
 //! tooltip and menu to the panel; for an opening menu any change is shown.
@@ -14,9 +14,13 @@ use crate::core::status::Summary;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-/// How often the figures are refreshed for the tray alone: each reading is
-/// a wake-up of the idle daemon and, when it is published, of the panel.
-const TRAY_EVERY: Duration = Duration::from_secs(60);
+/// How often the figures are refreshed for the tray alone, for the tooltip
+/// (the menu gets fresh ones when it opens). Each reading costs the idle
+/// daemon about six wake-ups (tokio's timer wheel wakes three times for a
+/// timer this far off, the blocking thread starts and later exits, the
+/// result wakes the loop) and, when it is published, wakes the panel: once a
+/// minute that was a third of all idle wake-ups (BENCHMARKS.md, issue 12).
+const TRAY_EVERY: Duration = Duration::from_secs(300);
 /// … and while the popover is shown.
 const POPOVER_EVERY: Duration = Duration::from_secs(2);
 /// The gap between the two readings of an on-demand measurement.
