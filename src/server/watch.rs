@@ -21,10 +21,14 @@ use futures_util::StreamExt;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
+/// How far the server's signs of life must move the watchdog's deadline
+/// before its timer is replaced (see `Watcher::connect_once`).
+const WATCHDOG_STEP: Duration = Duration::from_secs(1);
 /// Events over this size are dropped (the API never sends anything near it).
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 /// At most this many directories are re-read after a reconnect.
@@ -98,25 +102,46 @@ impl Watcher {
     /// One connection, under the link's watchdog: it ends the attempt once
     /// the server has said nothing for `event_timeout`, whichever step the
     /// attempt is at.
+    ///
+    /// The watchdog's timer is replaced (not reset) whenever the server is
+    /// heard from, moving its deadline on by a second or more: tokio's timer
+    /// wheel wakes the runtime at the wheel slot where a timer was first filed
+    /// (three times for one 30 s away), even when `reset` moved it later,
+    /// while dropping a timer takes it off the wheel. So with heartbeats every
+    /// 10 s the watchdog never wakes the idle daemon at all (BENCHMARKS.md,
+    /// issue 12), and a busy stream replaces it at most once a second.
     async fn connect_once(&self, directories: &mut BTreeSet<String>, attempt: &mut u32) -> Ended {
         let timeout = self.options.event_timeout;
         let heard = LastHeard::new();
         let link = self.link(directories, attempt, &heard);
         tokio::pin!(link);
-        loop {
-            tokio::select! {
-                ended = &mut link => return ended,
-                () = tokio::time::sleep_until(heard.at() + timeout) => {
-                    // Heard from the server meanwhile: wait out the new deadline.
-                    if heard.at() + timeout <= Instant::now() {
-                        return Ended::Closed(format!(
-                            "no data from the server for {} s",
-                            timeout.as_secs_f64()
-                        ));
-                    }
-                }
+        let mut deadline = heard.at() + timeout;
+        let mut watchdog = std::pin::pin!(tokio::time::sleep_until(deadline));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(ended) = link.as_mut().poll(cx) {
+                return Poll::Ready(ended);
             }
-        }
+            loop {
+                let due = heard.at() + timeout;
+                if due >= deadline + WATCHDOG_STEP {
+                    deadline = due;
+                    watchdog.set(tokio::time::sleep_until(deadline));
+                }
+                if watchdog.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // Heard from the server meanwhile: wait out the new deadline.
+                if due <= Instant::now() {
+                    return Poll::Ready(Ended::Closed(format!(
+                        "no data from the server for {} s",
+                        timeout.as_secs_f64()
+                    )));
+                }
+                deadline = due;
+                watchdog.set(tokio::time::sleep_until(deadline));
+            }
+        })
+        .await
     }
 
     async fn link(
