@@ -1,6 +1,9 @@
 //! Popover benchmark (ignored; `scripts/bench-popover.sh` runs it in
 //! release): cold and warm open to first paint, a 2,000-deltas-per-second
-//! stream (no lost text, longest main-thread stall), and the resident
+//! stream (no lost text, longest main-thread stall, with a trace of where
+//! frames and messages from Rust stalled), a completed 60 KB answer with 20
+//! code blocks rendered in the page (median time to the DOM, longest frame
+//! gap, the popover's RSS around it), and the resident
 //! process's memory across 20 open/close cycles and after the popover has
 //! exited on keep-alive. Prints a summary; BENCHMARKS.md holds the figures.
 
@@ -179,6 +182,7 @@ async fn popover_open_stream_and_keep_alive() {
     driver
         .execute("window.nexusMetrics.resetFrameWatch()", json!([]))
         .await;
+    driver.execute(TRACE_SCRIPT, json!([])).await;
     // Where in the stream the longest stall happens (elapsed s, gap, deltas).
     let mut gap_trace: Vec<(f64, f64, f64)> = Vec::new();
     loop {
@@ -202,6 +206,18 @@ async fn popover_open_stream_and_keep_alive() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!("frame-gap trace (s, max gap ms, deltas): {gap_trace:?}");
+    let trace = driver
+        .execute("return window.__benchTrace.report()", json!([]))
+        .await;
+    println!("DIAG {trace}");
+    for line in std::fs::read_to_string(nexus.state_dir.join("popover.log"))
+        .unwrap_or_default()
+        .lines()
+    {
+        if line.contains("busy") || line.contains("markdown") {
+            println!("POPLOG {line}");
+        }
+    }
     driver
         .wait_until(
             "the whole burst arrived",
@@ -243,9 +259,16 @@ async fn popover_open_stream_and_keep_alive() {
     // The page alone at exactly BURST_RATE deltas a second for 5 s (synthetic
     // events through the same `window.nexus.receive` the Rust side calls),
     // so the renderer is measured even where the server streams slower.
+    driver
+        .execute("window.__benchTrace.msgs = []; window.__benchTrace.gaps = []; window.__benchTrace.cbs = []", json!([]))
+        .await;
     let page_stream = driver
         .execute_async(PAGE_STREAM_SCRIPT, json!([BURST_RATE, 5]))
         .await;
+    let trace = driver
+        .execute("return window.__benchTrace.report()", json!([]))
+        .await;
+    println!("DIAG page stream {trace}");
     let page_expected: Vec<&str> = page_stream["expected"]
         .as_str()
         .unwrap_or("x")
@@ -257,6 +280,30 @@ async fn popover_open_stream_and_keep_alive() {
         .split_whitespace()
         .collect();
     let page_lost_text = page_expected != page_shown;
+
+    // A completed 60 KB answer with 20 code blocks, rendered in the page
+    // (MarkdownView.update(text, false), as the conversation does for a
+    // finished part): time to the DOM built and laid out, and the longest
+    // frame gap meanwhile. The first round is the first use of the
+    // languages' definitions in this process.
+    let answer = long_answer();
+    let popover_rss_before: Vec<f64> = popover_pids(&nexus).into_iter().map(rss_mib).collect();
+    println!("popover RSS before the 60 KB renders: {popover_rss_before:?} MiB");
+    let render_rounds = env_number("POPOVER_BENCH_RENDERS", 7);
+    let mut render_ms = Vec::new();
+    let mut render_gaps = Vec::new();
+    for _ in 0..render_rounds {
+        let round = driver.execute_async(RENDER_SCRIPT, json!([answer])).await;
+        assert_eq!(
+            round["codeBlocks"].as_u64(),
+            Some(20),
+            "the 60 KB answer did not render its code blocks: {round}"
+        );
+        println!("render round {round}");
+        render_ms.push(round["ms"].as_f64().unwrap_or(f64::NAN));
+        render_gaps.push(round["maxGap"].as_f64().unwrap_or(f64::NAN));
+    }
+    let popover_rss: Vec<f64> = popover_pids(&nexus).into_iter().map(rss_mib).collect();
 
     // 20 open/close cycles, then keep-alive: the popover exits and the
     // resident process is back at its idle figure.
@@ -292,6 +339,14 @@ async fn popover_open_stream_and_keep_alive() {
             "max_frame_gap_ms": page_stream["maxGap"],
             "lost_text": page_lost_text,
         },
+        "render_60kb": {
+            "bytes": answer.len(),
+            "code_blocks": 20,
+            "median_ms": median(render_ms.clone()),
+            "all_ms": render_ms,
+            "max_frame_gap_ms": render_gaps,
+        },
+        "popover_rss_mib": popover_rss,
         "keep_alive": {"configured_s": KEEP_ALIVE_SECS, "popover_exited_after_s": exited_after},
         "daemon_rss_mib": {
             "idle_before": rss_idle_before,
@@ -350,4 +405,209 @@ const timer = setInterval(() => {
     }, 500);
   }
 }, 16);
+"#;
+
+const TRACE_SCRIPT: &str = r#"
+const t = {msgs: [], gaps: [], cbs: [], last: performance.now(), lastMsg: performance.now()};
+const orig = window.nexus.receive;
+window.nexus.receive = function (m) {
+  const t0 = performance.now();
+  orig(m);
+  const t1 = performance.now();
+  if (t1 - t0 > 20 || t0 - t.lastMsg > 150) t.msgs.push([Math.round(t0), Math.round(t0 - t.lastMsg), Math.round(t1 - t0), m.length, m.slice(0, 60)]);
+  t.lastMsg = t1;
+};
+const wrap = (kind, fn) => function () {
+  const t0 = performance.now();
+  try { return fn.apply(this, arguments); } finally {
+    const d = performance.now() - t0;
+    if (d > 15) t.cbs.push([kind, Math.round(t0), Math.round(d), String(fn.name || fn).slice(0, 80)]);
+  }
+};
+const raf = window.requestAnimationFrame.bind(window);
+window.requestAnimationFrame = (fn) => raf(wrap('raf', fn));
+const st = window.setTimeout.bind(window);
+window.setTimeout = (fn, ms, ...a) => st(typeof fn === 'function' ? wrap('timeout', fn) : fn, ms, ...a);
+const pm = window.ipc.postMessage.bind(window.ipc);
+window.ipc.postMessage = wrap('ipc', pm);
+function tick() {
+  const now = performance.now();
+  if (now - t.last > 60) {
+    const m = document.querySelector('#messages');
+    t.gaps.push([Math.round(t.last), Math.round(now - t.last), m.scrollHeight, m.clientHeight, document.getElementsByTagName('*').length]);
+  }
+  t.last = now;
+  raf(tick);
+}
+raf(tick);
+t.report = () => ({gaps: t.gaps.slice(0, 40), msgs: t.msgs.slice(0, 60), cbs: t.cbs.slice(0, 60)});
+window.__benchTrace = t;
+"#;
+
+/// A realistic long answer: about 60 KB of prose, lists, a table and 20
+/// fenced code blocks in the languages agents print most.
+fn long_answer() -> String {
+    const SNIPPETS: &[(&str, &str)] = &[
+        (
+            "rust",
+            "pub fn parse(input: &str) -> Result<Config, Error> {\n    // Read every line; a bad one names itself.\n    let mut config = Config::default();\n    for (n, line) in input.lines().enumerate() {\n        let (key, value) = line.split_once('=').ok_or(Error::Line(n + 1))?;\n        config.set(key.trim(), value.trim())?;\n    }\n    Ok(config)\n}\n",
+        ),
+        (
+            "ts",
+            "export async function load(id: string): Promise<Session | null> {\n  const res = await fetch(`/session/${id}`, { headers: { accept: 'application/json' } });\n  if (!res.ok) return null; // gone\n  const body = (await res.json()) as Session;\n  return { ...body, loadedAt: Date.now() };\n}\n",
+        ),
+        (
+            "python",
+            "def summarize(rows: list[dict]) -> dict:\n    \"\"\"Totals per key, skipping empty rows.\"\"\"\n    totals = {}\n    for row in rows:\n        if not row:\n            continue\n        for key, value in row.items():\n            totals[key] = totals.get(key, 0) + value\n    return totals\n",
+        ),
+        (
+            "go",
+            "func (s *Server) Handle(w http.ResponseWriter, r *http.Request) {\n\tctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)\n\tdefer cancel()\n\tif err := s.store.Ping(ctx); err != nil {\n\t\thttp.Error(w, err.Error(), http.StatusServiceUnavailable)\n\t\treturn\n\t}\n\tfmt.Fprintln(w, \"ok\")\n}\n",
+        ),
+        (
+            "bash",
+            "#!/usr/bin/env bash\nset -euo pipefail\nfor f in \"$@\"; do\n  if [[ -f \"$f\" ]]; then\n    wc -l \"$f\" | awk '{print $1}' # count\n  fi\ndone\nexport PATH=\"$HOME/.local/bin:$PATH\"\n",
+        ),
+        (
+            "json",
+            "{\n  \"name\": \"nexus\",\n  \"version\": \"0.1.0\",\n  \"scripts\": { \"test\": \"node --test\", \"lint\": \"eslint .\" },\n  \"private\": true,\n  \"count\": 42,\n  \"tags\": [\"a\", \"b\", null]\n}\n",
+        ),
+        (
+            "toml",
+            "[server]\nmode = \"managed\" # or attach\nport = 0\nstart_timeout = 30\n\n[notify]\nenabled = true\nmin_duration = 10\n",
+        ),
+        (
+            "yaml",
+            "name: ci\non: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: cargo test --locked # all\n",
+        ),
+        (
+            "diff",
+            "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,5 +1,6 @@\n pub mod config;\n-pub mod old;\n+pub mod markdown;\n+pub mod popover;\n pub mod server;\n",
+        ),
+        (
+            "html",
+            "<!doctype html>\n<html lang=\"en\">\n  <head><meta charset=\"utf-8\"><title>Quick chat</title></head>\n  <body>\n    <main id=\"messages\" aria-live=\"polite\"></main>\n    <script src=\"app.js\"></script>\n  </body>\n</html>\n",
+        ),
+        (
+            "css",
+            ".code-block pre {\n  overflow-x: auto;\n  padding: 8px 10px;\n  font: 12px/1.45 ui-monospace, monospace;\n}\n@media (prefers-color-scheme: dark) {\n  .tok-kw { color: #c678dd; }\n}\n",
+        ),
+        (
+            "sql",
+            "SELECT s.id, s.title, COUNT(m.id) AS messages\nFROM sessions s\nLEFT JOIN messages m ON m.session_id = s.id\nWHERE s.updated_at > now() - interval '7 days' -- recent\nGROUP BY s.id\nORDER BY messages DESC\nLIMIT 20;\n",
+        ),
+        (
+            "c",
+            "#include <stdio.h>\n\nint main(int argc, char **argv) {\n    /* print the arguments */\n    for (int i = 1; i < argc; i++) {\n        printf(\"%d: %s\\n\", i, argv[i]);\n    }\n    return 0;\n}\n",
+        ),
+        (
+            "cpp",
+            "#include <vector>\n#include <string>\n\ntemplate <typename T>\nstd::vector<T> evens(const std::vector<T>& in) {\n    std::vector<T> out;\n    for (const auto& v : in) if (v % 2 == 0) out.push_back(v);\n    return out; // copy elided\n}\n",
+        ),
+        (
+            "java",
+            "public final class Backoff {\n    private long delay = 1_000L;\n\n    /** The next delay, doubled up to a minute. */\n    public long next() {\n        long d = delay;\n        delay = Math.min(delay * 2, 60_000L);\n        return d;\n    }\n}\n",
+        ),
+        (
+            "js",
+            "const cache = new Map();\nexport function memo(fn) {\n  return (key) => {\n    if (!cache.has(key)) cache.set(key, fn(key)); // once\n    return cache.get(key);\n  };\n}\n",
+        ),
+        (
+            "tsx",
+            "export function Badge({ count }: { count: number }) {\n  if (count === 0) return null;\n  return <span className=\"badge\">{count > 99 ? '99+' : count}</span>;\n}\n",
+        ),
+        (
+            "sh",
+            "cargo build --release\n./target/release/opencode-nexus status --json | jq '.server.state'\n",
+        ),
+        (
+            "rust",
+            "impl Drop for Guard {\n    fn drop(&mut self) {\n        if let Err(e) = std::fs::remove_file(&self.path) {\n            tracing::warn!(\"cannot remove {}: {e}\", self.path.display());\n        }\n    }\n}\n",
+        ),
+        (
+            "python",
+            "import asyncio\n\nasync def main() -> None:\n    results = await asyncio.gather(*(fetch(u) for u in URLS))\n    print(f\"{len(results)} pages\")  # done\n\nasyncio.run(main())\n",
+        ),
+    ];
+    let prose = "The supervisor keeps the server running and restarts it with **backoff** when it \
+        crashes; see [the README](https://example.com/readme) and `server.start_timeout` for the \
+        details. A *permission* request waits for you, and ~~nothing~~ everything else goes on. \
+        Each step below is small on purpose, so a reviewer can follow it without running it.\n";
+    let mut text = String::from("## What changed\n\n");
+    for (i, (lang, code)) in SNIPPETS.iter().enumerate() {
+        text.push_str(&format!("### Step {}: the {lang} part\n\n", i + 1));
+        for _ in 0..3 {
+            text.push_str(prose);
+            text.push('\n');
+        }
+        text.push_str("- first, read the file\n- then change it:\n  1. keep the old name\n  2. add the new one\n- finally, run the tests\n\n");
+        text.push_str(&format!("```{lang}\n"));
+        // About 1.6 KB of code per block.
+        let mut block = String::new();
+        while block.len() < 1600 {
+            block.push_str(code);
+        }
+        text.push_str(&block);
+        text.push_str("```\n\n");
+        if i % 5 == 4 {
+            text.push_str("| key | default | meaning |\n|---|:-:|---|\n| `port` | 0 | a free port |\n| `mode` | managed | who runs the server |\n\n");
+        }
+    }
+    text
+}
+
+/// Renders `arguments[0]` as a completed answer into a fresh MarkdownView
+/// at the end of the conversation; reports the time until every chunk shows
+/// its tree (DOM built, then laid out), the longest frame gap meanwhile, and
+/// how many code blocks it holds. The view is removed afterwards.
+const RENDER_SCRIPT: &str = r#"
+const [text, done] = arguments;
+const host = document.createElement('div');
+host.className = 'part-text';
+(document.querySelector('#messages') || document.body).appendChild(host);
+let last = performance.now(), maxGap = 0, finished = false;
+const tick = () => {
+  const now = performance.now();
+  maxGap = Math.max(maxGap, now - last);
+  last = now;
+  if (!finished) requestAnimationFrame(tick);
+};
+requestAnimationFrame(tick);
+const start = performance.now();
+const view = new window.NexusRender.MarkdownView(host);
+view.update(text, false);
+// Checked after every change of the view's DOM (a chunk's tree arriving).
+const observer = new MutationObserver(() => check());
+observer.observe(host, {childList: true, subtree: true});
+const check = () => {
+  if (finished) return;
+  const ready = view.chunks.length > 0 && view.chunks.every((c) => c.plain || c.shown === c.src);
+  if (!ready) return;
+  observer.disconnect();
+  void host.offsetHeight; // layout, as the frame would do it
+  const ms = performance.now() - start;
+  // One more frame, so a stall at the end counts too.
+  finished = true;
+  requestAnimationFrame(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    const codeBlocks = host.querySelectorAll('.code-block').length;
+    host.remove();
+    // The same text as one request: its tree's round trip, then the DOM.
+    const whole = document.createElement('div');
+    whole.className = 'part-text';
+    (document.querySelector('#messages') || document.body).appendChild(whole);
+    const t0 = performance.now();
+    window.NexusMarkdown.requestTree(text).then((tree) => {
+      const t1 = performance.now();
+      whole.appendChild(window.NexusMarkdown.build(tree));
+      void whole.offsetHeight;
+      const t2 = performance.now();
+      whole.remove();
+      done({ms, maxGap, codeBlocks, chunks: view.chunks.length, wholeTreeMs: t1 - t0, wholeDomMs: t2 - t1,
+            treeBytes: JSON.stringify(tree).length});
+    });
+  });
+};
+check();
 "#;

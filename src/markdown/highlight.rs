@@ -1,8 +1,10 @@
 //! Code highlighting for the page: syntect (its pure-Rust regex engine) with
 //! the syntax definitions curated by the bat project (the `two-face` crate:
-//! syntect's own set lacks TypeScript and TOML). The definitions load on the
-//! first code block that names a known language, not at start, so the
-//! popover's cold open does not pay for them.
+//! syntect's own set lacks TypeScript and TOML). The definitions are not
+//! loaded at start, so the popover's cold open does not pay for them: the
+//! popover calls `preload` on its Markdown thread once its window has
+//! painted, so they are usually ready before the first code block arrives
+//! (never on the window's thread).
 //!
 //! Scope names become a few classes the page styles in light and dark (the
 //! page's CSP forbids inline styles): `kw`, `str`, `com`, `num`, `lit`, `fn`,
@@ -100,8 +102,9 @@ struct Highlighter {
     classes: Vec<(Scope, &'static str)>,
 }
 
+static LOADED: OnceLock<Highlighter> = OnceLock::new();
+
 fn highlighter() -> &'static Highlighter {
-    static LOADED: OnceLock<Highlighter> = OnceLock::new();
     LOADED.get_or_init(|| Highlighter {
         syntaxes: two_face::syntax::extra_newlines(),
         classes: CLASSES
@@ -121,6 +124,19 @@ fn syntax_for<'a>(set: &'a SyntaxSet, lang: &str) -> Option<&'a SyntaxReference>
         return set.find_syntax_by_name(name);
     }
     set.find_syntax_by_token(&lang)
+}
+
+/// Loads the syntax definitions now (deserialising them takes a while,
+/// more on a busy machine), if they are not loaded yet.
+pub fn preload() {
+    if LOADED.get().is_none() {
+        let started = std::time::Instant::now();
+        highlighter();
+        tracing::info!(
+            "syntax definitions loaded in {} ms",
+            started.elapsed().as_millis()
+        );
+    }
 }
 
 /// Is `lang` a language the highlighter knows (loads the definitions)?

@@ -165,6 +165,8 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
         context,
     };
     running.set_server(access);
+    let markdown = start_markdown_thread(page.clone());
+    let mut preloaded = false;
     let mut save_drafts = tokio::time::interval(DRAFT_SAVE_EVERY);
     save_drafts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -216,13 +218,22 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                         None
                     }
                     BackendInput::Page(FromPage::Painted { token }) => {
+                        // The window is on screen: the syntax definitions can
+                        // load now without delaying the cold open (once).
+                        if let Some(jobs) = markdown.as_ref().filter(|_| !preloaded) {
+                            let _ = jobs.send(MarkdownJob::Preload);
+                            preloaded = true;
+                        }
                         Some(FromPopover::Painted { token })
                     }
                     BackendInput::Page(FromPage::FocusSession { session }) => {
                         Some(FromPopover::Focus { session })
                     }
                     BackendInput::Page(FromPage::Markdown { id, text }) => {
-                        render_markdown(page.clone(), id, text);
+                        // Without the thread the page times out and shows the text as it is.
+                        if let Some(jobs) = &markdown {
+                            let _ = jobs.send(MarkdownJob::Render { id, text });
+                        }
                         None
                     }
                     BackendInput::Page(FromPage::OpenExternal { url }) => {
@@ -265,14 +276,84 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
     page.ui(UiEvent::Quit);
 }
 
-/// Renders agent text for the page off the async thread (the first code
-/// block loads the syntax definitions) and answers with its tree.
-fn render_markdown(page: PageLink, id: u64, text: String) {
-    tokio::task::spawn_blocking(move || {
-        let tree = crate::markdown::to_tree(&text);
-        page.send(serde_json::json!({"type": "markdown", "id": id, "tree": tree}).to_string());
-    });
+/// A Markdown render taking longer than this is logged.
+const SLOW_MARKDOWN: Duration = Duration::from_millis(50);
+
+/// Work for the Markdown thread.
+enum MarkdownJob {
+    /// Load the syntax definitions ahead of the first code block.
+    Preload,
+    /// The page's `markdown` request: answer with the tree of the text.
+    Render { id: u64, text: String },
 }
+
+type MarkdownJobs = std::sync::mpsc::Sender<MarkdownJob>;
+
+/// Starts the thread that renders agent text for the page and answers with
+/// its tree, one request after the other, in order. One thread, at a lower
+/// CPU priority, because the machine's cores are the page's too: a finished
+/// 60 KB answer asks for ~100 chunks at once, and rendering them all in
+/// parallel (highlighting is the costly part) starved the web process and the
+/// window's thread, so frames stalled for a second on two cores. The window's
+/// thread never waits for this one (answers travel through the event-loop
+/// proxy), and the first code block's wait for the syntax definitions
+/// (`highlight::preload`) happens here too.
+fn start_markdown_thread(page: PageLink) -> Option<MarkdownJobs> {
+    let (jobs, requests) = std::sync::mpsc::channel::<MarkdownJob>();
+    let spawned = std::thread::Builder::new()
+        .name("markdown".into())
+        .spawn(move || {
+            lower_this_threads_priority();
+            for job in requests {
+                let (id, text) = match job {
+                    MarkdownJob::Preload => {
+                        crate::markdown::highlight::preload();
+                        continue;
+                    }
+                    MarkdownJob::Render { id, text } => (id, text),
+                };
+                let started = std::time::Instant::now();
+                let tree = crate::markdown::to_tree(&text);
+                let took = started.elapsed();
+                if took >= SLOW_MARKDOWN {
+                    tracing::info!(
+                        "markdown of {} bytes took {} ms",
+                        text.len(),
+                        took.as_millis()
+                    );
+                }
+                let answer = serde_json::json!({"type": "markdown", "id": id, "tree": tree});
+                if !page.send(answer.to_string()) {
+                    break;
+                }
+            }
+        });
+    match spawned {
+        Ok(_) => Some(jobs),
+        Err(e) => {
+            tracing::warn!("cannot start the Markdown thread: {e}");
+            None
+        }
+    }
+}
+
+/// Nice 10 for the calling thread (on Linux a thread has its own nice value):
+/// rendering gives way to the page and the window when the cores are busy.
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // SAFETY: setpriority with PRIO_PROCESS and who = this thread's id
+    // changes only this thread's nice value.
+    let done = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10)
+    };
+    if done != 0 {
+        tracing::debug!("cannot lower the Markdown thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
 
 /// A save that changes guarded settings: the window draws a native dialog
 /// (the page cannot draw or press it); only a confirmation asks the daemon

@@ -29,6 +29,8 @@ use wry::{WebContext, WebView, WebViewBuilder};
 
 const DEFAULT_SIZE: (f64, f64) = (420.0, 620.0);
 const MIN_SIZE: (f64, f64) = (320.0, 360.0);
+/// Handling one event longer than this is logged: it held the page's frames.
+const SLOW_EVENT: Duration = Duration::from_millis(50);
 /// Set to 1 to let WebKitWebDriver drive the page (tests only: it opens an inspector port).
 pub const AUTOMATION_SWITCH: &str = "OPENCODE_NEXUS_AUTOMATION";
 
@@ -112,6 +114,8 @@ pub fn run(event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
 
     event_loop.run(move |event, _target, control_flow| {
         let _keep = &context;
+        let handling = Instant::now();
+        let kind = event_name(&event);
         match event {
             Event::NewEvents(StartCause::ResumeTimeReached { .. })
             | Event::UserEvent(UiEvent::KeepAliveCheck)
@@ -184,6 +188,13 @@ pub fn run(event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
             },
             _ => {}
         }
+        let took = handling.elapsed();
+        if took >= SLOW_EVENT {
+            tracing::warn!(
+                "the window's thread was busy {} ms with {kind}",
+                took.as_millis()
+            );
+        }
         if *control_flow != ControlFlow::Exit {
             *control_flow = match hidden_since {
                 Some(since) => ControlFlow::WaitUntil(since + keep_alive),
@@ -191,6 +202,18 @@ pub fn run(event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
             };
         }
     })
+}
+
+/// What an event was, for the slow-event log.
+fn event_name(event: &Event<UiEvent>) -> &'static str {
+    match event {
+        Event::UserEvent(UiEvent::ToPage(_)) => "a message for the page",
+        Event::UserEvent(UiEvent::Show(_)) => "showing the window",
+        Event::UserEvent(UiEvent::PageReady) => "the page's start",
+        Event::UserEvent(_) => "a request from the background",
+        Event::WindowEvent { .. } => "a window event",
+        _ => "the event loop",
+    }
 }
 
 fn build_webview(
