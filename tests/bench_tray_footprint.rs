@@ -1013,7 +1013,7 @@ fn rss_by_mapping(pid: u32) -> Vec<(String, u64)> {
         }
     }
     let mut sorted: Vec<(String, u64)> = by_name.into_iter().filter(|(_, kib)| *kib > 0).collect();
-    sorted.sort_by(|a, b| b.1.cmp(&a.1));
+    sorted.sort_by_key(|(_, kib)| std::cmp::Reverse(*kib));
     sorted
 }
 

@@ -94,7 +94,7 @@ fn is_event(envelope: &Value, kind: &str, session: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_server_streams_the_mock_echo_as_text_deltas() {
     let stack = Stack::start().await;
-    let unauthenticated = reqwest::get(stack.server.url("/global/health", &[]))
+    let unauthenticated = support::get(stack.server.url("/global/health", &[]))
         .await
         .expect("health without credentials");
     assert_eq!(unauthenticated.status(), 401);
@@ -288,7 +288,7 @@ async fn error_marker_401_fails_the_session_at_once() {
 #[tokio::test]
 async fn mock_model_answers_without_streaming_and_lists_models() {
     let model = MockModel::start().await;
-    let http = reqwest::Client::new();
+    let http = support::http();
     let models = http
         .get(format!("{}/models", model.base_url()))
         .send()
@@ -318,7 +318,7 @@ async fn mock_model_answers_without_streaming_and_lists_models() {
 #[tokio::test]
 async fn mock_model_streams_error_and_html_replies() {
     let model = MockModel::start().await;
-    let http = reqwest::Client::new();
+    let http = support::http();
     let ask = |text: &str| {
         let body = json!({
             "model": "echo",
@@ -362,7 +362,7 @@ async fn fake_server_unauthorized_mode_refuses_every_route() {
     let fake = FakeEventServer::start().await;
     fake.set_mode(EventMode::Unauthorized);
     for path in ["/global/health", "/global/event", "/path", "/permission"] {
-        let response = reqwest::get(format!("{}{path}", fake.base_url()))
+        let response = support::get(format!("{}{path}", fake.base_url()))
             .await
             .expect("request to the fake");
         assert_eq!(response.status(), 401, "{path}");
@@ -376,7 +376,7 @@ async fn fake_server_unauthorized_mode_refuses_every_route() {
 async fn fake_server_oversized_mode_sends_more_than_a_mebibyte_then_a_small_event() {
     let fake = FakeEventServer::start().await;
     fake.script_connections([EventMode::Oversized]);
-    let http = reqwest::Client::new();
+    let http = support::http();
     let mut response = http
         .get(format!("{}/global/event", fake.base_url()))
         .basic_auth("opencode", Some("pw"))
@@ -409,12 +409,12 @@ async fn fake_server_pushes_events_and_counts_reconnects() {
     fake.script_connections([EventMode::CloseAfterEachEvent]);
     let url = format!("{}/global/event", fake.base_url());
 
-    let closed = reqwest::get(&url).await.expect("first connection");
+    let closed = support::get(&url).await.expect("first connection");
     let body = closed.text().await.expect("closed stream body");
     assert!(body.contains("server.connected"), "{body}");
     assert_eq!(fake.open_event_streams(), 0);
 
-    let mut open = reqwest::get(&url).await.expect("second connection");
+    let mut open = support::get(&url).await.expect("second connection");
     fake.wait_for_event_connections(2, Duration::from_secs(5))
         .await;
     let id = fake.push_event(
@@ -441,7 +441,7 @@ async fn fake_server_garbage_mode_sends_invalid_bytes_then_valid_events() {
     let fake = FakeEventServer::start().await;
     fake.script_connections([EventMode::Garbage]);
     fake.set_heartbeat(Duration::from_millis(50));
-    let mut stream = reqwest::get(format!("{}/global/event", fake.base_url()))
+    let mut stream = support::get(format!("{}/global/event", fake.base_url()))
         .await
         .expect("event stream");
 

@@ -90,8 +90,11 @@ pub struct Health {
 
 /// Makes ring the process's TLS provider for https server URLs (Cargo.toml
 /// says why ring); once per process, before the first client is built.
+/// `ServerClient::new` calls it; any other `reqwest::Client` in the process
+/// (the tests' own) must be built after it, or reqwest panics for want of a
+/// provider.
 #[cfg(not(target_os = "macos"))]
-fn install_tls_provider() {
+pub fn install_tls_provider() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         // An error means a provider is installed already, which serves as well.
@@ -101,7 +104,7 @@ fn install_tls_provider() {
 
 /// macOS uses the system's TLS (native-tls), which needs no provider.
 #[cfg(target_os = "macos")]
-fn install_tls_provider() {}
+pub fn install_tls_provider() {}
 
 /// A handle on one server; cheap to clone.
 #[derive(Clone)]

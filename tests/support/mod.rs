@@ -9,3 +9,15 @@ pub mod notification_server;
 pub mod opencode_server;
 pub mod popover;
 pub mod webdriver;
+
+/// An HTTP client for the tests' own requests, built after the TLS provider
+/// Nexus uses is installed (reqwest has none of its own in this build).
+pub fn http() -> reqwest::Client {
+    opencode_nexus::server::client::install_tls_provider();
+    reqwest::Client::new()
+}
+
+/// `reqwest::get` through [`http`].
+pub async fn get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+    http().get(url).send().await
+}

@@ -550,6 +550,7 @@ impl OpencodeServer {
                 .await
                 .expect("spawn task")
                 .unwrap_or_else(|why| panic!("{why}"));
+        opencode_nexus::server::client::install_tls_provider();
         let server = OpencodeServer {
             process,
             password: password.map(str::to_owned),

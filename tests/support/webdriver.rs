@@ -53,6 +53,7 @@ impl WebDriver {
             .stderr(log_file)
             .spawn()
             .expect("WebKitWebDriver (package webkit2gtk-driver) must be installed");
+        opencode_nexus::server::client::install_tls_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
