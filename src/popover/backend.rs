@@ -313,8 +313,15 @@ fn start_markdown_thread(page: PageLink) -> Option<MarkdownJobs> {
                     MarkdownJob::Render { id, text } => (id, text),
                 };
                 let started = std::time::Instant::now();
-                let tree = crate::markdown::to_tree(&text);
+                // A fault in the parser or highlighter costs this one answer
+                // (the page times out and shows the text as it is), not the
+                // thread every later answer needs.
+                let rendered = std::panic::catch_unwind(|| crate::markdown::to_tree(&text));
                 let took = started.elapsed();
+                let Ok(tree) = rendered else {
+                    tracing::error!("rendering {} bytes of Markdown failed", text.len());
+                    continue;
+                };
                 if took >= SLOW_MARKDOWN {
                     tracing::info!(
                         "markdown of {} bytes took {} ms",
