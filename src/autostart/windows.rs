@@ -18,6 +18,11 @@ fn launcher(program: &Path) -> Result<auto_launch::AutoLaunch, String> {
     auto_launch::AutoLaunchBuilder::new()
         .set_app_name(RUN_KEY_VALUE_NAME)
         .set_app_path(&command)
+        // This user's Run key only. auto-launch's default tries the
+        // machine's (HKLM, every user's logins) first and succeeds there
+        // whenever the process may write it (an administrator's elevated
+        // shell; Wine): seen under Wine, tests/windows_under_wine.rs.
+        .set_windows_enable_mode(auto_launch::WindowsEnableMode::CurrentUser)
         .build()
         .map_err(|e| e.to_string())
 }
