@@ -175,6 +175,11 @@ CROSS_TARGETS=(aarch64-apple-darwin x86_64-pc-windows-gnu)
 # Windows target (ring, rustls' crypto, is C and assembly).
 CROSS_PACKAGES=(clang gcc-mingw-w64-x86-64)
 
+# What scripts/windows-wine-test.sh needs on top of CROSS_PACKAGES: Debian's
+# Wine, to run the cross-built Windows binary (wine64 and wineserver live in
+# /usr/lib/wine, not on PATH).
+WINE_PACKAGES=(wine64)
+
 # Installs the Rust standard library for every CROSS_TARGETS entry
 # (`rustup target add`). Fails loudly rather than letting CI skip the check:
 # a machine that cannot install them cannot say the code still builds there.

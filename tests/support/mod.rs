@@ -9,6 +9,7 @@ pub mod notification_server;
 pub mod opencode_server;
 pub mod popover;
 pub mod webdriver;
+pub mod wine;
 
 /// An HTTP client for the tests' own requests, built after the TLS provider
 /// Nexus uses is installed (reqwest has none of its own in this build).
