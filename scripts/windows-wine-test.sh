@@ -2,8 +2,9 @@
 # Cross-builds Nexus's Windows binaries (x86_64-pc-windows-gnu, linked with
 # Debian's MinGW-w64) and runs them under Debian's Wine:
 # tests/windows_under_wine.rs, the CLI's contract, a broken config, the Run
-# key, and the daemon answering over its named pipe while it watches a real
-# opencode server on this machine.
+# key, the tray icon in Wine's notification area (on a private Xvfb), and the
+# daemon answering over its named pipe while it watches a real opencode
+# server on this machine.
 #
 # The binaries are put in a folder whose name has a space (like
 # "Program Files"), with what they need beside them:
@@ -19,7 +20,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 target=x86_64-pc-windows-gnu
-apt_install "${BUILD_PACKAGES[@]}" procps "${CROSS_PACKAGES[@]}" "${WINE_PACKAGES[@]}" || {
+apt_install "${BUILD_PACKAGES[@]}" procps "${DESKTOP_TEST_PACKAGES[@]}" "${CROSS_PACKAGES[@]}" "${WINE_PACKAGES[@]}" || {
     echo "windows under wine: BLOCKED (cannot install ${CROSS_PACKAGES[*]} ${WINE_PACKAGES[*]})"
     exit 1
 }

@@ -286,3 +286,125 @@ async fn a_daemon_attached_to_a_real_server_answers_ask_over_its_pipe() {
         .unwrap();
     assert_eq!(exited.code(), Some(0), "{}", wine.daemon_stderr());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the Windows binary: scripts/windows-wine-test.sh"]
+async fn the_tray_icon_shows_in_the_notification_area_with_the_servers_state() {
+    let wine = Wine::with_display();
+    let mut daemon = wine.start_daemon_with(&["daemon"]).await;
+
+    // No opencode on this "Windows": the server fails, so the icon is the
+    // error icon (red), drawn in Wine's notification area.
+    let status = wait_for_status(&wine, "the tray and a failed server", |s| {
+        s["daemon"]["tray"] == "active" && s["server"]["state"] == "failed"
+    })
+    .await;
+    assert_eq!(status["daemon"]["tray"], "active", "{status}");
+    let display = wine.display().unwrap();
+    let tray_window = wait_for_window(display, "Wine System Tray").await;
+    let red = red_pixels(display, &tray_window);
+    assert!(
+        red >= 40,
+        "the notification area shows no error icon ({red} red pixels in {tray_window})"
+    );
+
+    let quit = wine.run(&["quit"]).await;
+    assert_exit(&quit, 0);
+    let exited = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
+        .await
+        .expect("the daemon ends after quit, its tray thread with it")
+        .unwrap();
+    assert_eq!(exited.code(), Some(0), "{}", wine.daemon_stderr());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the Windows binary: scripts/windows-wine-test.sh"]
+async fn without_a_desktop_the_daemon_runs_without_a_tray_and_says_why() {
+    let wine = Wine::new();
+    let mut daemon = wine.start_daemon_with(&["daemon"]).await;
+    let status = wait_for_status(&wine, "the tray's verdict", |s| {
+        s["daemon"]["tray"] != "active"
+    })
+    .await;
+    let tray = status["daemon"]["tray"].as_str().unwrap();
+    assert!(
+        tray.starts_with("none: ") && tray.contains("notification-area icon"),
+        "{tray}"
+    );
+    assert!(
+        wine.daemon_log().contains("running without a tray"),
+        "{}",
+        wine.daemon_log()
+    );
+    let quit = wine.run(&["quit"]).await;
+    assert_exit(&quit, 0);
+    let exited = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
+        .await
+        .expect("the daemon ends after quit")
+        .unwrap();
+    assert_eq!(exited.code(), Some(0), "{}", wine.daemon_stderr());
+}
+
+/// Polls `status --json` until `done` holds (bounded); returns that status.
+async fn wait_for_status(
+    wine: &Wine,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = wine.run(&["status", "--json"]).await;
+        assert_exit(&out, 0);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if done(&status) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited for {what}: {status}\n{}",
+            wine.daemon_log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The id of the X window named `name` on `display`, once it exists.
+async fn wait_for_window(display: &str, name: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = std::process::Command::new("xwininfo")
+            .args(["-root", "-tree"])
+            .env("DISPLAY", display)
+            .output()
+            .expect("run xwininfo");
+        let tree = String::from_utf8_lossy(&out.stdout);
+        let quoted = format!("\"{name}\"");
+        if let Some(id) = tree
+            .lines()
+            .find(|line| line.contains(&quoted))
+            .and_then(|line| line.split_whitespace().next())
+        {
+            return id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no window {name:?}:\n{tree}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// How many clearly red pixels window `id` shows (the error icon's colour).
+fn red_pixels(display: &str, id: &str) -> usize {
+    let out = std::process::Command::new("import")
+        .args(["-window", id, "-depth", "8", "rgb:-"])
+        .env("DISPLAY", display)
+        .output()
+        .expect("run ImageMagick's import");
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(3)
+        .filter(|p| p[0] > 170 && p[1] < 110 && p[2] < 110)
+        .count()
+}

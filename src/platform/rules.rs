@@ -235,6 +235,32 @@ pub fn job_limit_flags(limits: JobLimits) -> u32 {
     flags
 }
 
+/// Win32 menu text shown literally: `&` marks an access key there (`&&` is
+/// one ampersand) and a tab starts an accelerator's text.
+pub fn win32_menu_label(text: &str) -> String {
+    text.replace('&', "&&").replace('\t', " ")
+}
+
+/// The notification area's tip: at most 127 UTF-16 units (Win32's
+/// `szTip`), the title first, then as much of the rest as fits.
+pub fn notification_area_tip(title: &str, details: &str) -> String {
+    let text = if details.is_empty() {
+        title.to_owned()
+    } else {
+        format!("{title}\n{details}")
+    };
+    let mut out = String::new();
+    let mut units = 0;
+    for c in text.chars() {
+        units += c.len_utf16();
+        if units > 127 {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +357,28 @@ mod tests {
             }),
             0x0800
         );
+    }
+
+    #[test]
+    fn win32_menu_text_is_literal() {
+        assert_eq!(win32_menu_label("Copy & paste"), "Copy && paste");
+        assert_eq!(win32_menu_label("a\tb"), "a b");
+        assert_eq!(win32_menu_label("fix_the_bug"), "fix_the_bug");
+    }
+
+    #[test]
+    fn notification_area_tips_fit_win32s_127_units() {
+        assert_eq!(notification_area_tip("Nexus", ""), "Nexus");
+        assert_eq!(
+            notification_area_tip("Nexus", "server running"),
+            "Nexus\nserver running"
+        );
+        let long = notification_area_tip("Nexus", &"é".repeat(300));
+        assert_eq!(long.encode_utf16().count(), 127);
+        assert!(long.starts_with("Nexus\n"));
+        // A character outside the BMP takes two units and is never cut in half.
+        let emoji = notification_area_tip("Nexus", &"😀".repeat(100));
+        assert!(emoji.encode_utf16().count() <= 127);
+        assert!(emoji.ends_with('😀'));
     }
 }

@@ -6,14 +6,18 @@
 //! `ItemsPropertiesUpdated`, since ksni diffs it, and only a new shape as
 //! `LayoutUpdated`).
 //! On Linux the tray is a D-Bus StatusNotifierItem served by tasks on the
-//! daemon's runtime, so the resident process loads no GUI toolkit. Other platforms need their
-//! main-thread event loop for a tray and have none yet.
+//! daemon's runtime, so the resident process loads no GUI toolkit. On
+//! Windows the icon is in the notification area, on a thread of its own that
+//! pumps its window messages. macOS needs the main thread's AppKit loop for a
+//! menu-bar item and has none yet.
 
-// Other platforms have no tray yet (see `Tray::start`); the icons wait for it.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+// macOS has no tray yet (see `Tray::start`); the icons wait for it there.
+#[cfg_attr(target_os = "macos", allow(dead_code))]
 mod icons;
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(windows)]
+mod windows;
 
 use crate::config::IconStyle;
 use crate::core::Event;
@@ -39,8 +43,8 @@ impl TrayStatus {
     }
 }
 
-/// What the tray thread is sent.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+/// What the tray is sent.
+#[cfg_attr(target_os = "macos", allow(dead_code))]
 enum TrayUpdate {
     View(TrayView),
     /// The icon set changed (config `tray.icons`).
@@ -71,7 +75,15 @@ impl Tray {
                 applier: Some(applier),
             })
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(windows)]
+        {
+            let (updates, applier) = windows::start(view, style, events, menu_opening).await?;
+            Ok(Tray {
+                updates: Some(updates),
+                applier: Some(applier),
+            })
+        }
+        #[cfg(not(any(target_os = "linux", windows)))]
         {
             let _ = (view, style, events, menu_opening);
             Err("the tray is not available on this platform yet".into())

@@ -26,11 +26,73 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Wine {
     prefix: tempfile::TempDir,
     bin_dir: PathBuf,
+    /// An X server for Wine's windows (its notification area), if asked for.
+    display: Option<Xvfb>,
+}
+
+/// A private X server (`Xvfb -displayfd`), stopped on drop.
+struct Xvfb {
+    child: std::process::Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb (the test script installs it)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("Xvfb says its display");
+        let number = line.trim();
+        assert!(!number.is_empty(), "Xvfb did not start");
+        Xvfb {
+            child,
+            display: format!(":{number}"),
+        }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Wine {
-    /// A new prefix, initialised (`wineboot --init`).
+    /// A new prefix, initialised (`wineboot --init`), with no display: no
+    /// window can open.
     pub fn new() -> Wine {
+        Self::create(None)
+    }
+
+    /// A new prefix whose programs have an X display of their own (Wine
+    /// then shows its notification area as a "Wine System Tray" window).
+    pub fn with_display() -> Wine {
+        Self::create(Some(Xvfb::start()))
+    }
+
+    /// The X display Wine draws on, if any.
+    pub fn display(&self) -> Option<&str> {
+        self.display.as_ref().map(|x| x.display.as_str())
+    }
+
+    fn create(display: Option<Xvfb>) -> Wine {
         let bin_dir = std::env::var_os(BIN_DIR_ENV).map(PathBuf::from).unwrap_or_else(|| {
             panic!(
                 "{BIN_DIR_ENV} is not set: run these tests through scripts/windows-wine-test.sh, \
@@ -46,7 +108,11 @@ impl Wine {
             .prefix("nexus-wine-")
             .tempdir()
             .expect("create a Wine prefix dir");
-        let wine = Wine { prefix, bin_dir };
+        let wine = Wine {
+            prefix,
+            bin_dir,
+            display,
+        };
         let out = wine
             .std_command("wine64")
             .args(["wineboot", "--init"])
@@ -115,9 +181,13 @@ impl Wine {
             .env("PATH", path)
             .env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env_remove("RUST_LOG")
             .current_dir(&self.bin_dir)
             .stdin(Stdio::null());
+        if let Some(display) = self.display() {
+            cmd.env("DISPLAY", display);
+        }
         cmd
     }
 
@@ -189,8 +259,13 @@ impl Wine {
     /// control pipe answers `status`. Its standard error goes to
     /// [`Wine::daemon_stderr`].
     pub async fn start_daemon(&self) -> tokio::process::Child {
+        self.start_daemon_with(&["daemon", "--no-tray"]).await
+    }
+
+    /// Like [`Wine::start_daemon`] with other arguments (`["daemon"]`: with its tray).
+    pub async fn start_daemon_with(&self, args: &[&str]) -> tokio::process::Child {
         let stderr = std::fs::File::create(self.stderr_file()).unwrap();
-        let mut cmd = self.command(&["daemon", "--no-tray"]);
+        let mut cmd = self.command(args);
         cmd.stdout(Stdio::null()).stderr(stderr);
         let mut child = cmd.spawn().expect("start the daemon under Wine");
         let deadline = Instant::now() + COMMAND_TIMEOUT;
