@@ -63,7 +63,7 @@ fn run_daemon(paths: Paths, no_tray: bool) -> u8 {
         path_var: std::env::var_os("PATH"),
         tray: !no_tray,
     };
-    match runtime().block_on(daemon::run(setup)) {
+    let run = move || match runtime().block_on(daemon::run(setup)) {
         Ok(()) => exit_code::OK,
         Err(e @ InstanceError::AlreadyRunning { .. }) => {
             eprintln!("{e}");
@@ -74,5 +74,12 @@ fn run_daemon(paths: Paths, no_tray: bool) -> u8 {
             eprintln!("error: {e}");
             exit_code::FAILURE
         }
+    };
+    // macOS: the menu-bar item needs AppKit's loop on the main thread; the
+    // daemon then runs on a thread of its own.
+    #[cfg(target_os = "macos")]
+    if !no_tray {
+        return opencode_nexus::tray::run_on_main_thread(run);
     }
+    run()
 }

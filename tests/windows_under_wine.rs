@@ -328,7 +328,7 @@ async fn without_a_desktop_the_daemon_runs_without_a_tray_and_says_why() {
     .await;
     let tray = status["daemon"]["tray"].as_str().unwrap();
     assert!(
-        tray.starts_with("none: ") && tray.contains("notification-area icon"),
+        tray.starts_with("none: ") && tray.contains("cannot create the tray icon"),
         "{tray}"
     );
     assert!(

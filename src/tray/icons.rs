@@ -42,7 +42,6 @@ pub fn png(state: IconState, style: IconStyle) -> &'static [u8] {
 }
 
 /// Decodes a PNG into 8-bit RGBA: (pixels, width, height).
-#[cfg(any(target_os = "linux", windows))]
 pub fn rgba(state: IconState, style: IconStyle) -> Result<(Vec<u8>, u32, u32), String> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(png(state, style)));
     decoder.set_transformations(

@@ -6,18 +6,19 @@
 //! `ItemsPropertiesUpdated`, since ksni diffs it, and only a new shape as
 //! `LayoutUpdated`).
 //! On Linux the tray is a D-Bus StatusNotifierItem served by tasks on the
-//! daemon's runtime, so the resident process loads no GUI toolkit. On
-//! Windows the icon is in the notification area, on a thread of its own that
-//! pumps its window messages. macOS needs the main thread's AppKit loop for a
-//! menu-bar item and has none yet.
+//! daemon's runtime, so the resident process loads no GUI toolkit. Windows
+//! and macOS use tray-icon with a GUI event loop (native.rs): on Windows on a
+//! thread of its own, on macOS on the main thread, which `main.rs` gives it
+//! (`run_on_main_thread`).
 
-// macOS has no tray yet (see `Tray::start`); the icons wait for it there.
-#[cfg_attr(target_os = "macos", allow(dead_code))]
 mod icons;
 #[cfg(target_os = "linux")]
 mod linux;
-#[cfg(windows)]
-mod windows;
+#[cfg(any(windows, target_os = "macos"))]
+mod native;
+
+#[cfg(target_os = "macos")]
+pub use native::run_on_main_thread;
 
 use crate::config::IconStyle;
 use crate::core::Event;
@@ -44,7 +45,6 @@ impl TrayStatus {
 }
 
 /// What the tray is sent.
-#[cfg_attr(target_os = "macos", allow(dead_code))]
 enum TrayUpdate {
     View(TrayView),
     /// The icon set changed (config `tray.icons`).
@@ -75,15 +75,15 @@ impl Tray {
                 applier: Some(applier),
             })
         }
-        #[cfg(windows)]
+        #[cfg(any(windows, target_os = "macos"))]
         {
-            let (updates, applier) = windows::start(view, style, events, menu_opening).await?;
+            let (updates, applier) = native::start(view, style, events, menu_opening).await?;
             Ok(Tray {
                 updates: Some(updates),
                 applier: Some(applier),
             })
         }
-        #[cfg(not(any(target_os = "linux", windows)))]
+        #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
         {
             let _ = (view, style, events, menu_opening);
             Err("the tray is not available on this platform yet".into())
