@@ -162,20 +162,12 @@ async fn start_at_login_is_a_quoted_run_key_value() {
 #[ignore = "needs the Windows binary: scripts/windows-wine-test.sh"]
 async fn a_daemon_without_opencode_says_how_to_install_it_and_quits_on_request() {
     let wine = Wine::new();
-    let mut daemon = wine.start_daemon().await;
+    let daemon = wine.start_daemon().await;
 
-    let status = wine.run(&["status", "--json"]).await;
-    assert_exit(&status, 0);
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = wine
+        .wait_for_status("the server to fail", |s| s["server"]["state"] == "failed")
+        .await;
     assert_eq!(status["server"]["mode"], "managed");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut status = status;
-    while status["server"]["state"] != "failed" {
-        assert!(Instant::now() < deadline, "never failed: {status}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let out = wine.run(&["status", "--json"]).await;
-        status = serde_json::from_slice(&out.stdout).unwrap();
-    }
     let error = status["server"]["last_error"].as_str().unwrap();
     assert!(
         error.contains("opencode was not found") && error.contains("npm install -g opencode-ai"),
@@ -193,17 +185,9 @@ async fn a_daemon_without_opencode_says_how_to_install_it_and_quits_on_request()
         "{}",
         stderr(&second)
     );
-    let out = wine.run(&["status", "--json"]).await;
-    let after: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(after["daemon"]["pid"], pid);
+    assert_eq!(wine.status().await["daemon"]["pid"], pid);
 
-    let quit = wine.run(&["quit"]).await;
-    assert_exit(&quit, 0);
-    let exited = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
-        .await
-        .expect("the daemon ends after quit")
-        .unwrap();
-    assert_eq!(exited.code(), Some(0), "{}", wine.daemon_stderr());
+    wine.quit_daemon(daemon).await;
     assert_exit(&wine.run(&["status"]).await, 3);
 }
 
@@ -227,22 +211,12 @@ async fn a_daemon_attached_to_a_real_server_answers_ask_over_its_pipe() {
     let stored = std::fs::read_to_string(wine.config_dir().join("server-password")).unwrap();
     assert_eq!(stored.trim_end(), "correct-horse");
 
-    let mut daemon = wine.start_daemon().await;
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        let out = wine.run(&["status", "--json"]).await;
-        assert_exit(&out, 0);
-        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        if status["server"]["state"] == "running" {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not running: {status}\n{}",
-            wine.daemon_log()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let daemon = wine.start_daemon().await;
+    let status = wine
+        .wait_for_status("the server to be running", |s| {
+            s["server"]["state"] == "running"
+        })
+        .await;
     assert_eq!(status["server"]["mode"], "attach");
     assert_eq!(status["server"]["unsecured"], false);
     assert!(
@@ -278,27 +252,22 @@ async fn a_daemon_attached_to_a_real_server_answers_ask_over_its_pipe() {
     );
     assert_eq!(model.last_user_text().as_deref(), Some("hello from wine"));
 
-    let quit = wine.run(&["quit"]).await;
-    assert_exit(&quit, 0);
-    let exited = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
-        .await
-        .expect("the daemon ends after quit")
-        .unwrap();
-    assert_eq!(exited.code(), Some(0), "{}", wine.daemon_stderr());
+    wine.quit_daemon(daemon).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the Windows binary: scripts/windows-wine-test.sh"]
 async fn the_tray_icon_shows_in_the_notification_area_with_the_servers_state() {
     let wine = Wine::with_display();
-    let mut daemon = wine.start_daemon_with(&["daemon"]).await;
+    let daemon = wine.start_daemon_with(&["daemon"]).await;
 
     // No opencode on this "Windows": the server fails, so the icon is the
     // error icon (red), drawn in Wine's notification area.
-    let status = wait_for_status(&wine, "the tray and a failed server", |s| {
-        s["daemon"]["tray"] == "active" && s["server"]["state"] == "failed"
-    })
-    .await;
+    let status = wine
+        .wait_for_status("the tray and a failed server", |s| {
+            s["daemon"]["tray"] == "active" && s["server"]["state"] == "failed"
+        })
+        .await;
     assert_eq!(status["daemon"]["tray"], "active", "{status}");
     let display = wine.display().unwrap();
     let tray_window = wait_for_window(display, "Wine System Tray").await;
@@ -308,24 +277,17 @@ async fn the_tray_icon_shows_in_the_notification_area_with_the_servers_state() {
         "the notification area shows no error icon ({red} red pixels in {tray_window})"
     );
 
-    let quit = wine.run(&["quit"]).await;
-    assert_exit(&quit, 0);
-    let exited = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
-        .await
-        .expect("the daemon ends after quit, its tray thread with it")
-        .unwrap();
-    assert_eq!(exited.code(), Some(0), "{}", wine.daemon_stderr());
+    wine.quit_daemon(daemon).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the Windows binary: scripts/windows-wine-test.sh"]
 async fn without_a_desktop_the_daemon_runs_without_a_tray_and_says_why() {
     let wine = Wine::new();
-    let mut daemon = wine.start_daemon_with(&["daemon"]).await;
-    let status = wait_for_status(&wine, "the tray's verdict", |s| {
-        s["daemon"]["tray"] != "active"
-    })
-    .await;
+    let daemon = wine.start_daemon_with(&["daemon"]).await;
+    let status = wine
+        .wait_for_status("the tray's verdict", |s| s["daemon"]["tray"] != "active")
+        .await;
     let tray = status["daemon"]["tray"].as_str().unwrap();
     assert!(
         tray.starts_with("none: ") && tray.contains("cannot create the tray icon"),
@@ -336,36 +298,7 @@ async fn without_a_desktop_the_daemon_runs_without_a_tray_and_says_why() {
         "{}",
         wine.daemon_log()
     );
-    let quit = wine.run(&["quit"]).await;
-    assert_exit(&quit, 0);
-    let exited = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
-        .await
-        .expect("the daemon ends after quit")
-        .unwrap();
-    assert_eq!(exited.code(), Some(0), "{}", wine.daemon_stderr());
-}
-
-/// Polls `status --json` until `done` holds (bounded); returns that status.
-async fn wait_for_status(
-    wine: &Wine,
-    what: &str,
-    done: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = wine.run(&["status", "--json"]).await;
-        assert_exit(&out, 0);
-        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        if done(&status) {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "waited for {what}: {status}\n{}",
-            wine.daemon_log()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    wine.quit_daemon(daemon).await;
 }
 
 /// The id of the X window named `name` on `display`, once it exists.

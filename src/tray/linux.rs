@@ -9,7 +9,7 @@
 //! Menu choices and clicks go to the daemon's event channel; the host's
 //! `AboutToShow` (the menu is about to open) wakes the resource sampler.
 
-use super::{TrayUpdate, icons};
+use super::{Started, TrayUpdate, icons};
 use crate::config::IconStyle;
 use crate::core::Event;
 use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, ScreenPoint};
@@ -51,13 +51,7 @@ pub(super) async fn start(
     style: IconStyle,
     events: mpsc::Sender<Event>,
     menu_opening: Arc<Notify>,
-) -> Result<
-    (
-        mpsc::UnboundedSender<TrayUpdate>,
-        tokio::task::JoinHandle<()>,
-    ),
-    String,
-> {
+) -> Result<Started, String> {
     host_available().await?;
     let pixmap = pixmap(view.icon, style)?;
     let tray = NexusTray {

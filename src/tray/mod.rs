@@ -51,6 +51,14 @@ enum TrayUpdate {
     Style(IconStyle),
 }
 
+/// What a platform's `start` hands back: the channel that takes new views
+/// and styles, and the task that applies them (it ends, removing the icon,
+/// when the channel closes).
+type Started = (
+    mpsc::UnboundedSender<TrayUpdate>,
+    tokio::task::JoinHandle<()>,
+);
+
 /// A running tray. Dropping it (or `close`) takes the icon off the panel.
 pub struct Tray {
     updates: Option<mpsc::UnboundedSender<TrayUpdate>>,

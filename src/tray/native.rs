@@ -20,7 +20,7 @@
 //! Windows: built, linted and run under Wine (`tests/windows_under_wine.rs`).
 //! macOS: built and linted only. Neither has run on a real machine yet.
 
-use super::{TrayUpdate, icons};
+use super::{Started, TrayUpdate, icons};
 use crate::config::IconStyle;
 use crate::core::Event;
 use crate::core::popover_lifecycle::{OpenRequest, PopoverEvent, ScreenPoint};
@@ -71,13 +71,7 @@ pub(super) async fn start(
     style: IconStyle,
     events: mpsc::Sender<Event>,
     menu_opening: Arc<Notify>,
-) -> Result<
-    (
-        mpsc::UnboundedSender<TrayUpdate>,
-        tokio::task::JoinHandle<()>,
-    ),
-    String,
-> {
+) -> Result<Started, String> {
     let (shown, answer) = oneshot::channel();
     let request = Box::new(ShowRequest {
         view,

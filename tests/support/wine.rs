@@ -289,6 +289,51 @@ impl Wine {
         }
     }
 
+    /// The running daemon's `status --json` (it must answer).
+    pub async fn status(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--json"]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "status --json failed: {}",
+            stderr(&out)
+        );
+        serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+    }
+
+    /// Polls `status --json` until `done` holds (bounded); returns that status.
+    pub async fn wait_for_status(
+        &self,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        loop {
+            let status = self.status().await;
+            if done(&status) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {what}: {status}\n{}",
+                self.daemon_log()
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// `quit`, then waits for `daemon` (from [`Wine::start_daemon`]) to
+    /// end with exit code 0.
+    pub async fn quit_daemon(&self, mut daemon: tokio::process::Child) {
+        let quit = self.run(&["quit"]).await;
+        assert_eq!(quit.status.code(), Some(0), "quit: {}", stderr(&quit));
+        let exited = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
+            .await
+            .expect("the daemon ends after quit")
+            .expect("wait for the daemon");
+        assert_eq!(exited.code(), Some(0), "{}", self.daemon_stderr());
+    }
+
     fn stderr_file(&self) -> PathBuf {
         self.prefix.path().join("daemon.stderr")
     }
