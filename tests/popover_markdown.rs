@@ -113,8 +113,9 @@ async fn a_markdown_reply_renders_its_structure_and_markup_in_it_stays_inert() {
         )
         .await;
     driver.send_keys(&composer, ENTER).await;
-    // A code block rendered while its fence had just opened is empty until
-    // its next render (a frame later): wait for every block's final text.
+    // A block rendered from a partial text (a fence just opened, or the
+    // python line cut after `return `) shows its final text at its next
+    // render, a frame later: wait for every block's last line.
     let summary = driver
         .wait_until(
             "the reply rendered",
@@ -122,7 +123,7 @@ async fn a_markdown_reply_renders_its_structure_and_markup_in_it_stays_inert() {
                 "const s = (function () {{ {SUMMARY} }})();\
                  return s && s.highlighted.length === 4 && s.pending === 0\
                    && s.text.includes('fn main()') && s.text.includes('const answer: number = 42;')\
-                   && s.text.includes('def f():') && s.text.includes('window.__pwned=4') ? s : null;"
+                   && s.text.includes('<script>window.__pwned=3</script>') && s.text.includes('window.__pwned=4') ? s : null;"
             ),
             WAIT,
         )
