@@ -9,7 +9,9 @@
  * creation order.
  *
  * Rust → page: window.nexus.receive(jsonText). Page → Rust:
- * window.ipc.postMessage(JSON.stringify(message)). The contract is ui/README.md.
+ * window.ipc.postMessage(JSON.stringify(message)) — wry's in the popover,
+ * remote.js's WebSocket to the gateway in a phone's browser. The contract
+ * is ui/README.md.
  */
 (function () {
   'use strict';
@@ -57,6 +59,7 @@
     composerArea: byId('composer-area'),
     chatControls: byId('chat-controls'),
     viewTitle: byId('view-title'),
+    viewNav: document.querySelector('.view-nav'),
     navButtons: Array.from(document.querySelectorAll('.view-nav button[data-view]')),
     serverStatus: byId('server-status'),
     serverStatusLine: byId('server-status-line'),
@@ -121,6 +124,7 @@
       show: app.lifecycle.onShow,
       hidden: app.lifecycle.onHidden,
       connection: app.lifecycle.onConnection,
+      transport: app.lifecycle.onTransport, // from remote.js, never from Rust
       status: app.views.onStatus,
       log: function (message) {
         pages.logs.onLog(message.lines);
@@ -219,6 +223,9 @@
     app.composer.autosize();
     if (app.frame.isPinned()) app.frame.request();
   });
+
+  // Served by the remote gateway (remote.js carries the messages): chat only, from the start.
+  if (window.NexusRemote && window.NexusRemote.isRemote) app.views.setRemote();
 
   // First paint needs nothing from Rust: the shell is static HTML.
   app.frame.drawChrome();

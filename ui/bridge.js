@@ -11,6 +11,10 @@
  * with JSON.parse — server data is never evaluated as script — and hands the
  * message to the handler named by its `type`.
  *
+ * Remote (remote.js): the same messages over the gateway's WebSocket; when
+ * it drops, `failAll` fails the calls waiting for an answer that the next
+ * connection will never give.
+ *
  * Exposes window.NexusBridge = { CallError, create(options), createReceiver(handlers) }.
  */
 (function () {
@@ -83,6 +87,17 @@
           }, timeoutMs);
           self.waiting.set(id, { resolve: resolve, reject: reject, timer: timer });
         });
+      },
+
+      /** Fails every call still waiting (the connection they went out on is gone); how many. */
+      failAll: function (message, kind) {
+        const waiters = Array.from(this.waiting.values());
+        this.waiting.clear();
+        for (const waiter of waiters) {
+          clearTimeout(waiter.timer);
+          waiter.reject(new CallError(message, kind));
+        }
+        return waiters.length;
       },
 
       /** A `result` message: resolves or rejects the call with its id. */

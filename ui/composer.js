@@ -3,7 +3,11 @@
  * sending a prompt (creating the session first on a new-session screen),
  * stopping a run, and sizing the box to its text.
  *
- * Exposes window.NexusComposer = { leftAfterSending(now, sent), create(app) }
+ * On a phone (remote mode, touch screen) Enter is a new line and only the
+ * Send button sends, and the page never focuses the box by itself (that
+ * would pop up the keyboard).
+ *
+ * Exposes window.NexusComposer = { leftAfterSending(now, sent), isTouchScreen(), create(app) }
  * → { focus(), autosize(), onInput(), onKeydown(event), send(), abort() }.
  */
 (function () {
@@ -23,11 +27,24 @@
     return now;
   }
 
+  /** Is the main pointer a finger (a phone or tablet)? */
+  function isTouchScreen() {
+    return typeof window.matchMedia === 'function' && window.matchMedia('(pointer: coarse)').matches;
+  }
+
   function create(app) {
     const state = app.state;
     const dom = app.dom;
 
+    /** Remote on a touch screen: a phone's keyboard comes and goes, and has no Shift+Enter. */
+    function onPhone() {
+      return state.remote && isTouchScreen();
+    }
+
     function focus() {
+      // On a phone focusing the box would pop up the keyboard over what the
+      // user came to read; only their own tap does that.
+      if (document.activeElement !== dom.composer && onPhone()) return;
       dom.composer.focus({ preventScroll: true });
     }
 
@@ -51,6 +68,8 @@
       if (event.isComposing || event.keyCode === 229) return; // an input method is composing
       if (event.key === 'Enter' && !event.shiftKey && !event.altKey) {
         // Enter, Ctrl+Enter and Cmd+Enter send; Shift+Enter is a new line.
+        // On a phone Enter is a new line (its keyboard has no Shift+Enter) and Send sends.
+        if (onPhone() && !event.ctrlKey && !event.metaKey) return;
         event.preventDefault();
         send();
       }
@@ -150,5 +169,5 @@
     return { focus: focus, autosize: autosize, onInput: onInput, onKeydown: onKeydown, send: send, abort: abort };
   }
 
-  window.NexusComposer = { leftAfterSending: leftAfterSending, create: create };
+  window.NexusComposer = { leftAfterSending: leftAfterSending, isTouchScreen: isTouchScreen, create: create };
 })();

@@ -23,9 +23,14 @@
   const isString = window.NexusDom.isString;
   const Render = window.NexusRender;
 
-  /** The banner's text for a connection state without a message of its own. */
+  /**
+   * The banner's text for a connection state without a message of its own;
+   * `transport` is the remote page's own socket to the gateway.
+   */
   function connectionText(connection) {
     switch (connection) {
+      case 'transport':
+        return 'Lost the connection to your computer. Reconnecting… Your text is kept.';
       case 'connecting':
         return 'Connecting to the OpenCode server… Your text is kept.';
       case 'auth':
@@ -128,7 +133,11 @@
       dom.deleteSession.disabled = !current;
 
       // Connection banner (about chat; the status line speaks for the server elsewhere)
-      if (state.connection === 'connected' || state.view !== 'chat') {
+      if (state.transportLost && state.view === 'chat') {
+        dom.banner.textContent = connectionText('transport');
+        dom.banner.dataset.state = 'transport';
+        dom.banner.hidden = false;
+      } else if (state.connection === 'connected' || state.view !== 'chat') {
         dom.banner.hidden = true;
         dom.banner.textContent = '';
       } else {

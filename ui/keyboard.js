@@ -13,10 +13,15 @@
     const state = app.state;
     const dom = app.dom;
 
+    /** Hides the popover; a remote page (a browser tab) has no window of Nexus's to hide. */
+    function hide() {
+      if (!state.remote) app.bridge.post({ type: 'hide' });
+    }
+
     /** Escape closes the innermost thing; with nothing open it stops a run or hides. */
     function onEscape() {
       if (state.view !== 'chat') {
-        app.bridge.post({ type: 'hide' }); // nothing to close or stop outside chat
+        hide(); // nothing to close or stop outside chat
       } else if (!dom.deleteRow.hidden) {
         app.panel.hideDelete(true);
       } else if (!dom.renameRow.hidden) {
@@ -26,7 +31,7 @@
       } else if (app.statuses.isBusy(state.currentSessionId)) {
         app.composer.abort();
       } else {
-        app.bridge.post({ type: 'hide' });
+        hide();
       }
     }
 

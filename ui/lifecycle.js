@@ -1,12 +1,16 @@
 /*
  * lifecycle.js — what Rust tells the page about the window and the server:
- * `init` (projects, drafts, first run), `show` (which session or view, then
- * `painted`), `hidden`, and `connection` (the banner; after an outage,
- * everything on screen is read again — the server is the source of truth).
+ * `init` (projects, drafts, first run, remote), `show` (which session or
+ * view, then `painted`), `hidden`, and `connection` (the banner; after an
+ * outage, everything on screen is read again — the server is the source of
+ * truth). Remote (remote.js, the gateway's WebSocket): `transport` says the
+ * socket dropped or is back, and every reconnection brings a new `init`,
+ * which keeps the project and session on screen and reads them again.
  *
  * Exposes window.NexusLifecycle = { projectsFrom(init), draftsFrom(init),
- * viewFrom(show), create(app) } → { onInit(message), onShow(message),
- * onHidden(), onConnection(message), reloadVisible() }.
+ * viewFrom(show), isRemoteInit(init), create(app) } → { onInit(message),
+ * onShow(message), onHidden(), onConnection(message), onTransport(message),
+ * reloadVisible() }.
  */
 (function () {
   'use strict';
@@ -45,11 +49,21 @@
     return view;
   }
 
+  /** Does this `init` come from the remote gateway (`"remote": true`)? */
+  function isRemoteInit(message) {
+    return !!message && message.remote === true;
+  }
+
   function create(app) {
     const state = app.state;
     const dom = app.dom;
 
     function onInit(message) {
+      if (isRemoteInit(message)) app.views.setRemote();
+      if (state.initialized && state.directory) {
+        reinit(message);
+        return;
+      }
       const projects = projectsFrom(message);
       state.directories = projects.directories;
       const drafts = draftsFrom(message);
@@ -74,7 +88,26 @@
       app.models.loadProviders();
       app.models.loadAgents();
       // First run (no config.toml yet): Setup first, unless a `show` already chose a view.
-      if (message.first_run === true && !state.viewAsked) app.views.show('setup', true);
+      if (message.first_run === true && !state.viewAsked && !state.remote) app.views.show('setup', true);
+      app.frame.request('chrome');
+    }
+
+    /**
+     * A later `init`: the remote page's socket reconnected and the gateway
+     * starts over. What is on screen stays (project, session, composer);
+     * the lists and drafts gain what is new, and everything shown is read again.
+     */
+    function reinit(message) {
+      const projects = projectsFrom(message);
+      if (projects.directories.indexOf(state.directory) === -1) projects.directories.push(state.directory);
+      state.directories = projects.directories;
+      app.projects.renderOptions();
+      const drafts = draftsFrom(message);
+      for (const key in drafts.drafts) if (!(key in state.drafts)) state.drafts[key] = drafts.drafts[key];
+      if (drafts.maxBytes) state.maxDraftBytes = drafts.maxBytes;
+      state.postedFocus = undefined; // the new connection has not heard it
+      app.sessions.postFocus();
+      reloadVisible();
       app.frame.request('chrome');
     }
 
@@ -117,6 +150,22 @@
       app.frame.request('chrome');
     }
 
+    /**
+     * Remote: the gateway's socket dropped (`reconnecting`: the banner says
+     * so, and calls waiting for an answer fail, as the next connection will
+     * not give one) or is open again (the `init` that follows reloads).
+     */
+    function onTransport(message) {
+      if (message.state === 'reconnecting') {
+        if (!state.transportLost) app.bridge.failAll('The connection to your computer dropped before it answered.', 'unreachable');
+        state.transportLost = true;
+        state.needsReload = true;
+      } else if (message.state === 'open') {
+        state.transportLost = false;
+      }
+      app.frame.request('chrome');
+    }
+
     /** After an outage: read again everything that is on screen. */
     function reloadVisible() {
       state.needsReload = false;
@@ -129,8 +178,15 @@
       if (state.conversation) app.history.loadLatest();
     }
 
-    return { onInit: onInit, onShow: onShow, onHidden: onHidden, onConnection: onConnection, reloadVisible: reloadVisible };
+    return {
+      onInit: onInit,
+      onShow: onShow,
+      onHidden: onHidden,
+      onConnection: onConnection,
+      onTransport: onTransport,
+      reloadVisible: reloadVisible,
+    };
   }
 
-  window.NexusLifecycle = { projectsFrom: projectsFrom, draftsFrom: draftsFrom, viewFrom: viewFrom, create: create };
+  window.NexusLifecycle = { projectsFrom: projectsFrom, draftsFrom: draftsFrom, viewFrom: viewFrom, isRemoteInit: isRemoteInit, create: create };
 })();

@@ -24,7 +24,7 @@
         // Links never navigate the popover; http(s) ones open in the browser.
         event.preventDefault();
         const url = window.NexusMarkdown.safeUrl(link.getAttribute('href'));
-        if (url) app.bridge.post({ type: 'open_external', url: url });
+        if (url) openExternal(url);
         return;
       }
       const copy = target.closest('button.copy');
@@ -35,6 +35,12 @@
       if (state.panelOpen && !dom.sessionPanel.contains(target) && !dom.sessionsToggle.contains(target)) {
         app.panel.close(false);
       }
+    }
+
+    /** An http(s) URL: the system browser (popover), or a new tab of this browser (remote). */
+    function openExternal(url) {
+      if (state.remote) window.open(url, '_blank', 'noopener,noreferrer');
+      else app.bridge.post({ type: 'open_external', url: url });
     }
 
     /** Middle-clicks on links must not open anything inside the popover either. */

@@ -6,7 +6,7 @@
  * Exposes window.NexusSessions = { isListable(info), matchesSearch(info, search),
  * updatedAt(info), create(app) } → { remember(info), load(), onInfo(info, directory),
  * onDeleted(info, sessionId), render(), markDirty(), enter(sessionId, conversation),
- * startNew(), open(sessionId) }.
+ * startNew(), open(sessionId), postFocus() }.
  */
 (function () {
   'use strict';
@@ -236,6 +236,7 @@
       enter: enter,
       startNew: startNew,
       open: open,
+      postFocus: postFocusSession,
     };
   }
 

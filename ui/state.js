@@ -40,6 +40,9 @@
       defaultModel: null,
       agents: null,
 
+      remote: false, // served by the remote gateway (a phone): no Setup, Settings, Logs or `nexus` calls
+      transportLost: false, // remote: the gateway's socket dropped and is reconnecting
+
       connection: 'connected',
       connectionMessage: '',
       outage: false, // a non-connected state was seen since the last `connected`

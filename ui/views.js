@@ -6,8 +6,12 @@
  * `showView` and `currentView`; this file calls their show() / leave() /
  * focus() as the view changes.
  *
+ * Remote mode (the page in a phone's browser, through the gateway): only
+ * chat. The switcher and the status line are hidden, every other view name
+ * means chat, and the pages' `nexus` calls fail without being sent.
+ *
  * Exposes window.NexusViews = { VIEWS, create(app) } → { pages, show(name, focus),
- * focusView(), openSettings(), onStatus(message) }.
+ * focusView(), openSettings(), onStatus(message), setRemote() }.
  */
 (function () {
   'use strict';
@@ -22,6 +26,8 @@
     /** What setup.js, settings.js and logs.js may use of this page. */
     const pageHost = {
       call: function (name, fields, options) {
+        // Nexus's own calls exist only in the popover; the gateway has none.
+        if (state.remote) return Promise.reject(new window.NexusBridge.CallError('Not available from this device.', 'rejected'));
         return app.bridge.nexus(name, fields, options);
       },
       announce: app.announce,
@@ -47,7 +53,7 @@
      * `follow_log`). With `focus`, the view's first useful control gets the focus.
      */
     function show(name, focus) {
-      if (VIEWS.indexOf(name) === -1) name = 'chat';
+      if (VIEWS.indexOf(name) === -1 || state.remote) name = 'chat';
       const previous = state.view;
       if (previous !== name && pages[previous]) pages[previous].leave();
       if (previous === 'chat' && name !== 'chat') chatScrollTop = dom.messages.scrollTop;
@@ -87,10 +93,28 @@
     }
 
     function onStatus(message) {
+      if (state.remote) return;
       window.NexusPages.renderStatus(dom.serverStatus, dom.serverStatusLine, dom.serverStatusMetrics, message);
     }
 
-    return { pages: pages, show: show, focusView: focusView, openSettings: openSettings, onStatus: onStatus };
+    /**
+     * Remote mode, for good: chat only (Setup, Settings, Logs and the status
+     * line are Nexus's, on the computer), and the requests waiting for an
+     * answer move to the top of the conversation, where a phone shows them.
+     */
+    function setRemote() {
+      if (state.remote) return;
+      state.remote = true;
+      document.documentElement.classList.add('remote');
+      dom.viewNav.hidden = true;
+      dom.serverStatus.hidden = true;
+      if (state.view !== 'chat') show('chat', false);
+      dom.conversation.insertBefore(dom.pending, dom.conversation.firstChild);
+      // On a phone Enter is a new line (composer.js): the placeholder must not say it sends.
+      if (window.NexusComposer.isTouchScreen()) dom.composer.placeholder = 'Ask OpenCode…';
+    }
+
+    return { pages: pages, show: show, focusView: focusView, openSettings: openSettings, onStatus: onStatus, setRemote: setRemote };
   }
 
   window.NexusViews = { VIEWS: VIEWS, create: create };

@@ -4,11 +4,12 @@
 //! hands the page's messages in and delivers what comes out through a
 //! [`PageSink`].
 //!
-//! `protocol` (the page's messages and the server-call allowlist, mapped onto
+//! `assets` (the page's files and their CSP), `protocol` (the page's messages and the server-call allowlist, mapped onto
 //! `server::client`'s routes), `server_calls` (carrying them out), `nexus_calls`
 //! (settings and setup), `settings_guard` (which settings need a confirmation
 //! outside the page), `event_feed`, `log_follow` and `drafts`.
 
+pub mod assets;
 pub mod drafts;
 pub mod event_feed;
 pub mod log_follow;

@@ -9,12 +9,11 @@
 //!
 //! The page itself (its protocol, server calls, event feed, drafts) lives in
 //! `crate::page`; this room holds only what is about the window: `window`
-//! (the thin tao/wry shell and the native confirmation dialog), `assets`
-//! (the custom protocol), `placement`, `page_link` (the event-loop proxy the
+//! (the thin tao/wry shell, its custom protocol serving `page::assets`, and
+//! the native confirmation dialog), `placement`, `page_link` (the event-loop proxy the
 //! page's messages travel through) and `backend` (the async side: the link
 //! to the daemon, carrying the page's messages to `crate::page`).
 
-pub mod assets;
 pub mod backend;
 pub mod page_link;
 pub mod placement;

@@ -3,12 +3,12 @@
 //! itself, carries messages between the page and the background, and exits
 //! after staying hidden for the keep-alive time.
 
-use super::assets;
 use super::backend::BackendInput;
 use super::page_link::{ConfirmRequest, Decision, UiEvent, delivery_script};
 use super::placement::{self, Rect};
 use crate::core::popover_lifecycle::ScreenPoint;
 use crate::ipc::protocol::PopoverSetup;
+use crate::page::assets;
 use crate::page::drafts::Drafts;
 use crate::page::protocol::{self as page_protocol, FromPage};
 #[cfg(target_os = "linux")]

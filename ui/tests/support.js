@@ -10,6 +10,7 @@ const { JSDOM } = require('jsdom');
 
 const UI = path.join(__dirname, '..');
 const INDEX_HTML = fs.readFileSync(path.join(UI, 'index.html'), 'utf8');
+const LOGIN_HTML = fs.readFileSync(path.join(UI, 'login.html'), 'utf8');
 
 /** The scripts index.html loads, in its order. */
 const SCRIPTS = Array.from(INDEX_HTML.matchAll(/<script src="([^"]+)" defer><\/script>/g), (m) => m[1]);
@@ -18,18 +19,23 @@ const SCRIPTS = Array.from(INDEX_HTML.matchAll(/<script src="([^"]+)" defer><\/s
  * A jsdom window with `scripts` evaluated in it (default: every script but
  * app.js, so the parts can be tried one by one). `html`: the document
  * (default: an empty one; pass INDEX_HTML for the page's own).
- * `ipc`: window.ipc, set before any script runs.
+ * `ipc`: window.ipc, set before any script runs. `url`: the page's address
+ * (default about:blank; an http(s) one makes remote.js take over when there
+ * is no `ipc`). `setup(window)`: runs before any script (fakes of
+ * WebSocket, fetch…).
  */
 function loadPage(options) {
   const opts = options || {};
   const dom = new JSDOM(opts.html || '<!DOCTYPE html><html><body></body></html>', {
     runScripts: 'outside-only',
     pretendToBeVisual: true, // requestAnimationFrame
+    url: opts.url || 'about:blank',
   });
   const window = dom.window;
   // WebKit has TextEncoder; jsdom does not.
   if (!window.TextEncoder) window.TextEncoder = TextEncoder;
   if (opts.ipc) window.ipc = opts.ipc;
+  if (opts.setup) opts.setup(window);
   const scripts = opts.scripts || SCRIPTS.filter((name) => name !== 'app.js');
   for (const name of scripts) {
     window.eval(fs.readFileSync(path.join(UI, name), 'utf8') + '\n//# sourceURL=' + name);
@@ -88,4 +94,4 @@ function settle() {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-module.exports = { UI, INDEX_HTML, SCRIPTS, loadPage, loadWholePage, plain, settle };
+module.exports = { UI, INDEX_HTML, LOGIN_HTML, SCRIPTS, loadPage, loadWholePage, plain, settle };
