@@ -64,6 +64,7 @@ done <<<"$listing"
 expected=(
     ./usr/bin/opencode-nexus
     ./usr/bin/opencode-nexus-popover
+    ./usr/bin/opencode-nexus-gateway
     "./usr/share/applications/$APP_ID.desktop"
     "./usr/share/metainfo/$APP_ID.metainfo.xml"
     ./usr/lib/systemd/user/opencode-nexus.service

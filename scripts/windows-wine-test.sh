@@ -37,7 +37,7 @@ cargo build --locked --target "$target" --bins
 bin_dir="$ROOT/target/wine-test/Nexus Test"
 rm -rf "$bin_dir"
 mkdir -p "$bin_dir"
-cp "target/$target/debug/opencode-nexus.exe" "target/$target/debug/opencode-nexus-popover.exe" "$bin_dir/"
+cp "target/$target/debug/opencode-nexus.exe" "target/$target/debug/opencode-nexus-popover.exe" "target/$target/debug/opencode-nexus-gateway.exe" "$bin_dir/"
 loader="$(ls -t target/$target/debug/build/webview2-com-sys-*/out/x64/WebView2Loader.dll | head -n 1)"
 cp "$loader" "$bin_dir/"
 x86_64-w64-mingw32-gcc -shared -O2 -o "$bin_dir/bcryptprimitives.dll" \

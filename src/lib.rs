@@ -13,6 +13,7 @@
 //! - `core`: the pure core: `State` + `Event` in, `Effect`s out, and the views derived from it.
 //! - `daemon`: the resident process: runs the core, carries out its effects, serves the CLI and popover.
 //! - `diagnostics`: the diagnostics report, with no secret in it.
+//! - `gateway`: the remote gateway process: the chat page and its protocol over HTTPS + WebSocket for a phone.
 //! - `ipc`: the local control socket: single instance, line framing, the protocol, the peer check.
 //! - `logging`: Nexus's own logs: tracing to stderr and rotated log files.
 //! - `markdown`: agent Markdown parsed into the page's tree, code highlighted (the popover only).
@@ -22,6 +23,7 @@
 //! - `platform`: the few OS-specific operations (process groups, signals, the desktop) behind one API.
 //! - `popover`: the quick-chat window process: a tao/wry shell around `page`, linked to the daemon.
 //! - `programs`: the two binaries, installed side by side, find each other.
+//! - `remote`: the remote account: Argon2id password, lockout, device sessions, pairing codes, the certificate.
 //! - `safe_write`: writing Nexus's own files in one step (temp file, fsync, rename, mode).
 //! - `server`: talking to OpenCode: its REST routes, the HTTP client, the event stream and its parsing.
 //! - `small_file`: reading a small regular text file (config, password) without blocking.
@@ -34,6 +36,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod diagnostics;
+pub mod gateway;
 pub mod ipc;
 pub mod logging;
 pub mod markdown;
@@ -43,6 +46,7 @@ pub mod paths;
 pub mod platform;
 pub mod popover;
 pub mod programs;
+pub mod remote;
 pub mod safe_write;
 pub mod server;
 pub mod small_file;

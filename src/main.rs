@@ -21,6 +21,7 @@ fn main() -> ExitCode {
             Err(_) => cli::set_password(&paths.password_file()),
         },
         Command::Autostart { action } => cli::autostart(&paths, action),
+        Command::Remote { action } => cli::remote::run(&paths, action),
         Command::Popover => cli::run_popover(),
         Command::ServerKeeper { command } => opencode_nexus::supervisor::keeper::run(command),
         command => {

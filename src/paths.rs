@@ -106,6 +106,26 @@ impl Paths {
         self.config_dir.join("server-password")
     }
 
+    /// The remote gateway's account: password hash, devices, lockout (0600).
+    pub fn remote_account_file(&self) -> PathBuf {
+        self.config_dir.join("remote.json")
+    }
+
+    /// The gateway's self-signed certificate (`tls = "auto"`), made once.
+    pub fn remote_cert_file(&self) -> PathBuf {
+        self.config_dir.join("remote-cert.pem")
+    }
+
+    /// The certificate's private key (0600).
+    pub fn remote_key_file(&self) -> PathBuf {
+        self.config_dir.join("remote-key.pem")
+    }
+
+    /// The gateway process's own output.
+    pub fn gateway_log(&self) -> PathBuf {
+        self.state_dir.join("gateway.log")
+    }
+
     /// The XDG autostart entry that starts the daemon at login.
     pub fn autostart_entry(&self) -> PathBuf {
         self.autostart_dir.join("opencode-nexus.desktop")

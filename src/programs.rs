@@ -20,6 +20,23 @@ pub fn popover_program() -> Result<PathBuf, String> {
     }
 }
 
+/// The remote gateway's binary, beside the running one.
+pub fn gateway_program() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let program = exe.with_file_name(format!(
+        "opencode-nexus-gateway{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    if program.is_file() {
+        Ok(program)
+    } else {
+        Err(format!(
+            "{} is missing (it is installed beside opencode-nexus)",
+            program.display()
+        ))
+    }
+}
+
 /// The resident program to start at login: this executable, or — from the
 /// popover's binary — the `opencode-nexus` installed beside it.
 pub fn daemon_program() -> Result<PathBuf, String> {

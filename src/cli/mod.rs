@@ -1,6 +1,7 @@
 //! The command line: argument parsing and the client side of each command.
 
 pub mod exit_code;
+pub mod remote;
 
 use crate::core::popover_lifecycle::PopoverView;
 use crate::ipc::client::{ClientError, Connection};
@@ -103,6 +104,11 @@ pub enum Command {
         #[command(subcommand)]
         action: PasswordCommand,
     },
+    /// The remote gateway: its password, pairing a phone, devices, state.
+    Remote {
+        #[command(subcommand)]
+        action: remote::RemoteCommand,
+    },
     /// Start Nexus at login (or not).
     Autostart {
         #[command(subcommand)]
@@ -181,6 +187,7 @@ pub async fn run_client(paths: &Paths, command: Command) -> u8 {
         Command::Diagnostics => diagnostics(paths).await,
         Command::Daemon { .. }
         | Command::Password { .. }
+        | Command::Remote { .. }
         | Command::Autostart { .. }
         | Command::Popover
         | Command::ServerKeeper { .. } => {

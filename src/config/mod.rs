@@ -177,6 +177,42 @@ pub struct Config {
     /// Project directories offered for quick chat and watched for pending requests.
     pub projects: Vec<PathBuf>,
     pub popover: PopoverConfig,
+    pub remote: RemoteConfig,
+}
+
+/// `[remote]`: the gateway that serves the chat page to a phone (off unless enabled).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteConfig {
+    pub enabled: bool,
+    /// Where the gateway listens. Loopback by default: reaching it from a
+    /// phone takes a deliberate choice (a LAN address, or a tunnel).
+    pub listen: std::net::SocketAddr,
+    pub tls: RemoteTls,
+    /// Browsers connected at once; more are refused with a clear answer.
+    pub max_clients: usize,
+}
+
+/// `remote.tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteTls {
+    /// A self-signed certificate made once for the machine's names.
+    Auto,
+    /// Plain HTTP: only on a loopback address, behind the user's own tunnel.
+    Off,
+}
+
+/// The gateway's default address: loopback, port 4180.
+pub const DEFAULT_REMOTE_LISTEN: &str = "127.0.0.1:4180";
+
+impl Default for RemoteConfig {
+    fn default() -> Self {
+        RemoteConfig {
+            enabled: false,
+            listen: DEFAULT_REMOTE_LISTEN.parse().expect("a valid address"),
+            tls: RemoteTls::Auto,
+            max_clients: 8,
+        }
+    }
 }
 
 /// `[popover]`: the quick-chat window.
@@ -243,6 +279,7 @@ impl Config {
             tray_icons: IconStyle::Color,
             notify: NotifyConfig::default(),
             popover: PopoverConfig::default(),
+            remote: RemoteConfig::default(),
         }
     }
 
@@ -292,6 +329,7 @@ impl Config {
                 "tray" => config.tray_icons = walker.tray(value)?,
                 "notify" => config.notify = walker.notify(value)?,
                 "popover" => config.popover = walker.popover(value)?,
+                "remote" => config.remote = walker.remote(value)?,
                 other => walker.unknown(other),
             }
         }
@@ -457,6 +495,69 @@ impl Walker {
         Ok(popover)
     }
 
+    fn remote(&mut self, value: &toml::Value) -> Result<RemoteConfig, ConfigError> {
+        let Some(table) = value.as_table() else {
+            return Err(self.invalid("remote", value, "is not a table (write a [remote] section)"));
+        };
+        let mut remote = RemoteConfig::default();
+        for (key, value) in table {
+            let full = format!("remote.{key}");
+            match key.as_str() {
+                "enabled" => {
+                    remote.enabled = value
+                        .as_bool()
+                        .ok_or_else(|| self.invalid(&full, value, "is not true or false"))?
+                }
+                "listen" => {
+                    remote.listen = value
+                        .as_str()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or_else(|| {
+                            self.invalid(
+                                &full,
+                                value,
+                                "is not an address:port (e.g. \"127.0.0.1:4180\" or \"192.168.1.20:4180\")",
+                            )
+                        })?
+                }
+                "tls" => {
+                    remote.tls = match value.as_str() {
+                        Some("auto") => RemoteTls::Auto,
+                        Some("off") => RemoteTls::Off,
+                        _ => {
+                            return Err(self.invalid(&full, value, "is not \"auto\" or \"off\""));
+                        }
+                    }
+                }
+                "max_clients" => {
+                    remote.max_clients = match value.as_integer() {
+                        Some(n) if (1..=64).contains(&n) => n as usize,
+                        _ => return Err(self.invalid(&full, value, "is not a number from 1 to 64")),
+                    }
+                }
+                _ => self.unknown(&full),
+            }
+        }
+        if remote.tls == RemoteTls::Off && !remote.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid {
+                file: self.file.clone(),
+                key: "remote.tls".into(),
+                value: "\"off\"".into(),
+                problem: format!(
+                    "is only allowed with a loopback listen address (127.0.0.1 or ::1, behind your own tunnel); {} would send passwords and chats in the clear",
+                    remote.listen
+                ),
+            });
+        }
+        if remote.listen.ip().is_unspecified() {
+            self.warnings.push(format!(
+                "{}: remote.listen = \"{}\" makes the gateway reachable on every network this machine joins",
+                self.file, remote.listen
+            ));
+        }
+        Ok(remote)
+    }
+
     fn tray(&mut self, value: &toml::Value) -> Result<IconStyle, ConfigError> {
         let Some(table) = value.as_table() else {
             return Err(self.invalid("tray", value, "is not a table (write a [tray] section)"));
@@ -571,6 +672,33 @@ mod tests {
         assert_eq!(loaded.config.server.directory, PathBuf::from("/home/u"));
         assert_eq!(loaded.config.server.start_timeout, Duration::from_secs(30));
         assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn remote_is_off_on_loopback_by_default_and_plain_http_only_on_loopback() {
+        let defaults = parse("").unwrap().config.remote;
+        assert!(!defaults.enabled);
+        assert!(defaults.listen.ip().is_loopback());
+        assert_eq!(defaults.tls, RemoteTls::Auto);
+        let lan =
+            parse("[remote]\nenabled = true\nlisten = \"192.168.1.20:4443\"\nmax_clients = 3")
+                .unwrap()
+                .config
+                .remote;
+        assert!(lan.enabled);
+        assert_eq!(lan.listen.port(), 4443);
+        assert_eq!(lan.max_clients, 3);
+        let off = parse("[remote]\ntls = \"off\"\nlisten = \"[::1]:4180\"").unwrap();
+        assert_eq!(off.config.remote.tls, RemoteTls::Off);
+        let err = parse("[remote]\ntls = \"off\"\nlisten = \"0.0.0.0:4180\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only allowed with a loopback"), "{err}");
+        let everywhere = parse("[remote]\nlisten = \"0.0.0.0:4180\"").unwrap();
+        assert!(everywhere.warnings[0].contains("every network"));
+        assert!(parse("[remote]\nlisten = \"localhost\"").is_err());
+        assert!(parse("[remote]\nmax_clients = 0").is_err());
+        assert!(parse("[remote]\ntls = \"maybe\"").is_err());
     }
 
     #[test]

@@ -106,6 +106,9 @@ pub(crate) async fn serve(stream: ControlStream, shared: Shared) {
         Request::PopoverAttach { pid } => {
             popover_link::serve_link(&shared, pid, &mut reader, &mut replies).await
         }
+        Request::GatewayAttach {} => {
+            super::gateway_keeper::serve_link(&shared, &mut reader, &mut replies).await
+        }
         Request::Diagnostics {} => {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let _ = shared.diagnostics_queries.send(tx).await;

@@ -5,6 +5,7 @@ mod ask;
 mod attach_watch;
 mod config_watch;
 mod control;
+mod gateway_keeper;
 mod popover_link;
 mod resource_watch;
 
@@ -235,6 +236,7 @@ impl Daemon {
             tray.is_some(),
             events_tx.clone(),
         ));
+        tokio::spawn(gateway_keeper::keep(shared.clone(), setup.paths.clone()));
         let daemon_info = DaemonInfo {
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").to_string(),

@@ -58,6 +58,10 @@ pub enum Request {
     PopoverAttach {
         pid: u32,
     },
+    /// Sent by the gateway process: this connection carries it the page's
+    /// setup and the server's address (`ToPopover::Setup` and `::Server`
+    /// lines), now and whenever they change, until either side goes.
+    GatewayAttach {},
 }
 
 /// How the popover reaches the OpenCode server. Crosses only the private

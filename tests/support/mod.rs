@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 pub mod fake_event_server;
+pub mod gateway;
 pub mod headless_desktop;
 pub mod local_http;
 pub mod mock_model;
