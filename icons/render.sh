@@ -15,6 +15,8 @@ working-5 working-6 working-7 working-8 working-9 working-9plus attention error"
 APP=opencode-nexus
 SIZES="16 22 24 32 48 64"
 APP_SIZES="$SIZES 128 256"
+# The web app (the remote gateway's manifest) wants 192 and 512 too: the app icon only.
+WEB_SIZES="192 512"
 
 # $1 = source dir (src, src/mono, src/mono-dark), $2 = output dir
 render_set() {
@@ -36,6 +38,10 @@ render_set() {
 }
 
 render_set src png
+for size in $WEB_SIZES; do
+    mkdir -p "png/$size"
+    rsvg-convert -w "$size" -h "$size" -o "png/$size/$APP.png" "src/$APP.svg"
+done
 render_set src/mono png/mono
 render_set src/mono-dark png/mono-dark
 echo "rendered $(find png -name '*.png' | wc -l) PNGs into $(pwd)/png"

@@ -9,6 +9,8 @@
 #        commit) instead of building target/release/opencode-nexus.
 #        STRACE=1 adds a system-call count (strace slows what it traces: the
 #        CPU figure of that run is not comparable).
+#        REMOTE=1 turns the remote gateway on (loopback, TLS, no client
+#        connected) and measures its process too, the same way.
 # Runs in a throwaway HOME/XDG tree; needs the pinned opencode in tools/opencode.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -32,6 +34,11 @@ export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_STATE_HOME="$tmp/state
 cleanup() { "$bin" quit >/dev/null 2>&1 || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
+if [ "${REMOTE:-0}" = 1 ]; then
+    mkdir -p "$XDG_CONFIG_HOME/opencode-nexus"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    printf '[remote]\nenabled = true\nlisten = "127.0.0.1:%s"\n' "$port" >"$XDG_CONFIG_HOME/opencode-nexus/config.toml"
+fi
 "$bin" daemon --no-tray >"$tmp/daemon.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
@@ -40,6 +47,12 @@ for _ in $(seq 1 600); do
 done
 "$bin" status | head -1
 sleep 5 # let start-up settle
+daemon_pid=$pid
+gateway_pid=""
+if [ "${REMOTE:-0}" = 1 ]; then
+    gateway_pid=$(pgrep -P "$daemon_pid" -f opencode-nexus-gateway || true)
+    [ -n "$gateway_pid" ] || { echo "no gateway process"; cat "$XDG_STATE_HOME/opencode-nexus/gateway.log"; exit 1; }
+fi
 
 # Per thread: "tid name run_ns slices" (schedstat: run time, wait time, times scheduled).
 threads() {
@@ -51,18 +64,27 @@ threads() {
 }
 ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
-threads >"$tmp/threads.before"
-before=$(ticks)
+snapshot() { # $1: suffix
+    for p in $daemon_pid $gateway_pid; do
+        pid=$p threads >"$tmp/threads.$p.$1"
+        pid=$p ticks >"$tmp/ticks.$p.$1"
+    done
+}
+snapshot before
 if [ "${STRACE:-0}" = 1 ]; then
     timeout --signal=INT "$SECONDS_IDLE" strace -c -f -p "$pid" -o "$tmp/strace.txt" || true
 else
     sleep "$SECONDS_IDLE"
 fi
-after=$(ticks)
-threads >"$tmp/threads.after"
+snapshot after
+for pid in $daemon_pid $gateway_pid; do
+what=daemon
+[ "$pid" = "$gateway_pid" ] && what=gateway
+before=$(cat "$tmp/ticks.$pid.before")
+after=$(cat "$tmp/ticks.$pid.after")
 rss_kib=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
 cpu_ms=$(( (after - before) * 1000 / hz ))
-echo "daemon pid $pid: RSS $((rss_kib / 1024)) MiB ($rss_kib KiB); CPU $cpu_ms ms over ${SECONDS_IDLE} s idle ($(( cpu_ms * 60 / SECONDS_IDLE )) ms per minute)"
+echo "$what pid $pid: RSS $((rss_kib / 1024)) MiB ($rss_kib KiB); CPU $cpu_ms ms over ${SECONDS_IDLE} s idle ($(( cpu_ms * 60 / SECONDS_IDLE )) ms per minute)"
 # Threads that ended during the window count with what they had at its start
 # missing (their whole life is in the window): the rare blocking-pool thread.
 awk -v secs="$SECONDS_IDLE" '
@@ -70,7 +92,8 @@ awk -v secs="$SECONDS_IDLE" '
     { d_run = $3 - run[$1]; d_sl = $4 - slices[$1]; total_run += d_run; total_sl += d_sl
       printf "  thread %-8s %-22s %8.2f ms/min %6.1f wake-ups/min\n", $1, $2, d_run / 1e6 * 60 / secs, d_sl * 60 / secs }
     END { printf "  all threads: %.2f ms/min (schedstat run time), %.1f wake-ups/min (times scheduled)\n", total_run / 1e6 * 60 / secs, total_sl * 60 / secs }
-' "$tmp/threads.before" "$tmp/threads.after"
+' "$tmp/threads.$pid.before" "$tmp/threads.$pid.after"
+done
 if [ -s "$tmp/strace.txt" ]; then
     echo "system calls over the window (strace -c -f):"
     sed 's/^/  /' "$tmp/strace.txt"

@@ -60,7 +60,10 @@ async fn sign_in_lockout_cookies_and_the_web_surface() {
     let model = MockModel::start().await;
     let home = TestHome::new(model.base_url());
     let port = free_port();
-    let config = gateway_config(&home.project_dir(), port, 4);
+    let config = format!(
+        "{}hosts = [\"laptop.tail1234.ts.net\"]\n",
+        gateway_config(&home.project_dir(), port, 4)
+    );
     let nexus = Nexus::start(&home, &config).await;
     wait_listening(&nexus, 1, GATEWAY_START).await;
     let client = https(&nexus);
@@ -136,6 +139,14 @@ async fn sign_in_lockout_cookies_and_the_web_surface() {
         .await
         .unwrap();
     assert_eq!(foreign.status(), 421);
+    // A tunnel's own name, listed in remote.hosts, is one of the gateway's.
+    let tunnel = client
+        .get(&base)
+        .header("host", "laptop.tail1234.ts.net")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tunnel.status(), 303);
     // A POST from another site is refused before the password is looked at.
     let cross = client
         .post(format!("{base}/api/login"))

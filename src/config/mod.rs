@@ -190,6 +190,9 @@ pub struct RemoteConfig {
     pub tls: RemoteTls,
     /// Browsers connected at once; more are refused with a clear answer.
     pub max_clients: usize,
+    /// More names the gateway answers to (`Host` and `Origin`), for a tunnel
+    /// with a name of its own (a Tailscale or Cloudflare host name).
+    pub hosts: Vec<String>,
 }
 
 /// `remote.tls`.
@@ -211,6 +214,7 @@ impl Default for RemoteConfig {
             listen: DEFAULT_REMOTE_LISTEN.parse().expect("a valid address"),
             tls: RemoteTls::Auto,
             max_clients: 8,
+            hosts: Vec::new(),
         }
     }
 }
@@ -339,6 +343,16 @@ impl Config {
             warnings: walker.warnings,
         })
     }
+}
+
+/// A DNS name or an IP address, as a `Host` header would carry it (no port).
+fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && (name.parse::<std::net::IpAddr>().is_ok()
+            || name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
 }
 
 struct Walker {
@@ -535,6 +549,24 @@ impl Walker {
                         _ => return Err(self.invalid(&full, value, "is not a number from 1 to 64")),
                     }
                 }
+                "hosts" => {
+                    let names = value.as_array().map(|items| {
+                        items
+                            .iter()
+                            .map(|i| i.as_str().filter(|n| is_host_name(n)).map(str::to_ascii_lowercase))
+                            .collect::<Option<Vec<String>>>()
+                    });
+                    remote.hosts = match names.flatten() {
+                        Some(names) if names.len() <= 16 => names,
+                        _ => {
+                            return Err(self.invalid(
+                                &full,
+                                value,
+                                "is not a list of host names (e.g. [\"laptop.tail1234.ts.net\"])",
+                            ));
+                        }
+                    }
+                }
                 _ => self.unknown(&full),
             }
         }
@@ -697,6 +729,10 @@ mod tests {
         let everywhere = parse("[remote]\nlisten = \"0.0.0.0:4180\"").unwrap();
         assert!(everywhere.warnings[0].contains("every network"));
         assert!(parse("[remote]\nlisten = \"localhost\"").is_err());
+        let tunnel = parse("[remote]\nhosts = [\"Laptop.tail1234.ts.net\"]").unwrap();
+        assert_eq!(tunnel.config.remote.hosts, ["laptop.tail1234.ts.net"]);
+        assert!(parse("[remote]\nhosts = [\"evil.com:80/x\"]").is_err());
+        assert!(parse("[remote]\nhosts = \"one\"").is_err());
         assert!(parse("[remote]\nmax_clients = 0").is_err());
         assert!(parse("[remote]\ntls = \"maybe\"").is_err());
     }

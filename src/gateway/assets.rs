@@ -13,9 +13,19 @@ const ICONS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../icons/png/128/opencode-nexus.png"),
     ),
     (
+        "icon-192.png",
+        PNG,
+        include_bytes!("../../icons/png/192/opencode-nexus.png"),
+    ),
+    (
         "icon-256.png",
         PNG,
         include_bytes!("../../icons/png/256/opencode-nexus.png"),
+    ),
+    (
+        "icon-512.png",
+        PNG,
+        include_bytes!("../../icons/png/512/opencode-nexus.png"),
     ),
 ];
 
@@ -32,4 +42,29 @@ pub fn lookup(name: &str) -> Option<(&'static str, &'static [u8])> {
 /// it talk only to where it came from (`connect-src 'self'`).
 pub fn content_security_policy() -> &'static str {
     page::CONTENT_SECURITY_POLICY
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every icon the web app manifest names is served, as a PNG of the size it says.
+    #[test]
+    fn the_manifests_icons_are_served_at_their_sizes() {
+        let (_, manifest) = lookup("manifest.webmanifest").unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+        let icons = manifest["icons"].as_array().unwrap();
+        assert!(icons.iter().any(|i| i["sizes"] == "192x192"));
+        assert!(icons.iter().any(|i| i["sizes"] == "512x512"));
+        for icon in icons {
+            let (content_type, png) = lookup(icon["src"].as_str().unwrap()).unwrap();
+            assert_eq!(content_type, "image/png");
+            assert_eq!(&png[1..4], b"PNG");
+            let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+            let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+            assert_eq!(icon["sizes"], format!("{width}x{height}"));
+        }
+        assert!(lookup("remote.json").is_none());
+        assert!(lookup("../config.toml").is_none());
+    }
 }

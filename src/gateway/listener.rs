@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
 /// A TLS handshake must be done within this.
+#[cfg(not(target_os = "macos"))]
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 /// Connections open at once (each holds a permit until it closes).
 pub const MAX_CONNECTIONS: usize = 256;
@@ -94,8 +95,10 @@ impl Listener for ReadyConnections {
 /// The TLS side: rustls with the ring provider (not on macOS yet).
 #[cfg(not(target_os = "macos"))]
 pub type Tls = tokio_rustls::TlsAcceptor;
+/// macOS: no TLS yet (there can be no value of this type).
 #[cfg(target_os = "macos")]
-pub type Tls = std::convert::Infallible;
+#[derive(Clone)]
+pub enum Tls {}
 
 /// A TLS acceptor for the PEM certificate and key.
 #[cfg(not(target_os = "macos"))]

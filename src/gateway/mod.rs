@@ -211,7 +211,9 @@ async fn serve(paths: Paths) -> Result<(), String> {
         return Err("the gateway is off (remote.enabled = false in config.toml)".into());
     }
     let mut names = crate::remote::certificate::machine_names(remote.listen.ip());
+    names.extend(remote.hosts.iter().cloned());
     names.iter_mut().for_each(|n| *n = n.to_ascii_lowercase());
+    names.dedup();
     let tls = match remote.tls {
         RemoteTls::Off => None,
         RemoteTls::Auto => {

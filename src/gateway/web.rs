@@ -102,10 +102,14 @@ fn origin_is_own(gateway: &Gateway, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return false;
     };
-    let scheme = if gateway.tls { "https://" } else { "http://" };
-    origin
-        .strip_prefix(scheme)
-        .is_some_and(|host| gateway.is_own_host(host))
+    // Without TLS of its own the gateway is behind a tunnel that may
+    // terminate HTTPS, so the page's origin may be either scheme.
+    let host = match origin.strip_prefix("https://") {
+        Some(host) => Some(host),
+        None if !gateway.tls => origin.strip_prefix("http://"),
+        None => None,
+    };
+    host.is_some_and(|host| gateway.is_own_host(host))
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
