@@ -24,6 +24,11 @@ pub const OUT_QUEUE: usize = 128;
 const WRITE_DEADLINE: Duration = Duration::from_secs(15);
 /// The close code a signed-out page gets (the page then goes to sign-in).
 pub const CLOSE_SIGNED_OUT: u16 = 4401;
+/// How often a quiet page is pinged (a phone that vanished without closing
+/// its connection would otherwise hold its place until a write failed).
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// A page heard nothing from this long is gone.
+const SILENT_LIMIT: Duration = Duration::from_secs(75);
 /// Markdown renders running at once per page.
 const MARKDOWN_AT_ONCE: usize = 1;
 
@@ -68,9 +73,19 @@ pub async fn serve(socket: WebSocket, gateway: Arc<Gateway>, slot: ClientSlot) {
     let mut events = gateway.events.subscribe();
     let markdown = Arc::new(Semaphore::new(MARKDOWN_AT_ONCE));
     let mut ready = false;
+    let mut last_heard = tokio::time::Instant::now();
+    let mut ping = tokio::time::interval_at(last_heard + PING_EVERY, PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!("device {} connected", slot.device);
     loop {
         tokio::select! {
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= SILENT_LIMIT {
+                    tracing::info!("device {}: silent for {} s, dropped", slot.device, SILENT_LIMIT.as_secs());
+                    break;
+                }
+                let _ = page.queue.try_send(Message::Ping(Default::default()));
+            }
             () = slot.close.notified() => {
                 let frame = CloseFrame { code: CLOSE_SIGNED_OUT, reason: "signed out".into() };
                 let _ = page.queue.try_send(Message::Close(Some(frame)));
@@ -91,16 +106,21 @@ pub async fn serve(socket: WebSocket, gateway: Arc<Gateway>, slot: ClientSlot) {
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
-            frame = stream.next() => match frame {
-                Some(Ok(Message::Text(text))) => {
-                    ready |= handle(text.as_str(), &gateway, &page, &markdown);
+            frame = stream.next() => {
+                if let Some(Ok(_)) = &frame {
+                    last_heard = tokio::time::Instant::now();
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    tracing::debug!("device {}: binary frame ignored", slot.device);
+                match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        ready |= handle(text.as_str(), &gateway, &page, &markdown);
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        tracing::debug!("device {}: binary frame ignored", slot.device);
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-            },
+            }
         }
     }
     writer.abort();
