@@ -103,6 +103,11 @@ install_ui_test_deps_into() {
 # webkit2gtk-driver (WebKitWebDriver) drives the real popover in tests.
 DESKTOP_TEST_PACKAGES=(xvfb dbus dbus-x11 xfce4-panel libglib2.0-bin imagemagick x11-utils xdotool dunst python3-gi webkit2gtk-driver xclip)
 
+# The phone's browser for the remote gateway's test (tests/remote_phone_browser.rs,
+# tests/support/chromium.rs): Debian's Chromium, headless, driven by chromedriver
+# (/usr/bin/chromium, /usr/bin/chromedriver).
+BROWSER_TEST_PACKAGES=(chromium chromium-driver)
+
 # What the side-by-side tray benchmark needs (tests/bench_tray_footprint.rs, run by
 # scripts/bench-tray.sh) on top of DESKTOP_TEST_PACKAGES: the peer it is
 # measured against, syncthingtray watching a loopback syncthing.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs and runs every test.
 #
-# System packages, the pinned OpenCode in tools/opencode, axe-core in tools/axe,
+# System packages (Chromium and chromedriver among them, for the phone test),
+# the pinned OpenCode in tools/opencode, axe-core in tools/axe,
 # jsdom and commonmark-spec in tools/ui-tests (the page's unit tests),
 # cargo-deb in tools/cargo-deb and cargo-fuzz in tools/cargo-fuzz (project-local,
 # not global), then the whole suite: unit tests, the real-server and fault
@@ -16,7 +17,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-apt_install "${BUILD_PACKAGES[@]}" procps "${DESKTOP_TEST_PACKAGES[@]}" "${PACKAGING_TEST_PACKAGES[@]}"
+apt_install "${BUILD_PACKAGES[@]}" procps "${DESKTOP_TEST_PACKAGES[@]}" "${BROWSER_TEST_PACKAGES[@]}" "${PACKAGING_TEST_PACKAGES[@]}"
 install_opencode_into "$TOOLS/opencode"
 install_axe_into "$TOOLS/axe"
 install_ui_test_deps_into "$TOOLS/ui-tests"

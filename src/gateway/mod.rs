@@ -252,8 +252,9 @@ async fn serve(paths: Paths) -> Result<(), String> {
     let app =
         web::router(gateway.clone()).into_make_service_with_connect_info::<listener::ClientAddr>();
     let scheme = if is_tls { "https" } else { "http" };
-    tracing::info!("gateway listening on {scheme}://{local}");
-    // Tests and the daemon's log read this line.
+    // Tests and the daemon's log read this line: once per start (tracing
+    // writes to the same stderr, so it is not logged there too), whatever
+    // RUST_LOG filters.
     eprintln!("gateway listening on {scheme}://{local}");
     let server = axum::serve(ready, app);
     tokio::select! {

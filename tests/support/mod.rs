@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod fake_event_server;
 pub mod gateway;
 pub mod headless_desktop;

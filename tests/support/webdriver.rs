@@ -1,6 +1,8 @@
-//! A small W3C WebDriver client for WebKitWebDriver, attached to a running
+//! A small W3C WebDriver client: for WebKitWebDriver, attached to a running
 //! app's inspector server (the popover started with
-//! `OPENCODE_NEXUS_AUTOMATION=1` and `WEBKIT_INSPECTOR_SERVER`).
+//! `OPENCODE_NEXUS_AUTOMATION=1` and `WEBKIT_INSPECTOR_SERVER`), and for a
+//! driver that starts its own browser ([`WebDriver::launch`]; chromedriver
+//! with Chromium, `super::chromium`).
 
 #![allow(dead_code)]
 
@@ -37,6 +39,11 @@ pub struct WebDriver {
     base: String,
     session: String,
     http: reqwest::Client,
+    /// The driver started the browser: on drop the session is ended (the
+    /// browser quits) and any of the driver's descendants left are killed.
+    owns_browser: bool,
+    /// Kept until the browser is gone (its profile, say), then removed.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 impl WebDriver {
@@ -53,6 +60,43 @@ impl WebDriver {
             .stderr(log_file)
             .spawn()
             .expect("WebKitWebDriver (package webkit2gtk-driver) must be installed");
+        Self::open(driver, port, log, json!({}), false, None).await
+    }
+
+    /// Starts `command` (a driver that launches its own browser, such as
+    /// chromedriver; `--port=N` is added) and opens a session with
+    /// `capabilities` (the `capabilities` object of New Session). The
+    /// browser quits when the session ends: on [`WebDriver::close`], or on
+    /// drop (a failed test too). `scratch` (the browser's profile, say) is
+    /// removed after that.
+    pub async fn launch(
+        mut command: Command,
+        capabilities: Value,
+        log: &Path,
+        scratch: Option<tempfile::TempDir>,
+    ) -> WebDriver {
+        let port = free_port();
+        let log_file = std::fs::File::create(log).unwrap();
+        let program = command.get_program().to_string_lossy().into_owned();
+        let driver = command
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        Self::open(driver, port, log, capabilities, true, scratch).await
+    }
+
+    /// Opens a session on the driver listening on `port` (retrying while it starts).
+    async fn open(
+        driver: Child,
+        port: u16,
+        log: &Path,
+        capabilities: Value,
+        owns_browser: bool,
+        scratch: Option<tempfile::TempDir>,
+    ) -> WebDriver {
         opencode_nexus::server::client::install_tls_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -60,11 +104,21 @@ impl WebDriver {
             .build()
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
+        // Dropped (the driver killed) if no session comes.
+        let mut driver = WebDriver {
+            driver,
+            base,
+            session: String::new(),
+            http,
+            owns_browser,
+            _scratch: scratch,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
-        let session = loop {
-            let answer = http
-                .post(format!("{base}/session"))
-                .json(&json!({"capabilities": {}}))
+        driver.session = loop {
+            let answer = driver
+                .http
+                .post(format!("{}/session", driver.base))
+                .json(&json!({"capabilities": capabilities}))
                 .send()
                 .await;
             if let Ok(resp) = answer {
@@ -74,23 +128,18 @@ impl WebDriver {
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "WebKitWebDriver gave no session: {body}\n{}",
+                    "the WebDriver server gave no session: {body}\n{}",
                     std::fs::read_to_string(log).unwrap_or_default()
                 );
             }
             assert!(
                 Instant::now() < deadline,
-                "WebKitWebDriver did not answer\n{}",
+                "the WebDriver server did not answer\n{}",
                 std::fs::read_to_string(log).unwrap_or_default()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        WebDriver {
-            driver,
-            base,
-            session,
-            http,
-        }
+        driver
     }
 
     async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -127,6 +176,23 @@ impl WebDriver {
             Some(json!({"script": script, "args": args})),
         )
         .await
+    }
+
+    /// Navigates the browser to `url` (returns once it has loaded).
+    pub async fn goto(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    /// The page's URL now, or `None` while the driver cannot say (during a navigation).
+    pub async fn current_url(&self) -> Option<String> {
+        let url = format!("{}/session/{}/url", self.base, self.session);
+        let resp = self.http.get(&url).send().await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let body: Value = resp.json().await.ok()?;
+        body["value"].as_str().map(str::to_string)
     }
 
     /// The first element matching `css`, if any.
@@ -280,13 +346,75 @@ impl WebDriver {
         }
     }
 
-    /// Ends the session (the app keeps running) and stops the driver.
+    /// Ends the session (the app keeps running; a browser the driver
+    /// started quits) and stops the driver.
     pub async fn close(mut self) {
         let _ = self
             .http
             .delete(format!("{}/session/{}", self.base, self.session))
             .send()
             .await;
+        self.session.clear();
+        self.stop_driver();
+    }
+
+    /// Ends the session from a synchronous context (drop): one plain
+    /// HTTP/1.1 request on loopback, bounded by timeouts.
+    fn end_session_blocking(&self) {
+        use std::io::{Read, Write};
+        let Some(addr) = self.base.strip_prefix("http://") else {
+            return;
+        };
+        let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+            return;
+        };
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
+        let request = format!(
+            "DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.session
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return;
+        }
+        // Read the whole answer (the browser has quit by then); the driver
+        // may keep the connection open, so stop at the body's end.
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = stream.read(&mut chunk) {
+            answer.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if answer.len() >= end + 4 + length {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Kills the driver, and first what it started and left running.
+    fn stop_driver(&mut self) {
+        // Already stopped (and reaped): its pid may belong to another process now.
+        if matches!(self.driver.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let left = if self.owns_browser {
+            super::nexus::descendants(self.driver.id())
+        } else {
+            Vec::new()
+        };
+        for pid in left {
+            // SAFETY: kill(2) on a process the driver started; no memory is involved.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -294,7 +422,9 @@ impl WebDriver {
 
 impl Drop for WebDriver {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        if self.owns_browser && !self.session.is_empty() {
+            self.end_session_blocking();
+        }
+        self.stop_driver();
     }
 }
