@@ -25,6 +25,35 @@ const OUTER: &[&str] = &[
     "cli",
 ];
 
+/// The rooms the remote account (`src/remote`) must not reach into: it is
+/// the account's data and rules, which the gateway, the `remote` commands
+/// and the popover's pages all stand on — no shell, and nothing that talks
+/// over a network or a socket.
+const REMOTE_OUTER: &[&str] = &[
+    "server",
+    "daemon",
+    "popover",
+    "tray",
+    "notify",
+    "supervisor",
+    "ipc",
+    "cli",
+    "gateway",
+    "page",
+];
+
+/// Network crates and modules the remote account must not use.
+const NETWORK: &[&str] = &[
+    "reqwest::",
+    "hyper::",
+    "axum::",
+    "tungstenite::",
+    "rustls::",
+    "tokio::net",
+    "std::net::Tcp",
+    "std::net::Udp",
+];
+
 /// Files under `src/core` that exist only for tests (`#[cfg(test)] mod …;`).
 const TEST_ONLY_FILES: &[&str] = &["tests.rs", "virtual_time.rs"];
 
@@ -68,12 +97,17 @@ fn production_part(source: &str) -> String {
     kept
 }
 
-/// `crate::<room>` uses in `source`, as (line number, line).
+/// `crate::<room>` uses of the core's outer rooms in `source`, as (line number, line).
 fn outer_uses(source: &str) -> Vec<(usize, String)> {
+    uses_of(source, OUTER)
+}
+
+/// `crate::<room>` uses of any of `rooms` in `source`, as (line number, line).
+fn uses_of(source: &str, rooms: &[&str]) -> Vec<(usize, String)> {
     let mut found = Vec::new();
     for (n, line) in production_part(source).lines().enumerate() {
         let code = line.split("//").next().unwrap_or("");
-        for room in OUTER {
+        for room in rooms {
             let path = format!("crate::{room}");
             let hit = code.match_indices(&path).any(|(at, _)| {
                 let rest = &code[at + path.len()..];
@@ -119,6 +153,37 @@ fn core_imports_nothing_from_outer_rooms() {
         violations.is_empty(),
         "the core must not depend on outer rooms (move the type into src/core \
          and let the outer room use it instead):\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_remote_account_imports_no_shell_and_no_network_code() {
+    let remote = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/remote");
+    let mut files = Vec::new();
+    rust_files(&remote, &mut files);
+    assert!(
+        files.len() >= 4,
+        "src/remote should hold the account's files"
+    );
+    let mut violations = Vec::new();
+    for file in files {
+        let source = fs::read_to_string(&file).unwrap();
+        for (line, text) in uses_of(&source, REMOTE_OUTER) {
+            violations.push(format!("{}:{line}: {text}", file.display()));
+        }
+        for (n, line) in production_part(&source).lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if NETWORK.iter().any(|network| code.contains(network)) {
+                violations.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "src/remote must stay the account's data and rules (the gateway, the \
+         `remote` commands and the popover stand on it, not the other way \
+         round), with no network code:\n{}",
         violations.join("\n")
     );
 }

@@ -106,6 +106,7 @@ async fn tray_shows_the_state_and_its_menu_controls_the_server() {
         "Open log folder",
         "Copy diagnostics",
         "Start at login",
+        "Pair a phone…",
         "Quit",
     ] {
         menu_id(&layout, label);
@@ -216,6 +217,26 @@ async fn tray_shows_the_state_and_its_menu_controls_the_server() {
     while entry.exists() {
         assert!(Instant::now() < deadline, "the entry was not removed");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Pair a phone…: the popover opens on its pair page, which makes a
+    // one-time code (stored only as its hash in the remote account).
+    let account = home.config_home().join("opencode-nexus/remote.json");
+    assert!(!account.exists());
+    desktop.menu_click(&item, menu_id(&desktop.menu_layout(&item), "Pair a phone…"));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(&account).unwrap_or_default();
+        let stored: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if stored["pairings"].as_array().is_some_and(|p| p.len() == 1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pairing code made; daemon log:\n{}",
+            nexus.daemon_log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // Quit from the menu: the item goes away, and so does the server.

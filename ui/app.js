@@ -68,6 +68,7 @@
       setup: byId('view-setup'),
       settings: byId('view-settings'),
       logs: byId('view-logs'),
+      pair: byId('view-pair'),
     },
   };
 
@@ -130,7 +131,7 @@
         pages.logs.onLog(message.lines);
       },
       confirming: function (message) {
-        pages.settings.onConfirming(message.keys);
+        pages.settings.onConfirming(message.keys); // a guarded save, or the remote password
       },
       markdown: function (message) {
         window.NexusMarkdown.receive(message);

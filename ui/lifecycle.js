@@ -134,6 +134,7 @@
     function onHidden() {
       app.panel.close(false);
       app.views.pages.logs.stop(); // Rust stops following too; the next `show` of Logs follows again
+      app.views.pages.pair.stop(); // no countdown or polling while hidden; the next `show` makes a new code
     }
 
     function onConnection(message) {

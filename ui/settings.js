@@ -6,13 +6,21 @@
  * is something to say, a hint (aria-describedby). Saving sends every key
  * (attach-only and managed-only fields too, dimmed or not); Rust validates
  * with the file's rules, and an error's `key` marks the field. A save that
- * changes server.mode, server.command, server.url or server.password_file is
- * written only after the user confirms it in Nexus's own dialog; meanwhile
- * the status says so (`confirming`), and a cancel leaves the edits unsaved.
+ * changes server.mode, server.command, server.url, server.password_file,
+ * remote.enabled, remote.listen, remote.tls or remote.hosts is written only
+ * after the user confirms it in Nexus's own dialog; meanwhile the status
+ * says so (`confirming`), and a cancel leaves the edits unsaved.
  *
- * Exposes window.NexusSettings = { create(host) } → { show(), focus(),
- * leave(), onConfirming(keys) }, where host = { call(name, fields, options)
- * → Promise, announce(text) }.
+ * The remote password has its own small form (#remote-password-form, not a
+ * setting of the file): typed twice, sent once with `set_remote_password`,
+ * stored only after the user confirms it in Nexus's dialog (`confirming`
+ * names "remote.password"), and never read back: the page only learns
+ * whether one is set (`remote_status`).
+ *
+ * Exposes window.NexusSettings = { MIN_PASSWORD_CHARS, passwordProblem(a, b),
+ * create(host) } → { show(), focus(), leave(), onConfirming(keys) }, where
+ * host = { call(name, fields, options) → Promise, announce(text),
+ * showView(name) }.
  */
 (function () {
   'use strict';
@@ -26,6 +34,11 @@
   // for the user's answer in Nexus's own dialog (outside this page).
   const CONFIRM_TIMEOUT_MS = 30 * 60 * 1000;
   const MANAGED_ONLY = ['server.port', 'server.command'];
+  // The password's rules are Rust's (remote::password::check_new); the page
+  // checks them first only to say so at once.
+  const MIN_PASSWORD_CHARS = 10;
+  const MAX_PASSWORD_BYTES = 1024;
+  const PASSWORD_KEY = 'remote.password'; // what `confirming` names for the password dialog
 
   /**
    * The form. Types: select, text, integer, seconds (a number, fractions
@@ -135,7 +148,51 @@
         { key: 'popover.hide_on_blur', type: 'bool', label: 'Hide when it loses focus' },
       ],
     },
+    {
+      title: 'Remote access',
+      note: 'Quick chat in your phone’s browser, through Nexus’s own gateway. Turning it on, or changing where it listens, its TLS or its host names, asks for confirmation in a dialog of Nexus.',
+      fields: [
+        {
+          key: 'remote.enabled',
+          type: 'bool',
+          label: 'Let my phone reach OpenCode',
+          hint: 'Runs the gateway. Off: nothing of it runs.',
+        },
+        {
+          key: 'remote.listen',
+          type: 'text',
+          label: 'Listen address',
+          hint: 'address:port. The default 127.0.0.1:4180 is reachable from this computer and through a tunnel only; this computer’s LAN address (for example 192.168.1.20:4180) is reachable on your network.',
+        },
+        {
+          key: 'remote.tls',
+          type: 'select',
+          label: 'HTTPS',
+          options: [
+            ['auto', 'A certificate Nexus makes for this computer'],
+            ['off', 'Off: plain HTTP behind your own tunnel (loopback only)'],
+          ],
+        },
+        { key: 'remote.max_clients', type: 'integer', label: 'Pages connected at once', hint: '1–64.', min: 1, max: 64 },
+        {
+          key: 'remote.hosts',
+          type: 'lines',
+          label: 'Tunnel host names',
+          hint: 'One per line: more names the gateway answers to, such as a Tailscale or Cloudflare host name.',
+        },
+      ],
+    },
   ];
+
+  /** Why a new remote password (typed twice) cannot be sent, or '' when it can. */
+  function passwordProblem(password, again) {
+    if (!isString(password) || !password) return 'Type the new password.';
+    if (password !== again) return 'The two passwords differ.';
+    const chars = Array.from(password).length;
+    if (chars < MIN_PASSWORD_CHARS) return 'The password is too short (' + chars + ' characters; at least ' + MIN_PASSWORD_CHARS + ').';
+    if (new TextEncoder().encode(password).length > MAX_PASSWORD_BYTES) return 'The password is too long (at most ' + MAX_PASSWORD_BYTES + ' bytes).';
+    return '';
+  }
 
   const byId = window.NexusDom.byId;
 
@@ -155,6 +212,14 @@
       status: byId('settings-status'),
       copyOpen: byId('settings-copy-open'),
       openCommand: byId('settings-open-command'),
+      passwordForm: byId('remote-password-form'),
+      passwordState: byId('remote-password-state'),
+      password: byId('remote-password'),
+      passwordAgain: byId('remote-password-again'),
+      passwordError: byId('remote-password-error'),
+      passwordSet: byId('remote-password-set'),
+      passwordStatus: byId('remote-password-status'),
+      pair: byId('settings-pair'),
     };
 
     const fields = new Map(); // key → { field, control, wrap, error }
@@ -163,6 +228,7 @@
     let dirty = false; // the user changed something since the form was filled
     let loadSeq = 0;
     let saving = false;
+    let settingPassword = false;
     const unlocked = new Set(); // fields a save error named although the mode dims them
 
     // ------------------------------------------------------------ building
@@ -494,18 +560,102 @@
     dom.copyOpen.addEventListener('click', function () {
       Pages.copyCommand(dom.copyOpen, dom.openCommand, host.announce);
     });
+    dom.passwordForm.addEventListener('submit', function (event) {
+      event.preventDefault(); // the page never navigates (CSP form-action 'none')
+      setPassword();
+    });
+    for (const input of [dom.password, dom.passwordAgain]) {
+      input.addEventListener('input', function () {
+        Pages.clearFieldError(input, dom.passwordError);
+      });
+    }
+    dom.pair.addEventListener('click', function () {
+      host.showView('pair');
+    });
 
-    /** Rust opened its confirmation dialog for this save (`confirming`). */
+    // ------------------------------------------------------------ the remote password
+
+    function setPasswordStatus(text, kind) {
+      dom.passwordStatus.classList.toggle('is-error', kind === 'error');
+      dom.passwordStatus.textContent = text;
+    }
+
+    /** Whether a password is set (never the password: Rust does not have it either). */
+    function loadPasswordState() {
+      return host
+        .call('remote_status', {})
+        .then(function (status) {
+          if (!status || typeof status.password_set !== 'boolean') return;
+          dom.passwordState.textContent = status.password_set
+            ? 'A remote password is set. Type a new one to replace it; it is never shown here.'
+            : 'No remote password is set yet: a phone can still pair with a QR code (Pair a phone…), or set one here.';
+        })
+        .catch(function (error) {
+          console.warn('[nexus] remote_status for settings failed', error && error.message);
+        });
+    }
+
+    function setPassword() {
+      if (settingPassword) return;
+      const password = dom.password.value;
+      const problem = passwordProblem(password, dom.passwordAgain.value);
+      Pages.clearFieldError(dom.password, dom.passwordError);
+      Pages.clearFieldError(dom.passwordAgain, null);
+      if (problem) {
+        const target = problem.indexOf('differ') !== -1 ? dom.passwordAgain : dom.password;
+        Pages.setFieldError(target, dom.passwordError, problem);
+        setPasswordStatus('Not changed: ' + problem, 'error');
+        target.focus({ preventScroll: true });
+        return;
+      }
+      settingPassword = true;
+      dom.passwordSet.setAttribute('aria-disabled', 'true');
+      setPasswordStatus('Setting the password…');
+      host
+        .call('set_remote_password', { password: password }, { timeoutMs: CONFIRM_TIMEOUT_MS })
+        .then(function (answer) {
+          if (!answer || answer.set !== true) {
+            setPasswordStatus('Not changed: ' + (answer && isString(answer.error) ? answer.error : 'the password was not set.'), 'error');
+            return;
+          }
+          // Nothing keeps the password once it is stored.
+          dom.password.value = '';
+          dom.passwordAgain.value = '';
+          const count = typeof answer.signed_out === 'number' ? answer.signed_out : 0;
+          setPasswordStatus('Remote password set' + (count ? '; ' + count + (count === 1 ? ' device' : ' devices') + ' signed out.' : '.'));
+          return loadPasswordState();
+        })
+        .catch(function (error) {
+          setPasswordStatus('Not changed: ' + error.message, 'error');
+        })
+        .finally(function () {
+          settingPassword = false;
+          dom.passwordSet.removeAttribute('aria-disabled');
+        });
+    }
+
+    /** Rust opened its confirmation dialog for a save or the password (`confirming`). */
     function onConfirming(keys) {
+      const list = Array.isArray(keys) ? keys.filter(isString) : [];
+      if (list.indexOf(PASSWORD_KEY) !== -1) {
+        if (!settingPassword) return;
+        const text = 'Confirm the new password in the dialog OpenCode Nexus opened…';
+        setPasswordStatus(text);
+        host.announce(text);
+        return;
+      }
       if (!saving) return;
-      const names = (Array.isArray(keys) ? keys.filter(isString) : []).join(', ');
+      const names = list.join(', ');
       const text = 'Confirm the change' + (names ? ' of ' + names : '') + ' in the dialog OpenCode Nexus opened…';
       setStatus(text);
       host.announce(text);
     }
 
     return {
-      show: load,
+      show: function () {
+        loadPasswordState();
+        return load();
+      },
       onConfirming: onConfirming,
       focus: function () {
         const first = dom.form.querySelector('[data-key]:not(:disabled)');
@@ -515,5 +665,5 @@
     };
   }
 
-  window.NexusSettings = { create: create };
+  window.NexusSettings = { MIN_PASSWORD_CHARS: MIN_PASSWORD_CHARS, passwordProblem: passwordProblem, create: create };
 })();

@@ -1,6 +1,7 @@
 /*
  * views.js — which view shows: chat, or one of Nexus's own pages (Setup,
- * Settings, Logs: setup.js, settings.js, logs.js), and the status line.
+ * Settings, Logs, Pair: setup.js, settings.js, logs.js, pair.js), and the
+ * status line.
  *
  * The pages get a small host: `call` (a `nexus` call), `announce`,
  * `showView` and `currentView`; this file calls their show() / leave() /
@@ -16,14 +17,14 @@
 (function () {
   'use strict';
 
-  const VIEWS = ['chat', 'setup', 'settings', 'logs'];
-  const VIEW_TITLES = { setup: 'Set up OpenCode Nexus', settings: 'Settings', logs: 'Server log' };
+  const VIEWS = ['chat', 'setup', 'settings', 'logs', 'pair'];
+  const VIEW_TITLES = { setup: 'Set up OpenCode Nexus', settings: 'Settings', logs: 'Server log', pair: 'Pair a phone' };
 
   function create(app) {
     const state = app.state;
     const dom = app.dom;
 
-    /** What setup.js, settings.js and logs.js may use of this page. */
+    /** What setup.js, settings.js, logs.js and pair.js may use of this page. */
     const pageHost = {
       call: function (name, fields, options) {
         // Nexus's own calls exist only in the popover; the gateway has none.
@@ -45,6 +46,7 @@
       setup: window.NexusSetup.create(pageHost),
       settings: window.NexusSettings.create(pageHost),
       logs: window.NexusLogs.create(pageHost),
+      pair: window.NexusPair.create(pageHost),
     };
 
     /**

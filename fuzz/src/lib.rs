@@ -17,6 +17,7 @@ pub mod page;
 #[path = "../../src/paths.rs"]
 pub mod paths;
 pub mod platform;
+pub mod remote;
 #[path = "../../src/safe_write.rs"]
 pub mod safe_write;
 pub mod server;

@@ -71,8 +71,9 @@ pub enum Command {
         /// Open this session.
         #[arg(long)]
         session: Option<String>,
-        /// Open one of the popover's pages: chat, settings, setup or logs.
-        #[arg(long, value_parser = ["chat", "settings", "setup", "logs"])]
+        /// Open one of the popover's pages: chat, settings, setup, logs or
+        /// pair (a QR code to pair a phone with the remote gateway).
+        #[arg(long, value_parser = ["chat", "settings", "setup", "logs", "pair"])]
         page: Option<String>,
     },
     /// CPU and memory of the managed server and its child processes, now.

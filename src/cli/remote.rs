@@ -2,14 +2,14 @@
 //! command line — set the password, pair a phone, list and revoke devices,
 //! show the state. These work on the account file directly (under its
 //! lock), so they work whether or not the daemon or the gateway runs; the
-//! gateway sees a change at once and closes what it ended.
+//! gateway sees a change at once and closes what it ended. The work itself
+//! is `remote::manage`'s, shared with the popover's pair and settings pages.
 
 use super::exit_code;
 use crate::config::{Config, RemoteConfig, RemoteTls};
 use crate::paths::Paths;
-use crate::remote::account::{Account, PAIRING_LIFETIME_MS};
 use crate::remote::store::Store;
-use crate::remote::{new_token, now_ms, password, token_hash};
+use crate::remote::{manage, password};
 use clap::Subcommand;
 use serde_json::json;
 
@@ -50,13 +50,12 @@ pub fn run(paths: &Paths, command: RemoteCommand) -> u8 {
         Ok(loaded) => loaded.config.remote,
         Err(e) => return failed(&e.to_string()),
     };
-    let store = Store::new(paths);
     let outcome = match command {
-        RemoteCommand::Password => set_password(&store),
-        RemoteCommand::Pair { json } => pair(paths, &store, &remote, json),
-        RemoteCommand::Devices { json } => devices(&store, json),
-        RemoteCommand::Revoke { id, all } => revoke(&store, if all { None } else { id }),
-        RemoteCommand::Status { json } => status(paths, &store, &remote, json),
+        RemoteCommand::Password => set_password(paths),
+        RemoteCommand::Pair { json } => pair(paths, &remote, json),
+        RemoteCommand::Devices { json } => devices(paths, json),
+        RemoteCommand::Revoke { id, all } => revoke(paths, if all { None } else { id }),
+        RemoteCommand::Status { json } => status(paths, &remote, json),
     };
     match outcome {
         Ok(()) => exit_code::OK,
@@ -69,7 +68,7 @@ fn failed(message: &str) -> u8 {
     exit_code::FAILURE
 }
 
-fn set_password(store: &Store) -> Result<(), String> {
+fn set_password(paths: &Paths) -> Result<(), String> {
     use std::io::{BufRead, Read};
     let mut line = Vec::new();
     std::io::stdin()
@@ -80,72 +79,26 @@ fn set_password(store: &Store) -> Result<(), String> {
     let line = String::from_utf8(line)
         .map_err(|_| "the password on standard input is not UTF-8 text".to_string())?;
     let new = line.trim_end_matches(['\n', '\r']);
-    password::check_new(new)?;
-    let phc = password::hash(new)?;
-    let signed_out = store.update(|account| {
-        let devices = account.devices.len();
-        account.set_password(phc);
-        devices
-    })?;
+    let signed_out = manage::set_password(paths, new)?;
     println!(
         "remote password set (stored as an Argon2id hash in {}); {signed_out} device(s) signed out",
-        store.file().display()
+        Store::new(paths).file().display()
     );
     Ok(())
 }
 
-/// The address a phone should use: the listening address, or this
-/// machine's first LAN address when listening on every interface.
-fn public_urls(remote: &RemoteConfig) -> Vec<String> {
-    let scheme = match remote.tls {
-        RemoteTls::Auto => "https",
-        RemoteTls::Off => "http",
-    };
-    let port = remote.listen.port();
-    let host = |ip: std::net::IpAddr| match ip {
-        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-        v4 => v4.to_string(),
-    };
-    if remote.listen.ip().is_unspecified() {
-        let names = crate::remote::certificate::machine_names(remote.listen.ip());
-        let mut urls: Vec<String> = names
-            .iter()
-            .filter_map(|n| n.parse::<std::net::IpAddr>().ok())
-            .filter(|ip| !ip.is_loopback() && ip.is_ipv4())
-            .map(|ip| format!("{scheme}://{}:{port}", host(ip)))
-            .collect();
-        urls.push(format!("{scheme}://127.0.0.1:{port}"));
-        urls
-    } else {
-        vec![format!("{scheme}://{}:{port}", host(remote.listen.ip()))]
-    }
-}
-
-fn fingerprint(paths: &Paths, remote: &RemoteConfig) -> Option<String> {
-    if remote.tls == RemoteTls::Off {
-        return None;
-    }
-    crate::small_file::read_small_text(&paths.remote_cert_file(), 64 * 1024)
-        .ok()
-        .and_then(|pem| crate::remote::certificate::fingerprint(&pem))
-}
-
-fn pair(paths: &Paths, store: &Store, remote: &RemoteConfig, json: bool) -> Result<(), String> {
-    let token = new_token()?;
-    store.update(|account| account.add_pairing(token_hash(&token), now_ms()))?;
-    let base = public_urls(remote).into_iter().next().unwrap_or_default();
-    let url = format!("{base}/pair#{token}");
-    let fingerprint = fingerprint(paths, remote);
-    let expires_in = PAIRING_LIFETIME_MS / 1000;
+fn pair(paths: &Paths, remote: &RemoteConfig, json: bool) -> Result<(), String> {
+    let offer = crate::remote::pairing_offer(paths, remote)?;
     if json {
         println!(
             "{}",
-            json!({"url": url, "token": token, "expires_in": expires_in, "fingerprint": fingerprint})
+            json!({"url": offer.url, "token": offer.token, "expires_in": offer.expires_in,
+                   "fingerprint": offer.fingerprint})
         );
         return Ok(());
     }
-    let qr =
-        qrcode::QrCode::new(url.as_bytes()).map_err(|e| format!("cannot make a QR code: {e}"))?;
+    let qr = qrcode::QrCode::new(offer.url.as_bytes())
+        .map_err(|e| format!("cannot make a QR code: {e}"))?;
     let picture = qr
         .render::<qrcode::render::unicode::Dense1x2>()
         .dark_color(qrcode::render::unicode::Dense1x2::Light)
@@ -153,9 +106,12 @@ fn pair(paths: &Paths, store: &Store, remote: &RemoteConfig, json: bool) -> Resu
         .quiet_zone(true)
         .build();
     println!("{picture}");
-    println!("Scan with your phone's camera, or open:\n  {url}");
-    println!("The code works once, for {} minutes.", expires_in / 60);
-    match fingerprint {
+    println!("Scan with your phone's camera, or open:\n  {}", offer.url);
+    println!(
+        "The code works once, for {} minutes.",
+        offer.expires_in / 60
+    );
+    match &offer.fingerprint {
         Some(f) => println!(
             "The browser will warn about the self-signed certificate; accept it only if its SHA-256 fingerprint is\n  {f}"
         ),
@@ -175,48 +131,27 @@ fn pair(paths: &Paths, store: &Store, remote: &RemoteConfig, json: bool) -> Resu
     Ok(())
 }
 
-fn time_text(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
-        .to_string()
-}
-
-fn device_json(account: &Account) -> serde_json::Value {
-    account
-        .devices
-        .iter()
-        .map(|d| {
-            json!({"id": d.id, "name": d.name, "address": d.address, "via": d.via,
-                   "created": time_text(d.created_ms), "last_seen": time_text(d.last_seen_ms)})
-        })
-        .collect()
-}
-
-fn devices(store: &Store, json: bool) -> Result<(), String> {
-    let mut account = store.read()?;
-    account.expire(now_ms());
+fn devices(paths: &Paths, json: bool) -> Result<(), String> {
+    let account = manage::current_account(paths)?;
+    let devices = manage::devices(&account);
     if json {
-        println!("{}", device_json(&account));
+        println!("{}", json!(devices));
         return Ok(());
     }
-    if account.devices.is_empty() {
+    if devices.is_empty() {
         println!("no device is signed in");
     }
-    for d in &account.devices {
+    for d in &devices {
         println!(
             "{}  {}  from {}  (by {}, since {}, last seen {})",
-            d.id,
-            d.name,
-            d.address,
-            d.via,
-            time_text(d.created_ms),
-            time_text(d.last_seen_ms)
+            d.id, d.name, d.address, d.via, d.created, d.last_seen
         );
     }
     Ok(())
 }
 
-fn revoke(store: &Store, which: Option<String>) -> Result<(), String> {
-    let ended = store.update(|account| account.revoke(which.as_deref()))?;
+fn revoke(paths: &Paths, which: Option<String>) -> Result<(), String> {
+    let ended = manage::revoke(paths, which.as_deref())?;
     match (which, ended) {
         (Some(id), 0) => Err(format!(
             "no device {id} (see `opencode-nexus remote devices`)"
@@ -232,68 +167,42 @@ fn revoke(store: &Store, which: Option<String>) -> Result<(), String> {
     }
 }
 
-fn status(paths: &Paths, store: &Store, remote: &RemoteConfig, json: bool) -> Result<(), String> {
-    let mut account = store.read()?;
-    account.expire(now_ms());
-    let urls = public_urls(remote);
-    let fingerprint = fingerprint(paths, remote);
-    let attempts: Vec<serde_json::Value> = account
-        .attempts
-        .iter()
-        .rev()
-        .take(20)
-        .map(|a| {
-            json!({"time": time_text(a.time_ms), "address": a.address,
-                   "user_agent": a.user_agent, "result": a.result})
-        })
-        .collect();
+/// Recent sign-ins listed by the text form of `remote status`.
+const ATTEMPTS_IN_TEXT: usize = 10;
+
+fn status(paths: &Paths, remote: &RemoteConfig, json: bool) -> Result<(), String> {
+    let status = manage::status(paths, remote)?;
     if json {
-        println!(
-            "{}",
-            json!({
-                "enabled": remote.enabled,
-                "listen": remote.listen.to_string(),
-                "tls": remote.tls == RemoteTls::Auto,
-                "urls": urls,
-                "fingerprint": fingerprint,
-                "password_set": account.password.is_some(),
-                "devices": device_json(&account),
-                "attempts": attempts,
-            })
-        );
+        println!("{}", json!(status));
         return Ok(());
     }
     println!(
         "gateway: {} (listen {}, TLS {})",
-        if remote.enabled { "on" } else { "off" },
-        remote.listen,
-        if remote.tls == RemoteTls::Auto {
-            "auto"
-        } else {
-            "off"
-        }
+        if status.enabled { "on" } else { "off" },
+        status.listen,
+        if status.tls { "auto" } else { "off" }
     );
-    for url in &urls {
+    for url in &status.urls {
         println!("  {url}");
     }
-    if let Some(f) = &fingerprint {
+    if let Some(f) = &status.fingerprint {
         println!("certificate SHA-256: {f}");
     }
     println!(
         "password: {}",
-        if account.password.is_some() {
+        if status.password_set {
             "set"
         } else {
             "not set (`opencode-nexus remote password`)"
         }
     );
-    println!("devices signed in: {}", account.devices.len());
-    if !attempts.is_empty() {
+    println!("devices signed in: {}", status.devices.len());
+    if !status.attempts.is_empty() {
         println!("recent sign-ins (newest first):");
-        for a in account.attempts.iter().rev().take(10) {
+        for a in status.attempts.iter().take(ATTEMPTS_IN_TEXT) {
             println!(
                 "  {}  {}  {}  {}",
-                time_text(a.time_ms),
+                a.time,
                 a.address,
                 a.result,
                 crate::core::visible_text::visible(&a.user_agent)

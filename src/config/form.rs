@@ -3,7 +3,7 @@
 //! `config.toml` text — validated by the very parser that reads the file, so
 //! the page and a hand edit obey the same rules.
 
-use crate::config::{Config, ConfigError, IconStyle, ServerMode};
+use crate::config::{Config, ConfigError, IconStyle, RemoteTls, ServerMode};
 use crate::paths::Paths;
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -31,6 +31,11 @@ pub const KEYS: &[&str] = &[
     "tray.icons",
     "popover.keep_alive",
     "popover.hide_on_blur",
+    "remote.enabled",
+    "remote.listen",
+    "remote.tls",
+    "remote.max_clients",
+    "remote.hosts",
 ];
 
 /// What is wrong with a form, naming the field when there is one.
@@ -55,6 +60,7 @@ pub fn values(config: &Config) -> Map<String, Value> {
     let secs = |d: std::time::Duration| json!(d.as_secs_f64());
     let s = &config.server;
     let n = &config.notify;
+    let r = &config.remote;
     let pairs = [
         (
             "server.mode",
@@ -96,6 +102,17 @@ pub fn values(config: &Config) -> Map<String, Value> {
         ),
         ("popover.keep_alive", secs(config.popover.keep_alive)),
         ("popover.hide_on_blur", json!(config.popover.hide_on_blur)),
+        ("remote.enabled", json!(r.enabled)),
+        ("remote.listen", json!(r.listen.to_string())),
+        (
+            "remote.tls",
+            json!(match r.tls {
+                RemoteTls::Auto => "auto",
+                RemoteTls::Off => "off",
+            }),
+        ),
+        ("remote.max_clients", json!(r.max_clients)),
+        ("remote.hosts", json!(r.hosts)),
     ];
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
@@ -231,9 +248,43 @@ mod tests {
         config.notify.min_duration = std::time::Duration::from_millis(2500);
         config.projects = vec!["/srv/a".into()];
         config.tray_icons = IconStyle::MonoDark;
+        config.remote.enabled = true;
+        config.remote.listen = "[::1]:4443".parse().unwrap();
+        config.remote.tls = RemoteTls::Off;
+        config.remote.max_clients = 3;
+        config.remote.hosts = vec!["laptop.tail1234.ts.net".into()];
         let valid = validate(&values(&config), Path::new("c.toml"), &paths()).unwrap();
         assert_eq!(valid.config, config);
         assert_eq!(values(&config).len(), KEYS.len());
+        for written in ["[remote]", "listen = \"[::1]:4443\"", "tls = \"off\""] {
+            assert!(valid.text.contains(written), "{written}: {}", valid.text);
+        }
+        // Every key the form has is one of the values, in the file's order.
+        let keys: Vec<String> = values(&config).keys().cloned().collect();
+        let mut expected: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
+        expected.sort();
+        assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn remote_keys_keep_the_files_rules() {
+        let err = check(json!({"remote.tls": "off", "remote.listen": "0.0.0.0:4180"})).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("remote.tls"));
+        assert!(err.message.contains("loopback"), "{}", err.message);
+        let err = check(json!({"remote.listen": "my laptop"})).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("remote.listen"));
+        let err = check(json!({"remote.hosts": ["evil.example/x"]})).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("remote.hosts"));
+        let err = check(json!({"remote.max_clients": 65})).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("remote.max_clients"));
+        let valid = check(json!({"remote.enabled": false, "remote.hosts": [],
+            "remote.listen": "127.0.0.1:4180", "remote.max_clients": 8}))
+        .unwrap();
+        assert!(
+            !valid.text.contains("[remote]"),
+            "defaults are not written: {}",
+            valid.text
+        );
     }
 
     #[test]

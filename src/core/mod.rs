@@ -245,7 +245,7 @@ fn open_popover(session: Option<String>) -> Event {
     }))
 }
 
-/// An open of one of the popover's own pages (settings, setup, logs).
+/// An open of one of the popover's own pages (settings, setup, logs, pair).
 fn open_view(view: PopoverView) -> Event {
     Event::Popover(PopoverEvent::Open(OpenRequest {
         view: Some(view),
@@ -346,6 +346,7 @@ fn menu_event(state: &State, action: tray_view::MenuAction) -> Result<Event, Vec
         MenuAction::OpenLogFolder => Err(vec![Effect::OpenLogFolder]),
         MenuAction::OpenSettings => Ok(open_view(PopoverView::Settings)),
         MenuAction::OpenSetup => Ok(open_view(PopoverView::Setup)),
+        MenuAction::PairPhone => Ok(open_view(PopoverView::Pair)),
         MenuAction::ToggleAutostart => Err(vec![Effect::SetAutostart(
             !state.autostart.unwrap_or(false),
         )]),

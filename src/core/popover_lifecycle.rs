@@ -33,6 +33,8 @@ pub enum PopoverView {
     Settings,
     Setup,
     Logs,
+    /// Pairing a phone with the remote gateway, its devices and sign-ins.
+    Pair,
 }
 
 impl PopoverView {
@@ -42,6 +44,7 @@ impl PopoverView {
             "settings" => PopoverView::Settings,
             "setup" => PopoverView::Setup,
             "logs" => PopoverView::Logs,
+            "pair" => PopoverView::Pair,
             _ => return None,
         })
     }

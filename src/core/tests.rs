@@ -528,6 +528,31 @@ fn menu_choices_become_requests_or_desktop_effects() {
     assert_eq!(sim.send(Event::Menu(MenuAction::Quit)), vec![Effect::Exit]);
 }
 
+#[test]
+fn pair_a_phone_opens_the_popover_on_its_pair_page() {
+    use super::popover_lifecycle::{OpenRequest, PopoverEvent, PopoverView};
+    use super::tray_view::MenuAction;
+    let mut sim = Sim::managed();
+    assert!(
+        sim.send(Event::Menu(MenuAction::PairPhone))
+            .contains(&Effect::Popover(PopoverEffect::Spawn(1))),
+        "the pair page lives in the popover"
+    );
+    let shown = sim.send(Event::Popover(PopoverEvent::Attached));
+    assert!(
+        shown.contains(&Effect::Popover(PopoverEffect::Show(OpenRequest {
+            view: Some(PopoverView::Pair),
+            ..OpenRequest::default()
+        }))),
+        "{shown:?}"
+    );
+    assert_eq!(PopoverView::parse("pair"), Some(PopoverView::Pair));
+    assert_eq!(
+        serde_json::to_value(PopoverView::Pair).unwrap(),
+        serde_json::json!("pair")
+    );
+}
+
 fn reconfiguration(server: Option<ServerSettings>) -> Event {
     Event::Reconfigured(Reconfiguration {
         notify: NotifyConfig::default(),

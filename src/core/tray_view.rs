@@ -52,6 +52,8 @@ pub enum MenuAction {
     OpenLogFolder,
     OpenSettings,
     OpenSetup,
+    /// The popover's pair page: a QR code for the remote gateway.
+    PairPhone,
     ToggleAutostart,
     CopyDiagnostics,
     Quit,
@@ -72,6 +74,7 @@ impl MenuAction {
             MenuAction::OpenLogFolder => "open-log-folder".into(),
             MenuAction::OpenSettings => "settings".into(),
             MenuAction::OpenSetup => "setup".into(),
+            MenuAction::PairPhone => "pair-phone".into(),
             MenuAction::ToggleAutostart => "autostart".into(),
             MenuAction::CopyDiagnostics => "copy-diagnostics".into(),
             MenuAction::Quit => "quit".into(),
@@ -89,6 +92,7 @@ impl MenuAction {
             "open-log-folder" => MenuAction::OpenLogFolder,
             "settings" => MenuAction::OpenSettings,
             "setup" => MenuAction::OpenSetup,
+            "pair-phone" => MenuAction::PairPhone,
             "autostart" => MenuAction::ToggleAutostart,
             "copy-diagnostics" => MenuAction::CopyDiagnostics,
             "quit" => MenuAction::Quit,
@@ -330,6 +334,9 @@ fn controls(state: &State, server: ServerState) -> Vec<MenuItem> {
             checked: enabled,
         });
     }
+    // Always offered: the page itself says when the gateway is off or
+    // reachable from this computer only.
+    menu.push(entry(MenuAction::PairPhone, "Pair a phone…", true));
     menu.push(entry(MenuAction::OpenSettings, "Settings…", true));
     menu.push(entry(MenuAction::OpenSetup, "First-run setup…", true));
     menu.push(MenuItem::Separator);
@@ -661,6 +668,29 @@ mod tests {
     }
 
     #[test]
+    fn pair_a_phone_sits_with_settings_in_every_state() {
+        for s in [
+            state(ServerMode::Managed),
+            running(),
+            state(ServerMode::Attach),
+        ] {
+            let view = TrayView::derive(&s);
+            assert!(action(&view, &MenuAction::PairPhone), "always enabled");
+            let texts: Vec<&str> = view
+                .menu
+                .iter()
+                .filter_map(|item| match item {
+                    MenuItem::Action { text, .. } => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let pair = texts.iter().position(|t| *t == "Pair a phone…").unwrap();
+            assert_eq!(texts[pair + 1], "Settings…", "{texts:?}");
+        }
+        assert_eq!(MenuAction::PairPhone.id(), "pair-phone");
+    }
+
+    #[test]
     fn menu_ids_round_trip() {
         for a in [
             MenuAction::OpenQuickChat,
@@ -673,6 +703,7 @@ mod tests {
             MenuAction::OpenLogFolder,
             MenuAction::OpenSettings,
             MenuAction::OpenSetup,
+            MenuAction::PairPhone,
             MenuAction::ToggleAutostart,
             MenuAction::CopyDiagnostics,
             MenuAction::Quit,

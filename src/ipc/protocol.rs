@@ -47,7 +47,7 @@ pub enum Request {
         session: Option<String>,
         #[serde(default)]
         anchor: Option<ScreenPoint>,
-        /// The page to show (chat, settings, setup, logs).
+        /// The page to show (chat, settings, setup, logs, pair).
         #[serde(default)]
         view: Option<PopoverView>,
     },

@@ -41,6 +41,7 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
     ("setup.js", JS, include_bytes!("../../ui/setup.js")),
     ("settings.js", JS, include_bytes!("../../ui/settings.js")),
     ("logs.js", JS, include_bytes!("../../ui/logs.js")),
+    ("pair.js", JS, include_bytes!("../../ui/pair.js")),
     ("bridge.js", JS, include_bytes!("../../ui/bridge.js")),
     ("state.js", JS, include_bytes!("../../ui/state.js")),
     ("metrics.js", JS, include_bytes!("../../ui/metrics.js")),

@@ -15,6 +15,7 @@ pub mod event_feed;
 pub mod log_follow;
 pub mod nexus_calls;
 pub mod protocol;
+pub mod remote_calls;
 pub mod server_calls;
 pub mod settings_guard;
 

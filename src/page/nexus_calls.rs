@@ -5,7 +5,7 @@
 //! Reading the server log's tail lives in `log_follow`.
 
 use super::CallError;
-use super::settings_guard::{self, GuardedChange};
+use super::settings_guard::{self, Confirmation, GuardedChange};
 use crate::config::Config;
 use crate::config::form as settings_form;
 use crate::ipc::protocol::PopoverSetup;
@@ -58,6 +58,17 @@ pub fn settings(context: &NexusContext, setup: &PopoverSetup) -> Value {
     })
 }
 
+/// The settings as the user last wrote them: `config.toml`, or, when the
+/// file does not load (a bad hand edit), the settings in use.
+pub fn current_config(context: &NexusContext, setup: &PopoverSetup) -> Config {
+    let paths = &context.paths;
+    Config::load(paths).map(|l| l.config).unwrap_or_else(|_| {
+        settings_form::validate(&setup.settings, &paths.config_file(), paths)
+            .map(|v| v.config)
+            .unwrap_or_else(|_| Config::defaults(paths))
+    })
+}
+
 /// A `save_settings` that passed validation, not yet written.
 #[derive(Debug, Clone)]
 pub struct PendingSave {
@@ -67,6 +78,8 @@ pub struct PendingSave {
     /// Guarded keys it changes: written only once the user confirms them
     /// in a dialog outside the page.
     pub guarded: Vec<GuardedChange>,
+    /// What that dialog says.
+    pub confirmation: Confirmation,
 }
 
 /// `save_settings`, first half: validated with the file's rules and
@@ -92,6 +105,7 @@ pub fn prepare_save(
         .map(|l| l.config)
         .unwrap_or_else(|_| in_use.clone());
     let guarded = settings_guard::guarded_changes(&current, &valid.config);
+    let confirmation = settings_guard::confirmation(&guarded);
     if let Some((key, why)) = settings_guard::too_long_to_show(&guarded) {
         return Err(json!({"saved": false, "key": key, "error": why}));
     }
@@ -99,6 +113,7 @@ pub fn prepare_save(
         restarts_server: in_use.server.needs_restart(&valid.config.server),
         valid,
         guarded,
+        confirmation,
     })
 }
 

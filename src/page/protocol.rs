@@ -160,6 +160,46 @@ pub enum NexusCall {
         on: bool,
     },
     OpenLogFolder {},
+    /// A one-time pairing code for a phone: its URL, QR code and the
+    /// certificate's fingerprint (the pair page).
+    RemotePair {},
+    /// The remote gateway's state, signed-in devices and recent sign-ins
+    /// (`opencode-nexus remote status --json`).
+    RemoteStatus {},
+    /// Sign a device out (`id`), or every device (`id` null or left out, as
+    /// the page leaves out every unset field).
+    RemoteRevoke {
+        #[serde(default)]
+        id: Option<String>,
+    },
+    /// Set the remote password; carried out only after the user confirms it
+    /// in a native dialog, and never answered with the password.
+    SetRemotePassword {
+        password: RemotePassword,
+    },
+}
+
+/// The new remote password the page sends: Debug (so every log line and
+/// panic message) shows it hidden, and nothing echoes it.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct RemotePassword(String);
+
+impl RemotePassword {
+    pub fn new(password: impl Into<String>) -> Self {
+        RemotePassword(password.into())
+    }
+
+    /// The password itself, for hashing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RemotePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RemotePassword(***)")
+    }
 }
 
 /// A message the page sent that Rust will not act on.
@@ -203,6 +243,14 @@ fn validate(message: &FromPage) -> Result<(), String> {
             values.len() <= crate::config::form::KEYS.len() + 8,
             "settings (too many values)",
         ),
+        FromPage::Nexus {
+            call: NexusCall::RemoteRevoke { id },
+            ..
+        } => check(id.as_deref().is_none_or(is_id), "device id"),
+        FromPage::Nexus {
+            call: NexusCall::SetRemotePassword { password },
+            ..
+        } => crate::remote::password::check_new(password.expose()),
         FromPage::Nexus { .. } => Ok(()),
         FromPage::Draft { key, text } => {
             let valid_key = match key.split_once(':') {
@@ -492,6 +540,101 @@ mod tests {
         assert_eq!(rejected.call_id, Some(4), "still answered");
         assert!(nexus(r#"{"name":"set_autostart","enabled":"yes"}"#).is_err());
         assert!(nexus(r#"{"name":"settings","extra":1}"#).is_err());
+    }
+
+    #[test]
+    fn remote_calls_parse_strictly_and_validate_their_fields() {
+        let nexus = |json: &str| parse(&format!(r#"{{"type":"nexus","id":5,"call":{json}}}"#));
+        let call = |json: &str| match nexus(json).unwrap() {
+            FromPage::Nexus { call, .. } => call,
+            other => panic!("not a nexus call: {other:?}"),
+        };
+        assert_eq!(call(r#"{"name":"remote_pair"}"#), NexusCall::RemotePair {});
+        assert_eq!(
+            call(r#"{"name":"remote_status"}"#),
+            NexusCall::RemoteStatus {}
+        );
+        assert_eq!(
+            call(r#"{"name":"remote_revoke","id":"d1a2b3c4"}"#),
+            NexusCall::RemoteRevoke {
+                id: Some("d1a2b3c4".into())
+            }
+        );
+        assert_eq!(
+            call(r#"{"name":"remote_revoke","id":null}"#),
+            NexusCall::RemoteRevoke { id: None }
+        );
+        assert_eq!(
+            call(r#"{"name":"remote_revoke"}"#),
+            NexusCall::RemoteRevoke { id: None },
+            "the page leaves unset fields out"
+        );
+        assert_eq!(
+            call(r#"{"name":"set_remote_password","password":"correct horse battery"}"#),
+            NexusCall::SetRemotePassword {
+                password: RemotePassword::new("correct horse battery")
+            }
+        );
+        for bad in [
+            r#"{"name":"remote_pair","token":"x"}"#,
+            r#"{"name":"remote_status","all":true}"#,
+            r#"{"name":"remote_revoke","all":true}"#,
+            r#"{"name":"remote_revoke","id":"../remote.json"}"#,
+            r#"{"name":"remote_revoke","id":"a b"}"#,
+            r#"{"name":"remote_revoke","id":""}"#,
+            r#"{"name":"remote_revoke","id":7}"#,
+            r#"{"name":"set_remote_password"}"#,
+            r#"{"name":"set_remote_password","password":["x"]}"#,
+            r#"{"name":"set_remote_password","password":"correct horse battery","hash":"x"}"#,
+        ] {
+            let rejected = nexus(bad).unwrap_err();
+            assert_eq!(rejected.call_id, Some(5), "{bad}: still answered");
+        }
+        let long = format!(
+            "{{\"name\":\"remote_revoke\",\"id\":\"{}\"}}",
+            "a".repeat(129)
+        );
+        assert!(nexus(&long).is_err());
+    }
+
+    #[test]
+    fn a_remote_password_is_length_checked_and_never_shown() {
+        let nexus = |json: &str| parse(&format!(r#"{{"type":"nexus","id":6,"call":{json}}}"#));
+        let short = nexus(r#"{"name":"set_remote_password","password":"hunter2"}"#).unwrap_err();
+        assert!(short.reason.contains("too short"), "{}", short.reason);
+        assert!(!short.reason.contains("hunter2"));
+        let huge = format!(
+            r#"{{"name":"set_remote_password","password":"{}"}}"#,
+            "p".repeat(crate::remote::password::MAX_PASSWORD_BYTES + 1)
+        );
+        let huge = nexus(&huge).unwrap_err();
+        assert!(huge.reason.contains("too long"), "{}", huge.reason);
+        assert!(!huge.reason.contains("ppppppppppp"));
+
+        let secret = "correct horse battery staple";
+        let message = nexus(&format!(
+            r#"{{"name":"set_remote_password","password":"{secret}"}}"#
+        ))
+        .unwrap();
+        // Debug is what a log line or a panic would show: the password is not in it.
+        for shown in [
+            format!("{message:?}"),
+            format!("{message:#?}"),
+            format!("{:?}", RemotePassword::new(secret)),
+        ] {
+            assert!(
+                !shown.contains(secret) && !shown.contains("horse"),
+                "{shown}"
+            );
+            assert!(shown.contains("***"), "{shown}");
+        }
+        match message {
+            FromPage::Nexus {
+                call: NexusCall::SetRemotePassword { password },
+                ..
+            } => assert_eq!(password.expose(), secret),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

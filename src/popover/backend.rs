@@ -7,8 +7,10 @@ use crate::ipc::protocol::{FromPopover, PopoverSetup, ServerAccess, ToPopover};
 use crate::page::drafts::Drafts;
 use crate::page::event_feed;
 use crate::page::nexus_calls::{self, NexusContext, PendingSave};
-use crate::page::protocol::{FromPage, NexusCall, ServerCall};
-use crate::page::{CallError, PageSink, server_calls};
+use crate::page::protocol::{FromPage, NexusCall, RemotePassword, ServerCall};
+use crate::page::settings_guard::Confirmation;
+use crate::page::{CallError, PageSink, remote_calls, server_calls};
+use crate::paths::Paths;
 use crate::server::client::{Credentials, Secret, ServerClient};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -136,6 +138,39 @@ impl Running {
                         message,
                     });
                 page.result(id, outcome);
+            }
+            NexusCall::RemotePair {} => {
+                let setup = self.setup.clone();
+                tokio::spawn(async move {
+                    let outcome = blocking(move || {
+                        let remote = nexus_calls::current_config(&context, &setup).remote;
+                        remote_calls::pair(&context.paths, &remote)
+                    })
+                    .await;
+                    page.result(id, outcome);
+                });
+            }
+            NexusCall::RemoteStatus {} => {
+                let setup = self.setup.clone();
+                tokio::spawn(async move {
+                    let outcome = blocking(move || {
+                        let remote = nexus_calls::current_config(&context, &setup).remote;
+                        remote_calls::status(&context.paths, &remote)
+                    })
+                    .await;
+                    page.result(id, outcome);
+                });
+            }
+            NexusCall::RemoteRevoke { id: device } => {
+                tokio::spawn(async move {
+                    let outcome =
+                        blocking(move || remote_calls::revoke(&context.paths, device.as_deref()))
+                            .await;
+                    page.result(id, outcome);
+                });
+            }
+            NexusCall::SetRemotePassword { password } => {
+                confirm_then_set_password(id, password, context.paths, page);
             }
         }
         None
@@ -362,9 +397,27 @@ fn lower_this_threads_priority() {
 #[cfg(not(target_os = "linux"))]
 fn lower_this_threads_priority() {}
 
-/// A save that changes guarded settings: the window draws a native dialog
-/// (the page cannot draw or press it); only a confirmation asks the daemon
-/// to save (its answer goes to the page like any save's).
+/// Asks the user in the window's native dialog (outside the page, which can
+/// neither draw nor press it). The page hears `confirming` for its call `id`
+/// meanwhile (the call stays open); the decision arrives on the receiver (a
+/// dropped request counts as cancelled).
+fn ask_user(
+    page: &PageLink,
+    id: u64,
+    keys: &[&'static str],
+    confirmation: Confirmation,
+) -> tokio::sync::oneshot::Receiver<Decision> {
+    let (reply, decision) = tokio::sync::oneshot::channel();
+    page.send(serde_json::json!({"type": "confirming", "id": id, "keys": keys}).to_string());
+    page.ui(UiEvent::Confirm(ConfirmRequest {
+        confirmation,
+        reply,
+    }));
+    decision
+}
+
+/// A save that changes guarded settings: only a confirmation asks the
+/// daemon to save (its answer goes to the page like any save's).
 fn confirm_then_save(
     id: u64,
     save: PendingSave,
@@ -372,14 +425,8 @@ fn confirm_then_save(
     to_daemon: mpsc::UnboundedSender<FromPopover>,
     page: PageLink,
 ) {
-    let (reply, decision) = tokio::sync::oneshot::channel();
     let keys: Vec<&'static str> = save.guarded.iter().map(|c| c.key).collect();
-    // The page shows that it waits for the dialog (its call stays open).
-    page.send(serde_json::json!({"type": "confirming", "id": id, "keys": keys}).to_string());
-    page.ui(UiEvent::Confirm(ConfirmRequest {
-        changes: save.guarded.clone(),
-        reply,
-    }));
+    let decision = ask_user(&page, id, &keys, save.confirmation.clone());
     tokio::spawn(async move {
         let decision = decision.await.unwrap_or(Decision::Cancelled);
         tracing::info!("confirmation of {keys:?}: {decision:?}");
@@ -414,6 +461,47 @@ fn confirm_then_save(
         };
         page.result(id, answer);
     });
+}
+
+/// A new remote password: stored (hashed, off the async threads) only once
+/// the user confirms it; the dialog never shows it and nothing answers or
+/// logs it.
+fn confirm_then_set_password(id: u64, password: RemotePassword, paths: Paths, page: PageLink) {
+    let keys = [remote_calls::PASSWORD_KEY];
+    let decision = ask_user(&page, id, &keys, remote_calls::password_confirmation());
+    tokio::spawn(async move {
+        let decision = decision.await.unwrap_or(Decision::Cancelled);
+        tracing::info!("confirmation of a new remote password: {decision:?}");
+        let answer = match decision {
+            Decision::Confirmed => {
+                blocking(move || remote_calls::set_password(&paths, &password)).await
+            }
+            Decision::Cancelled => Ok(remote_calls::password_not_set(
+                "You did not confirm the change",
+            )),
+            Decision::AlreadyAsking => Ok(remote_calls::password_not_set(
+                "Another change is waiting for your confirmation",
+            )),
+            Decision::NoDialog => Ok(remote_calls::password_not_set(
+                "Here it can only be set with `opencode-nexus remote password`",
+            )),
+        };
+        page.result(id, answer);
+    });
+}
+
+/// Runs blocking work (the account file's lock, Argon2id) on the blocking
+/// pool, so the page's other messages keep flowing meanwhile.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CallError> + Send + 'static,
+) -> Result<T, CallError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
+        // Not the join error's text: a panic message is no place for the page.
+        Err(CallError {
+            kind: "server",
+            message: "the remote account could not be read or changed".into(),
+        })
+    })
 }
 
 /// Asks the window to check its keep-alive once `after` has passed.

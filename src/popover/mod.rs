@@ -4,13 +4,16 @@
 //! back to the daemon for the server's address and show commands, and asks
 //! it to save settings, turn start at login on or off and stream the server
 //! log (Nexus's own files are the daemon's to write). It talks to
-//! the server itself (the page never sees the password), and exits after
+//! the server itself (the page never sees the password), changes the remote
+//! account itself as the `remote` commands do (pairing codes, devices, the
+//! remote password — under the account file's lock), and exits after
 //! staying hidden for `popover.keep_alive`.
 //!
 //! The page itself (its protocol, server calls, event feed, drafts) lives in
 //! `crate::page`; this room holds only what is about the window: `window`
 //! (the thin tao/wry shell, its custom protocol serving `page::assets`, and
-//! the native confirmation dialog), `placement`, `page_link` (the event-loop proxy the
+//! the native confirmation dialog for guarded settings and the remote
+//! password), `placement`, `page_link` (the event-loop proxy the
 //! page's messages travel through) and `backend` (the async side: the link
 //! to the daemon, carrying the page's messages to `crate::page`).
 

@@ -5,7 +5,7 @@
 use crate::core::popover_lifecycle::OpenRequest;
 use crate::ipc::protocol::PopoverSetup;
 use crate::page::PageSink;
-use crate::page::settings_guard::GuardedChange;
+use crate::page::settings_guard::Confirmation;
 
 /// What the window's event loop is woken with.
 #[derive(Debug)]
@@ -25,15 +25,15 @@ pub enum UiEvent {
     KeepAliveCheck,
     /// Exit now (Nexus quits, or the daemon went away).
     Quit,
-    /// Ask the user, in a native dialog outside the page, to confirm
-    /// changes of guarded settings.
+    /// Ask the user, in a native dialog outside the page, to confirm what
+    /// the page asked for (guarded settings, a new remote password).
     Confirm(ConfirmRequest),
 }
 
-/// A question for the user about guarded settings, and where the answer goes.
+/// A question for the user, and where the answer goes.
 #[derive(Debug)]
 pub struct ConfirmRequest {
-    pub changes: Vec<GuardedChange>,
+    pub confirmation: Confirmation,
     pub reply: tokio::sync::oneshot::Sender<Decision>,
 }
 
@@ -44,7 +44,7 @@ pub enum Decision {
     Cancelled,
     /// Another confirmation is already on screen.
     AlreadyAsking,
-    /// No native dialog can be drawn here: guarded settings stay as they are.
+    /// No native dialog can be drawn here: what it guards stays as it is.
     NoDialog,
 }
 

@@ -11,8 +11,6 @@ use crate::ipc::protocol::PopoverSetup;
 use crate::page::assets;
 use crate::page::drafts::Drafts;
 use crate::page::protocol::{self as page_protocol, FromPage};
-#[cfg(target_os = "linux")]
-use crate::page::settings_guard;
 use serde_json::json;
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -306,10 +304,11 @@ impl PopoverWindowOptions for WindowBuilder {
     }
 }
 
-/// The native dialog that confirms guarded settings: a GTK message dialog
-/// of this process, modal over the popover, outside the page (no script in
-/// the page can draw, read or press it). Cancel is the default, so a stray
-/// Enter typed into the page keeps the old settings.
+/// The native dialog that confirms what the page asked for (guarded
+/// settings, a new remote password): a GTK message dialog of this process,
+/// modal over the popover, outside the page (no script in the page can
+/// draw, read or press it). Cancel is the default, so a stray Enter typed
+/// into the page changes nothing.
 #[cfg(target_os = "linux")]
 mod confirm_dialog {
     use super::*;
@@ -317,18 +316,18 @@ mod confirm_dialog {
     use tao::platform::unix::WindowExtUnix;
 
     pub fn ask(window: &Window, request: ConfirmRequest, asking: Rc<Cell<bool>>) {
-        let (primary, details) = settings_guard::dialog_text(&request.changes);
+        let question = &request.confirmation;
         let dialog = gtk::MessageDialog::new(
             Some(window.gtk_window()),
             gtk::DialogFlags::MODAL | gtk::DialogFlags::DESTROY_WITH_PARENT,
             gtk::MessageType::Warning,
             gtk::ButtonsType::None,
-            &primary,
+            &question.primary,
         );
-        dialog.set_title(settings_guard::DIALOG_TITLE);
-        dialog.set_secondary_text(Some(&details));
+        dialog.set_title(question.title);
+        dialog.set_secondary_text(Some(&question.details));
         dialog.add_button("_Cancel", gtk::ResponseType::Cancel);
-        dialog.add_button("_Save the change", gtk::ResponseType::Accept);
+        dialog.add_button(question.accept, gtk::ResponseType::Accept);
         dialog.set_default_response(gtk::ResponseType::Cancel);
         dialog.set_keep_above(true);
         dialog.set_position(gtk::WindowPosition::CenterOnParent);
@@ -355,8 +354,9 @@ mod confirm_dialog {
     }
 }
 
-/// Elsewhere there is no dialog of this process yet: guarded settings are
-/// refused from the page (config.toml still sets them).
+/// Elsewhere there is no dialog of this process yet: guarded settings and
+/// the remote password are refused from the page (config.toml and
+/// `opencode-nexus remote password` still set them).
 #[cfg(not(target_os = "linux"))]
 mod confirm_dialog {
     use super::*;

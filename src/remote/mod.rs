@@ -2,13 +2,18 @@
 //! (the data and its rules: lockout, device sessions, pairing codes, the
 //! login audit, all with injected time), `password` (Argon2id), `store`
 //! (the 0600 file under a lock), `certificate` (the self-signed TLS
-//! certificate and its fingerprint). No network code lives here: the
-//! gateway (`crate::gateway`) and the `remote` commands both stand on this.
+//! certificate and its fingerprint), `manage` (what the owner does with the
+//! account: pairing offers, the status report, signing devices out, a new
+//! password). No network code lives here: the gateway (`crate::gateway`),
+//! the `remote` commands and the popover's pages all stand on this.
 
 pub mod account;
 pub mod certificate;
+pub mod manage;
 pub mod password;
 pub mod store;
+
+pub use manage::{Offer, pairing_offer};
 
 use sha2::{Digest, Sha256};
 
