@@ -26,7 +26,7 @@ apt_install "${BUILD_PACKAGES[@]}" dpkg-dev desktop-file-utils appstream
 install_cargo_deb
 
 APP_ID=io.github.opencode_nexus.OpencodeNexus
-ICON_SIZES=(16 22 24 32 48 64 128 256)   # as in tests/packaging.rs
+ICON_SIZES=(16 22 24 32 48 64 128 192 256 512)   # as in tests/packaging.rs
 
 cd "$ROOT"
 say "building the .deb ($("$CARGO_DEB" --version))"

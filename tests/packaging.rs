@@ -23,7 +23,7 @@ use std::process::{Command, Output};
 const APP_ID: &str = "io.github.opencode_nexus.OpencodeNexus";
 const ICON_NAME: &str = "opencode-nexus";
 const MACOS_ID: &str = "io.github.opencode-nexus";
-const ICON_SIZES: [u32; 8] = [16, 22, 24, 32, 48, 64, 128, 256];
+const ICON_SIZES: [u32; 10] = [16, 22, 24, 32, 48, 64, 128, 192, 256, 512];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
