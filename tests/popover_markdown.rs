@@ -115,13 +115,15 @@ async fn a_markdown_reply_renders_its_structure_and_markup_in_it_stays_inert() {
     driver.send_keys(&composer, ENTER).await;
     // A block rendered from a partial text (a fence just opened, or the
     // python line cut after `return `) shows its final text at its next
-    // render, a frame later: wait for every block's last line.
+    // render, a frame later: wait for every block's last line. Code blocks
+    // show their text first and their colours a moment later: wait for all
+    // four to be coloured.
     let summary = driver
         .wait_until(
             "the reply rendered",
             &format!(
                 "const s = (function () {{ {SUMMARY} }})();\
-                 return s && s.highlighted.length === 4 && s.pending === 0\
+                 return s && s.highlighted.length === 4 && s.highlighted.every(Boolean) && s.pending === 0\
                    && s.text.includes('fn main()') && s.text.includes('const answer: number = 42;')\
                    && s.text.includes('<script>window.__pwned=3</script>') && s.text.includes('window.__pwned=4') ? s : null;"
             ),

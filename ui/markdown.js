@@ -15,6 +15,9 @@
  * fences, and not inside a list), so a streaming view re-renders only the
  * chunk that is still growing (see MarkdownView in render.js).
  *
+ * Code blocks of a streaming view come first as text and are coloured a
+ * moment later (colourLater), so a long answer shows at once.
+ *
  * Exposes window.NexusMarkdown = { render, build, requestTree, receive,
  * setTransport, highlight, splitChunks, newChunkScan, scanChunks,
  * isFencedChunk, safeUrl }.
@@ -157,8 +160,12 @@
     transport = send;
   }
 
-  /** Resolves with the tree of `text` (an array of nodes), or rejects. */
-  function requestTree(text) {
+  /**
+   * Resolves with the tree of `text` (an array of nodes), or rejects. With
+   * `codeLater`, code blocks come as their text (Rust answers these first)
+   * and build() colours them afterwards.
+   */
+  function requestTree(text, codeLater) {
     return new Promise(function (resolve, reject) {
       const source = typeof text === 'string' ? text : '';
       if (source.length > MAX_TEXT_LENGTH) {
@@ -172,7 +179,9 @@
       }, ANSWER_TIMEOUT_MS);
       waiting.set(id, { resolve: resolve, reject: reject, timer: timer });
       try {
-        transport({ type: 'markdown', id: id, text: source });
+        const message = { type: 'markdown', id: id, text: source };
+        if (codeLater) message.code_later = true;
+        transport(message);
       } catch (error) {
         clearTimeout(timer);
         waiting.delete(id);
@@ -276,7 +285,7 @@
         break;
       }
       case 'code_block':
-        parent.appendChild(codeBlock(typeof node.lang === 'string' ? node.lang : '', node.c));
+        parent.appendChild(codeBlock(typeof node.lang === 'string' ? node.lang : '', node.c, node.later === true));
         break;
       case 'html': {
         // Raw HTML in a reply is shown as the text it is.
@@ -347,7 +356,7 @@
   }
 
   /** <div class="code-block"> with a header (language, Copy) and a <pre><code>. */
-  function codeBlock(lang, spans) {
+  function codeBlock(lang, spans, later) {
     const name = lang.slice(0, 64);
     const block = el('div', 'code-block');
     const head = el('div', 'code-head');
@@ -361,11 +370,104 @@
     head.appendChild(copy);
     const pre = el('pre');
     const code = el('code', name ? 'language-' + name : null);
-    appendSpans(code, spans);
+    if (later) colourLater(code, lang, textOf(spans, 0));
+    else appendSpans(code, spans);
     pre.appendChild(code);
     block.appendChild(head);
     block.appendChild(pre);
     return block;
+  }
+
+  // ---------------------------------------------------------------- colours later
+
+  /** A code block shown this long (still on the page) gets its colours. */
+  const COLOUR_AFTER_MS = 120;
+  /** Highlight requests out at once (the rest wait, in page order). */
+  const COLOURS_IN_FLIGHT = 2;
+  /** Highlighted blocks remembered, so a chunk rendered again is coloured at once. */
+  const COLOUR_CACHE_SIZE = 64;
+  /** Longer code is not remembered. */
+  const COLOUR_CACHE_MAX_LENGTH = 64 * 1024;
+
+  const colourCache = new Map(); // lang + NUL + code → spans, oldest first
+  const colourQueue = []; // { code, lang, text, at }
+  let coloursInFlight = 0;
+  let colourTimer = null;
+
+  function cachedColours(lang, text) {
+    const key = lang + '\u0000' + text;
+    const spans = colourCache.get(key);
+    if (spans === undefined) return null;
+    colourCache.delete(key); // most recently used last
+    colourCache.set(key, spans);
+    return spans;
+  }
+
+  function rememberColours(lang, text, spans) {
+    if (text.length > COLOUR_CACHE_MAX_LENGTH) return;
+    colourCache.set(lang + '\u0000' + text, spans);
+    while (colourCache.size > COLOUR_CACHE_SIZE) colourCache.delete(colourCache.keys().next().value);
+  }
+
+  /**
+   * Shows `text` in `code` now and its colours once it has stayed on the page
+   * for a moment: a streaming answer's growing block is replaced every frame
+   * and never asks; a finished one asks once. Colours seen before are used at
+   * once.
+   */
+  function colourLater(code, lang, text) {
+    const spans = cachedColours(lang, text);
+    if (spans) {
+      appendSpans(code, spans);
+      return;
+    }
+    code.appendChild(document.createTextNode(text));
+    code.classList.add('colour-pending');
+    colourQueue.push({ code: code, lang: lang, text: text, at: performance.now() });
+    scheduleColours(COLOUR_AFTER_MS);
+  }
+
+  function scheduleColours(delay) {
+    if (colourTimer !== null) return;
+    colourTimer = setTimeout(function () {
+      colourTimer = null;
+      askColours();
+    }, delay);
+  }
+
+  function askColours() {
+    const now = performance.now();
+    while (coloursInFlight < COLOURS_IN_FLIGHT && colourQueue.length > 0) {
+      const job = colourQueue[0];
+      if (!job.code.isConnected) {
+        colourQueue.shift(); // replaced or closed before it was coloured
+        continue;
+      }
+      if (now - job.at < COLOUR_AFTER_MS) break;
+      colourQueue.shift();
+      coloursInFlight++;
+      colourBlock(job).then(function () {
+        coloursInFlight--;
+        askColours();
+      });
+    }
+    // Anything still waiting (too young, or behind the requests out) is
+    // looked at again shortly; disconnected ones are dropped then.
+    if (colourQueue.length > 0 && coloursInFlight < COLOURS_IN_FLIGHT) scheduleColours(COLOUR_AFTER_MS);
+  }
+
+  /** Asks for one block's colours and puts them in, if the block is still what was asked about. */
+  function colourBlock(job) {
+    return highlightSpans(job.text, job.lang).then(function (spans) {
+      // The colours must carry exactly the text shown, nothing more or less.
+      const same = spans !== null && textOf(spans, 0) === job.text;
+      if (same) rememberColours(job.lang, job.text, spans);
+      job.code.classList.remove('colour-pending');
+      if (!same || !job.code.isConnected || job.code.textContent !== job.text) return;
+      const fragment = document.createDocumentFragment();
+      appendSpans(fragment, spans);
+      job.code.replaceChildren(fragment);
+    });
   }
 
   /** A tree (from Rust) as a DocumentFragment. */
@@ -386,16 +488,21 @@
 
   // ---------------------------------------------------------------- entry points
 
-  /** Renders a whole Markdown text: a Promise of a DocumentFragment (never rejects). */
-  function render(text) {
+  /**
+   * Renders a whole Markdown text: a Promise of a DocumentFragment (never
+   * rejects). With `{codeLater: true}` it resolves sooner, its code blocks as
+   * text, coloured in place a moment after they are on the page.
+   */
+  function render(text, options) {
     const source = typeof text === 'string' ? text : '';
-    return requestTree(source).then(build, function () {
+    const codeLater = !!(options && options.codeLater);
+    return requestTree(source, codeLater).then(build, function () {
       return plainFragment(source);
     });
   }
 
-  /** Highlights `code` as `lang`: a Promise of a fragment of token spans. */
-  function highlight(code, lang) {
+  /** The spans of `code` highlighted as `lang` (a Promise; null when Rust gave none). */
+  function highlightSpans(code, lang) {
     const source = typeof code === 'string' ? code : '';
     let longest = 0;
     for (const run of source.match(/`+/g) || []) longest = Math.max(longest, run.length);
@@ -404,18 +511,24 @@
     const text = fence + info + '\n' + source + (source.endsWith('\n') ? '' : '\n') + fence + '\n';
     return requestTree(text).then(
       function (tree) {
-        const fragment = document.createDocumentFragment();
         const block = tree[0];
-        if (block && block.k === 'code_block') appendSpans(fragment, block.c);
-        else fragment.appendChild(document.createTextNode(source));
-        return fragment;
+        return block && block.k === 'code_block' ? block.c : null;
       },
       function () {
-        const fragment = document.createDocumentFragment();
-        fragment.appendChild(document.createTextNode(source));
-        return fragment;
+        return null;
       }
     );
+  }
+
+  /** Highlights `code` as `lang`: a Promise of a fragment of token spans. */
+  function highlight(code, lang) {
+    const source = typeof code === 'string' ? code : '';
+    return highlightSpans(source, lang).then(function (spans) {
+      const fragment = document.createDocumentFragment();
+      if (spans) appendSpans(fragment, spans);
+      else fragment.appendChild(document.createTextNode(source));
+      return fragment;
+    });
   }
 
   window.NexusMarkdown = {

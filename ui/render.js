@@ -174,7 +174,8 @@
         chunk.shown = src;
         if (chunk.src !== src) requestAnimationFrame(() => this._ask(chunk));
       };
-      window.NexusMarkdown.render(src).then(show);
+      // Text first; code blocks are coloured in place a moment later.
+      window.NexusMarkdown.render(src, { codeLater: true }).then(show);
     }
   }
 

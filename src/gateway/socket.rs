@@ -174,7 +174,16 @@ fn handle(text: &str, gateway: &Arc<Gateway>, page: &ToPage, markdown: &Arc<Sema
                 )),
             );
         }
-        FromPage::Markdown { id, text } => {
+        FromPage::Markdown {
+            id,
+            text,
+            code_later,
+        } => {
+            let code = if code_later {
+                crate::markdown::Code::Later
+            } else {
+                crate::markdown::Code::Highlighted
+            };
             let page = page.clone();
             let markdown = markdown.clone();
             tokio::spawn(async move {
@@ -182,7 +191,7 @@ fn handle(text: &str, gateway: &Arc<Gateway>, page: &ToPage, markdown: &Arc<Sema
                     return;
                 };
                 let rendered = tokio::task::spawn_blocking(move || {
-                    std::panic::catch_unwind(|| crate::markdown::to_tree(&text)).ok()
+                    std::panic::catch_unwind(|| crate::markdown::to_tree_with(&text, code)).ok()
                 })
                 .await;
                 if let Ok(Some(tree)) = rendered {

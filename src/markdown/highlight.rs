@@ -139,6 +139,12 @@ pub fn preload() {
     }
 }
 
+/// Does a fence with this name mean plain text (nothing to highlight)?
+/// Decided without loading the definitions.
+pub fn is_plain(lang: &str) -> bool {
+    PLAIN.contains(&lang.trim().to_ascii_lowercase().as_str())
+}
+
 /// Is `lang` a language the highlighter knows (loads the definitions)?
 pub fn knows(lang: &str) -> bool {
     syntax_for(&highlighter().syntaxes, lang).is_some()
@@ -148,8 +154,7 @@ pub fn knows(lang: &str) -> bool {
 /// their texts joined are `code` exactly.
 pub fn highlight(code: &str, lang: &str) -> Vec<Value> {
     let mut out = Spans::default();
-    let plain = PLAIN.contains(&lang.trim().to_ascii_lowercase().as_str());
-    let found = if plain || code.is_empty() {
+    let found = if is_plain(lang) || code.is_empty() {
         None
     } else {
         let h = highlighter();

@@ -17,6 +17,12 @@
 //! as text), `em`, `strong`, `del`, `code`, `a` (`href`, `title`), `img`
 //! (`src`, `title`; children are the alt text), `br`. A soft line break is
 //! a `"\n"` in the text, as in CommonMark's HTML.
+//!
+//! With `Code::Later` code blocks come as their plain text, marked `later`
+//! when their language is one to highlight: the page shows the answer at once
+//! and asks for each block's highlighting afterwards (a 60 KB answer's code
+//! is most of its cost), the same request with `Code::Highlighted` for one
+//! fenced block.
 
 pub mod highlight;
 
@@ -32,6 +38,15 @@ fn options() -> Options {
     Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH
 }
 
+/// What to do with code blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// Highlighted in the tree.
+    Highlighted,
+    /// Their text only, `later: true` when a highlight would add something.
+    Later,
+}
+
 /// An element being built.
 struct Open {
     kind: &'static str,
@@ -41,6 +56,8 @@ struct Open {
     code: Option<String>,
     /// Too deep: its children go to its parent.
     flattened: bool,
+    /// For a code block: highlight it when it closes.
+    highlight: bool,
 }
 
 impl Open {
@@ -51,6 +68,7 @@ impl Open {
             children: Vec::new(),
             code: None,
             flattened: false,
+            highlight: true,
         }
     }
 
@@ -82,9 +100,17 @@ impl Open {
             children,
             code,
             flattened,
+            highlight,
         } = self;
         let children = match code {
             Some(code) if flattened => vec![Value::String(code)],
+            Some(code) if !highlight => {
+                let lang = attributes.get("lang").and_then(Value::as_str).unwrap_or("");
+                if !code.is_empty() && !highlight::is_plain(lang) {
+                    attributes.insert("later".into(), Value::Bool(true));
+                }
+                vec![Value::String(code)]
+            }
             Some(code) => {
                 let lang = attributes.get("lang").and_then(Value::as_str).unwrap_or("");
                 highlight::highlight(&code, lang)
@@ -116,14 +142,21 @@ impl Open {
     }
 }
 
-/// The tree of `text`: the list of its top-level blocks.
+/// The tree of `text` with its code highlighted: the list of its top-level
+/// blocks.
 pub fn to_tree(text: &str) -> Value {
+    to_tree_with(text, Code::Highlighted)
+}
+
+/// The tree of `text`, its code blocks as `code` says.
+pub fn to_tree_with(text: &str, code: Code) -> Value {
     let mut stack = vec![Open::new("root")];
     for event in Parser::new_ext(text, options()) {
         match event {
             Event::Start(tag) => {
                 let mut element = open(tag);
                 element.flattened = stack.len() > MAX_DEPTH;
+                element.highlight = code == Code::Highlighted;
                 stack.push(element);
             }
             Event::End(_) => {

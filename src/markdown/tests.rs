@@ -139,3 +139,30 @@ fn deep_nesting_is_flattened() {
     assert!(depth(&t[0]) <= MAX_DEPTH + 2, "{}", depth(&t[0]));
     assert!(t.to_string().contains("deep "), "the text stays");
 }
+
+#[test]
+fn code_later_leaves_code_blocks_as_their_text_and_marks_the_ones_to_colour() {
+    let text = "Intro *x*\n\n```rust\nfn main() {}\n```\n\n```text\nplain\n```\n\n```rust\n```\n";
+    let later = to_tree_with(text, Code::Later);
+    let blocks: Vec<&Value> = later
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["k"] == "code_block")
+        .collect();
+    assert_eq!(blocks.len(), 3);
+    assert_eq!(blocks[0]["c"], json!(["fn main() {}\n"]));
+    assert_eq!(blocks[0]["later"], json!(true));
+    // Plain text and an empty block have nothing to colour.
+    assert_eq!(blocks[1]["c"], json!(["plain\n"]));
+    assert!(blocks[1].get("later").is_none(), "{}", blocks[1]);
+    assert!(blocks[2].get("later").is_none(), "{}", blocks[2]);
+    // Everything else is the same tree.
+    assert_eq!(later[0], tree(text)[0]);
+    let highlighted = tree(text);
+    assert!(
+        highlighted[1]["c"].as_array().unwrap().len() > 1,
+        "{highlighted}"
+    );
+    assert!(highlighted[1].get("later").is_none());
+}

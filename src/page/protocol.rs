@@ -50,10 +50,15 @@ pub enum FromPage {
         session: Option<String>,
     },
     /// Render agent text: answered by `{"type":"markdown","id":…,"tree":…}`
-    /// (`crate::markdown`'s tree).
+    /// (`crate::markdown`'s tree). With `code_later` its code blocks come
+    /// unhighlighted (`crate::markdown::Code::Later`), and such an answer is
+    /// made before any other waiting one: the page shows text first and asks
+    /// for each block's colours afterwards.
     Markdown {
         id: u64,
         text: String,
+        #[serde(default)]
+        code_later: bool,
     },
 }
 
@@ -655,9 +660,19 @@ mod tests {
             parse(r#"{"type":"markdown","id":9,"text":"*hi*"}"#).unwrap(),
             FromPage::Markdown {
                 id: 9,
-                text: "*hi*".into()
+                text: "*hi*".into(),
+                code_later: false,
             }
         );
+        assert_eq!(
+            parse(r#"{"type":"markdown","id":9,"text":"*hi*","code_later":true}"#).unwrap(),
+            FromPage::Markdown {
+                id: 9,
+                text: "*hi*".into(),
+                code_later: true,
+            }
+        );
+        assert!(parse(r#"{"type":"markdown","id":9,"text":"x","code_later":"yes"}"#).is_err());
         assert!(parse(r#"{"type":"markdown","id":9}"#).is_err());
         assert!(parse(r#"{"type":"markdown","id":9,"text":"x","html":true}"#).is_err());
         assert_eq!(

@@ -264,10 +264,19 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                     BackendInput::Page(FromPage::FocusSession { session }) => {
                         Some(FromPopover::Focus { session })
                     }
-                    BackendInput::Page(FromPage::Markdown { id, text }) => {
+                    BackendInput::Page(FromPage::Markdown {
+                        id,
+                        text,
+                        code_later,
+                    }) => {
                         // Without the thread the page times out and shows the text as it is.
                         if let Some(jobs) = &markdown {
-                            let _ = jobs.send(MarkdownJob::Render { id, text });
+                            let code = if code_later {
+                                crate::markdown::Code::Later
+                            } else {
+                                crate::markdown::Code::Highlighted
+                            };
+                            let _ = jobs.send(MarkdownJob::Render { id, text, code });
                         }
                         None
                     }
@@ -319,39 +328,84 @@ enum MarkdownJob {
     /// Load the syntax definitions ahead of the first code block.
     Preload,
     /// The page's `markdown` request: answer with the tree of the text.
-    Render { id: u64, text: String },
+    Render {
+        id: u64,
+        text: String,
+        code: crate::markdown::Code,
+    },
 }
 
 type MarkdownJobs = std::sync::mpsc::Sender<MarkdownJob>;
 
+/// The Markdown thread's waiting work, in the order it is done: answers
+/// with their code left for later first (they are what the page shows
+/// now), then highlighted ones and the preload, each kind in arrival order.
+#[derive(Default)]
+struct MarkdownQueue {
+    text_first: std::collections::VecDeque<MarkdownJob>,
+    then: std::collections::VecDeque<MarkdownJob>,
+}
+
+impl MarkdownQueue {
+    fn push(&mut self, job: MarkdownJob) {
+        match job {
+            MarkdownJob::Render {
+                code: crate::markdown::Code::Later,
+                ..
+            } => self.text_first.push_back(job),
+            _ => self.then.push_back(job),
+        }
+    }
+
+    fn next(&mut self) -> Option<MarkdownJob> {
+        self.text_first
+            .pop_front()
+            .or_else(|| self.then.pop_front())
+    }
+}
+
 /// Starts the thread that renders agent text for the page and answers with
-/// its tree, one request after the other, in order. One thread, at a lower
-/// CPU priority, because the machine's cores are the page's too: a finished
-/// 60 KB answer asks for ~100 chunks at once, and rendering them all in
-/// parallel (highlighting is the costly part) starved the web process and the
-/// window's thread, so frames stalled for a second on two cores. The window's
-/// thread never waits for this one (answers travel through the event-loop
-/// proxy), and the first code block's wait for the syntax definitions
-/// (`highlight::preload`) happens here too.
+/// its tree, one request after the other (text before colours, see
+/// `MarkdownQueue`). One thread, at a lower CPU priority, because the
+/// machine's cores are the page's too: a finished 60 KB answer asks for ~100
+/// chunks at once, and rendering them all in parallel (highlighting is the
+/// costly part) starved the web process and the window's thread, so frames
+/// stalled for a second on two cores. The window's thread never waits for
+/// this one (answers travel through the event-loop proxy), and the first code
+/// block's wait for the syntax definitions (`highlight::preload`) happens
+/// here too.
 fn start_markdown_thread(page: PageLink) -> Option<MarkdownJobs> {
     let (jobs, requests) = std::sync::mpsc::channel::<MarkdownJob>();
     let spawned = std::thread::Builder::new()
         .name("markdown".into())
         .spawn(move || {
             lower_this_threads_priority();
-            for job in requests {
-                let (id, text) = match job {
+            let mut queue = MarkdownQueue::default();
+            loop {
+                // Everything that has arrived, so the order above holds.
+                while let Ok(job) = requests.try_recv() {
+                    queue.push(job);
+                }
+                let job = match queue.next() {
+                    Some(job) => job,
+                    None => match requests.recv() {
+                        Ok(job) => job,
+                        Err(_) => break,
+                    },
+                };
+                let (id, text, code) = match job {
                     MarkdownJob::Preload => {
                         crate::markdown::highlight::preload();
                         continue;
                     }
-                    MarkdownJob::Render { id, text } => (id, text),
+                    MarkdownJob::Render { id, text, code } => (id, text, code),
                 };
                 let started = std::time::Instant::now();
                 // A fault in the parser or highlighter costs this one answer
                 // (the page times out and shows the text as it is), not the
                 // thread every later answer needs.
-                let rendered = std::panic::catch_unwind(|| crate::markdown::to_tree(&text));
+                let rendered =
+                    std::panic::catch_unwind(|| crate::markdown::to_tree_with(&text, code));
                 let took = started.elapsed();
                 let Ok(tree) = rendered else {
                     tracing::error!("rendering {} bytes of Markdown failed", text.len());
@@ -511,4 +565,42 @@ fn wake_after(page: &PageLink, after: Duration) {
         tokio::time::sleep(after + Duration::from_millis(20)).await;
         page.ui(UiEvent::KeepAliveCheck);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MarkdownJob, MarkdownQueue};
+    use crate::markdown::Code;
+
+    fn render(id: u64, code: Code) -> MarkdownJob {
+        MarkdownJob::Render {
+            id,
+            text: String::new(),
+            code,
+        }
+    }
+
+    fn order(queue: &mut MarkdownQueue) -> Vec<Option<u64>> {
+        std::iter::from_fn(|| queue.next())
+            .map(|job| match job {
+                MarkdownJob::Render { id, .. } => Some(id),
+                MarkdownJob::Preload => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_comes_before_colours_and_each_kind_keeps_its_order() {
+        let mut queue = MarkdownQueue::default();
+        queue.push(render(1, Code::Highlighted));
+        queue.push(MarkdownJob::Preload);
+        queue.push(render(2, Code::Later));
+        queue.push(render(3, Code::Highlighted));
+        queue.push(render(4, Code::Later));
+        assert_eq!(
+            order(&mut queue),
+            vec![Some(2), Some(4), Some(1), None, Some(3)]
+        );
+        assert!(queue.next().is_none());
+    }
 }
