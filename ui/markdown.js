@@ -190,8 +190,20 @@
     });
   }
 
-  /** Rust's answer: {type: "markdown", id, tree}. */
+  /**
+   * Rust's answer: {type: "markdown", id, tree}, or several at once as
+   * {type: "markdown", answers: [{id, tree}]} (the popover sends the answers
+   * it has ready together: one message instead of a hundred for a long text).
+   */
   function receive(message) {
+    if (message && Array.isArray(message.answers)) {
+      for (const answer of message.answers) receiveOne(answer);
+      return;
+    }
+    receiveOne(message);
+  }
+
+  function receiveOne(message) {
     const entry = message && waiting.get(message.id);
     if (!entry) return;
     waiting.delete(message.id);

@@ -66,6 +66,59 @@
     return text;
   }
 
+  // ================================================================ lazy chunks
+
+  /** Chunks laid out per frame once they are on the page. */
+  const LAY_OUT_PER_FRAME = 16;
+  const lazyChunks = [];
+  let layingOut = false;
+
+  /**
+   * A new chunk starts `md-lazy` (content-visibility: auto): out of view it
+   * costs nothing until it is laid out here, a few chunks a frame. The page
+   * has no scroll anchoring (WebKit), so when chunks above the view take
+   * their real height the scroll position moves by the difference, and what
+   * the user reads stays put.
+   */
+  function layOutLater(element) {
+    element.classList.add('md-lazy');
+    lazyChunks.push(element);
+    if (!layingOut) {
+      layingOut = true;
+      requestAnimationFrame(layOutSome);
+    }
+  }
+
+  function scrollerOf(element) {
+    for (let node = element.parentElement; node; node = node.parentElement) {
+      const overflow = getComputedStyle(node).overflowY;
+      if (overflow === 'auto' || overflow === 'scroll') return node;
+    }
+    return null;
+  }
+
+  function layOutSome() {
+    const batch = lazyChunks.splice(0, LAY_OUT_PER_FRAME);
+    const shifts = new Map(); // scroller → height added above its view
+    const measured = batch.map(function (element) {
+      if (!element.isConnected) return null;
+      const scroller = scrollerOf(element);
+      if (!scroller) return { element: element, scroller: null, height: 0 };
+      const box = element.getBoundingClientRect();
+      const above = box.bottom <= scroller.getBoundingClientRect().top;
+      return { element: element, scroller: above ? scroller : null, height: box.height };
+    });
+    for (const entry of measured) if (entry) entry.element.classList.remove('md-lazy');
+    for (const entry of measured) {
+      if (!entry || !entry.scroller) continue;
+      const grew = entry.element.getBoundingClientRect().height - entry.height;
+      shifts.set(entry.scroller, (shifts.get(entry.scroller) || 0) + grew);
+    }
+    for (const [scroller, shift] of shifts) if (shift) scroller.scrollTop += shift;
+    if (lazyChunks.length > 0) requestAnimationFrame(layOutSome);
+    else layingOut = false;
+  }
+
   // ================================================================ MarkdownView
 
   /**
@@ -151,6 +204,7 @@
 
     _newChunk(index, existing, src) {
       const chunk = { src: src, el: el('div', 'md-chunk'), plain: null, shown: null, asking: false, gone: false };
+      layOutLater(chunk.el);
       if (existing) {
         existing.gone = true;
         existing.el.replaceWith(chunk.el);

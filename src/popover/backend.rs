@@ -323,6 +323,24 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
 /// A Markdown render taking longer than this is logged.
 const SLOW_MARKDOWN: Duration = Duration::from_millis(50);
 
+/// Answers sent together stop growing past this (the page gets them as one
+/// script to evaluate).
+const MARKDOWN_BATCH_BYTES: usize = 512 * 1024;
+
+/// The page message for answers (`answer` is `{"id":…,"tree":…}` each): one
+/// answer as `{"type":"markdown","id":…,"tree":…}`, several as
+/// `{"type":"markdown","answers":[…]}`.
+fn markdown_answers(mut answers: Vec<String>) -> String {
+    if answers.len() == 1 {
+        let answer = answers.pop().expect("one");
+        return format!("{{\"type\":\"markdown\",{}", &answer[1..]);
+    }
+    format!(
+        "{{\"type\":\"markdown\",\"answers\":[{}]}}",
+        answers.join(",")
+    )
+}
+
 /// Work for the Markdown thread.
 enum MarkdownJob {
     /// Load the syntax definitions ahead of the first code block.
@@ -381,10 +399,22 @@ fn start_markdown_thread(page: PageLink) -> Option<MarkdownJobs> {
         .spawn(move || {
             lower_this_threads_priority();
             let mut queue = MarkdownQueue::default();
+            // Answers made but not sent: they go out together once no more
+            // text waits (a long answer's hundred chunks as one message).
+            let mut ready = Vec::new();
+            let mut ready_bytes = 0;
             loop {
                 // Everything that has arrived, so the order above holds.
                 while let Ok(job) = requests.try_recv() {
                     queue.push(job);
+                }
+                if !ready.is_empty()
+                    && (queue.text_first.is_empty() || ready_bytes >= MARKDOWN_BATCH_BYTES)
+                {
+                    ready_bytes = 0;
+                    if !page.send(markdown_answers(std::mem::take(&mut ready))) {
+                        break;
+                    }
                 }
                 let job = match queue.next() {
                     Some(job) => job,
@@ -418,10 +448,9 @@ fn start_markdown_thread(page: PageLink) -> Option<MarkdownJobs> {
                         took.as_millis()
                     );
                 }
-                let answer = serde_json::json!({"type": "markdown", "id": id, "tree": tree});
-                if !page.send(answer.to_string()) {
-                    break;
-                }
+                let answer = serde_json::json!({"id": id, "tree": tree}).to_string();
+                ready_bytes += answer.len();
+                ready.push(answer);
             }
         });
     match spawned {
@@ -569,7 +598,7 @@ fn wake_after(page: &PageLink, after: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use super::{MarkdownJob, MarkdownQueue};
+    use super::{MarkdownJob, MarkdownQueue, markdown_answers};
     use crate::markdown::Code;
 
     fn render(id: u64, code: Code) -> MarkdownJob {
@@ -602,5 +631,24 @@ mod tests {
             vec![Some(2), Some(4), Some(1), None, Some(3)]
         );
         assert!(queue.next().is_none());
+    }
+
+    #[test]
+    fn answers_go_as_one_message_or_several_together() {
+        let one = markdown_answers(vec![r#"{"id":1,"tree":["a"]}"#.into()]);
+        let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+        assert_eq!(
+            one,
+            serde_json::json!({"type": "markdown", "id": 1, "tree": ["a"]})
+        );
+        let many = markdown_answers(vec![
+            r#"{"id":1,"tree":["a"]}"#.into(),
+            r#"{"id":2,"tree":[]}"#.into(),
+        ]);
+        let many: serde_json::Value = serde_json::from_str(&many).unwrap();
+        assert_eq!(
+            many,
+            serde_json::json!({"type": "markdown", "answers": [{"id": 1, "tree": ["a"]}, {"id": 2, "tree": []}]})
+        );
     }
 }

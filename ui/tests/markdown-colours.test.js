@@ -129,3 +129,30 @@ test('many blocks are coloured two requests at a time, in page order', async () 
   assert.deepStrictEqual(order, Array.from({ length: blocks }, (_, i) => `let x${i} = ${i};`));
   assert.ok(most <= 2, `at most two out at once, saw ${most}`);
 });
+
+test('answers sent together each reach their own request', async () => {
+  const dom = new JSDOM('<!doctype html><html><body></body></html>', { runScripts: 'outside-only', url: 'http://localhost/' });
+  const window = dom.window;
+  window.eval(fs.readFileSync(path.join(__dirname, '..', 'dom.js'), 'utf8'));
+  window.eval(fs.readFileSync(path.join(__dirname, '..', 'markdown.js'), 'utf8'));
+  const asked = [];
+  window.NexusMarkdown.setTransport((message) => asked.push(message));
+  const first = window.NexusMarkdown.render('one');
+  const second = window.NexusMarkdown.render('two');
+  assert.strictEqual(asked.length, 2);
+  window.NexusMarkdown.receive({
+    type: 'markdown',
+    answers: [
+      { id: asked[1].id, tree: [{ k: 'p', c: ['second'] }] },
+      { id: asked[0].id, tree: [{ k: 'p', c: ['first'] }] },
+      { id: 999, tree: [] }, // no such request: ignored
+    ],
+  });
+  const text = (fragment) => {
+    const div = window.document.createElement('div');
+    div.appendChild(fragment);
+    return div.innerHTML;
+  };
+  assert.strictEqual(text(await first), '<p>first</p>');
+  assert.strictEqual(text(await second), '<p>second</p>');
+});
