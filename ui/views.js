@@ -112,8 +112,16 @@
       dom.serverStatus.hidden = true;
       if (state.view !== 'chat') show('chat', false);
       dom.conversation.insertBefore(dom.pending, dom.conversation.firstChild);
-      // On a phone Enter is a new line (composer.js): the placeholder must not say it sends.
-      if (window.NexusComposer.isTouchScreen()) dom.composer.placeholder = 'Ask OpenCode…';
+      // On a phone Enter is a new line (composer.js): the placeholder must not
+      // say it sends. It follows the pointer (a tablet's keyboard comes and
+      // goes, and a browser may report a touch screen only after the start).
+      const typed = dom.composer.placeholder;
+      const fitPlaceholder = function () {
+        dom.composer.placeholder = window.NexusComposer.isTouchScreen() ? 'Ask OpenCode…' : typed;
+      };
+      fitPlaceholder();
+      const pointer = typeof window.matchMedia === 'function' ? window.matchMedia('(pointer: coarse)') : null;
+      if (pointer && typeof pointer.addEventListener === 'function') pointer.addEventListener('change', fitPlaceholder);
     }
 
     return { pages: pages, show: show, focusView: focusView, openSettings: openSettings, onStatus: onStatus, setRemote: setRemote };

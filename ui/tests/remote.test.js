@@ -285,14 +285,23 @@ test('retryNow reconnects at once instead of waiting out the backoff', () => {
 function loadRemotePage(t, options) {
   const { FakeSocket, sockets } = fakeSockets();
   const opened = [];
-  const touch = !!(options && options.touch);
+  // The pointer as matchMedia reports it; setTouch() changes it as a browser would.
+  const pointer = { touch: !!(options && options.touch), listeners: [] };
   const page = loadPage({
     html: INDEX_HTML,
     scripts: SCRIPTS,
     url: 'https://box.local:4443/',
     setup: function (w) {
       w.WebSocket = FakeSocket;
-      w.matchMedia = (query) => ({ matches: touch && query === '(pointer: coarse)', media: query });
+      w.matchMedia = (query) => ({
+        get matches() {
+          return pointer.touch && query === '(pointer: coarse)';
+        },
+        media: query,
+        addEventListener: (type, listener) => {
+          if (type === 'change' && query === '(pointer: coarse)') pointer.listeners.push(listener);
+        },
+      });
       w.fetch = () => Promise.resolve({ status: 426 });
       w.open = function (url, target, features) {
         opened.push([url, target, features]);
@@ -314,6 +323,11 @@ function loadRemotePage(t, options) {
     /** Everything the current socket sent, parsed. */
     sent: () => socket().sent.map((text) => JSON.parse(text)),
     deliver: (message) => socket().receive(JSON.stringify(message)),
+    /** The browser now reports (or no longer reports) a touch screen. */
+    setTouch: (touch) => {
+      pointer.touch = touch;
+      for (const listener of pointer.listeners) listener({ matches: touch });
+    },
     frames: async function (count) {
       for (let k = 0; k < (count || 2); k++) await new Promise((resolve) => page.requestAnimationFrame(() => resolve()));
     },
@@ -465,6 +479,19 @@ test('on a phone Enter is a new line, Send sends, and the page does not pop up t
   doc.getElementById('send').click();
   await settle();
   assert.ok(page.sent().some((m) => m.type === 'call' && m.call.name === 'create_session'), 'Send sends');
+});
+
+test('the placeholder follows a touch screen reported after the start, and its going', async (t) => {
+  const page = loadRemotePage(t, { touch: false });
+  page.socket().open();
+  page.deliver(INIT);
+  await settle();
+  const composer = page.document.getElementById('composer');
+  assert.match(composer.placeholder, /Enter to send/);
+  page.setTouch(true);
+  assert.strictEqual(composer.placeholder, 'Ask OpenCode…');
+  page.setTouch(false);
+  assert.match(composer.placeholder, /Enter to send/);
 });
 
 test('a desktop browser on the gateway keeps Enter to send', async (t) => {
