@@ -17,6 +17,19 @@ pub const DAEMON_LOG_ROTATIONS: usize = 1;
 pub const POPOVER_LOG_BYTES: u64 = 1024 * 1024;
 pub const POPOVER_LOG_ROTATIONS: usize = 1;
 
+/// Logging for a helper process (the popover, the gateway): to stderr,
+/// which the daemon sends to the helper's own log file; `RUST_LOG` or
+/// `info`.
+pub fn init_helper() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
 /// Installs the global subscriber. Returns nothing to hold; safe to call once.
 pub fn init(paths: &Paths) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

@@ -5,28 +5,18 @@ use std::path::PathBuf;
 
 /// The popover binary, beside the running one.
 pub fn popover_program() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let program = exe.with_file_name(format!(
-        "opencode-nexus-popover{}",
-        std::env::consts::EXE_SUFFIX
-    ));
-    if program.is_file() {
-        Ok(program)
-    } else {
-        Err(format!(
-            "{} is missing (it is installed beside opencode-nexus)",
-            program.display()
-        ))
-    }
+    beside_this_one("opencode-nexus-popover")
 }
 
 /// The remote gateway's binary, beside the running one.
 pub fn gateway_program() -> Result<PathBuf, String> {
+    beside_this_one("opencode-nexus-gateway")
+}
+
+/// The program `name` installed beside the running one.
+fn beside_this_one(name: &str) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let program = exe.with_file_name(format!(
-        "opencode-nexus-gateway{}",
-        std::env::consts::EXE_SUFFIX
-    ));
+    let program = exe.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if program.is_file() {
         Ok(program)
     } else {

@@ -237,20 +237,34 @@ fn user_agent(headers: &HeaderMap) -> String {
         .to_string()
 }
 
+/// A sign-in's body, the client's user agent and its address; None when
+/// the body is not a `T`.
+fn sign_in_request<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    headers: &HeaderMap,
+    addr: std::net::SocketAddr,
+) -> Option<(T, String, String)> {
+    let parsed = serde_json::from_slice(body).ok()?;
+    Some((parsed, user_agent(headers), addr.ip().to_string()))
+}
+
+/// 400, saying what a sign-in sends.
+fn send_this(expected: &str) -> Response {
+    json_answer(
+        StatusCode::BAD_REQUEST,
+        serde_json::json!({"error": format!("send {expected}")}),
+    )
+}
+
 async fn login(
     State(gateway): State<Arc<Gateway>>,
     ConnectInfo(ClientAddr(addr)): ConnectInfo<ClientAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(LoginBody { password }) = serde_json::from_slice(&body) else {
-        return json_answer(
-            StatusCode::BAD_REQUEST,
-            serde_json::json!({"error": "send {\"password\": \"…\"}"}),
-        );
+    let Some((LoginBody { password }, ua, address)) = sign_in_request(&body, &headers, addr) else {
+        return send_this("{\"password\": \"…\"}");
     };
-    let ua = user_agent(&headers);
-    let address = addr.ip().to_string();
     let store = gateway.store.clone();
     signed_in(&gateway, move || {
         store.update(|account| {
@@ -296,14 +310,9 @@ async fn pair(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(PairBody { token }) = serde_json::from_slice(&body) else {
-        return json_answer(
-            StatusCode::BAD_REQUEST,
-            serde_json::json!({"error": "send {\"token\": \"…\"}"}),
-        );
+    let Some((PairBody { token }, ua, address)) = sign_in_request(&body, &headers, addr) else {
+        return send_this("{\"token\": \"…\"}");
     };
-    let ua = user_agent(&headers);
-    let address = addr.ip().to_string();
     let store = gateway.store.clone();
     signed_in(&gateway, move || {
         store.update(|account| {

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 
 /// Runs the popover process; returns only on failure (with an exit code).
 pub fn run(paths: Paths) -> u8 {
-    init_logging();
+    crate::logging::init_helper();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -103,16 +103,6 @@ pub fn run(paths: Paths) -> u8 {
             config_file: paths.config_file(),
         },
     )
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
 }
 
 fn failed(message: &str) -> u8 {
