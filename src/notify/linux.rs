@@ -3,11 +3,9 @@
 //! and one listener for every click and close (`super::actions`).
 
 use super::actions::{self, ServerSignal};
-use super::{APP_NAME, NotifierCommand, escape_markup, pick};
+use super::{APP_NAME, NotifierCommand, buttons, escape_markup, pick};
 use crate::core::Event;
-use crate::core::notify_policy::{
-    Notification, NotificationKey, NotifyAction, Urgency, action_key,
-};
+use crate::core::notify_policy::{Notification, NotificationKey, NotifyAction, Urgency};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
@@ -104,8 +102,8 @@ async fn show(n: Notification, shown: &mut HashMap<u32, Shown>) {
             Urgency::Normal => notify_rust::Urgency::Normal,
             Urgency::Critical => notify_rust::Urgency::Critical,
         });
-    for (index, action) in n.actions.iter().enumerate() {
-        builder.action(&action_key(index, action), &action.label());
+    for button in buttons(&n) {
+        builder.action(&button.key, &button.label);
     }
     if n.default_action.is_some() {
         builder.action("default", "Open");

@@ -63,7 +63,8 @@ impl Page {
 }
 
 /// Builds the window and webview and runs the event loop; never returns.
-pub fn run(event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
+pub fn run(mut event_loop: EventLoop<UiEvent>, window_setup: WindowSetup) -> ! {
+    accessory_app(&mut event_loop);
     let WindowSetup {
         setup,
         drafts,
@@ -286,7 +287,8 @@ fn build_in(builder: WebViewBuilder, window: &Window) -> wry::Result<WebView> {
     builder.build(window)
 }
 
-/// Platform touches for a popover: no taskbar entry on Linux.
+/// Platform touches for a popover: no taskbar entry on Linux or Windows (on
+/// macOS, no Dock icon: `accessory_app`).
 trait PopoverWindowOptions {
     fn with_platform_options(self) -> Self;
 }
@@ -298,11 +300,28 @@ impl PopoverWindowOptions for WindowBuilder {
         self.with_skip_taskbar(true)
     }
 
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    fn with_platform_options(self) -> Self {
+        use tao::platform::windows::WindowBuilderExtWindows;
+        self.with_skip_taskbar(true)
+    }
+
+    #[cfg(not(any(target_os = "linux", windows)))]
     fn with_platform_options(self) -> Self {
         self
     }
 }
+
+/// macOS: the popover is an accessory app, like the menu-bar item that opens
+/// it: no Dock icon and no menu bar of its own while it shows.
+#[cfg(target_os = "macos")]
+fn accessory_app(event_loop: &mut EventLoop<UiEvent>) {
+    use tao::platform::macos::{ActivationPolicy, EventLoopExtMacOS};
+    event_loop.set_activation_policy(ActivationPolicy::Accessory);
+}
+
+#[cfg(not(target_os = "macos"))]
+fn accessory_app(_event_loop: &mut EventLoop<UiEvent>) {}
 
 /// The native dialog that confirms what the page asked for (guarded
 /// settings, a new remote password): a GTK message dialog of this process,
