@@ -408,6 +408,28 @@ async fn the_page_protocol_over_the_websocket_chats_refuses_and_is_revoked() {
     })
     .await;
     assert!(tree["tree"].to_string().contains("bold"));
+    // A long answer's chunks come as one batch and go back as one message,
+    // each answer under its own id.
+    let chunks: Vec<_> = (0..120)
+        .map(|i| json!({"id": 100 + i, "text": format!("chunk *{i}*"), "code_later": true}))
+        .collect();
+    send(
+        &mut page,
+        json!({"type": "markdown_batch", "requests": chunks}),
+    )
+    .await;
+    let answers = until(&mut page, ANSWER, |m| {
+        m["type"] == "markdown" && m["answers"].is_array()
+    })
+    .await;
+    let ids: Vec<u64> = answers["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, (100..220).collect::<Vec<u64>>());
+    assert!(answers["answers"][119]["tree"].to_string().contains("119"));
 
     // The client cap: two pages at most (max_clients = 2).
     let second = connect(&nexus, port, Some(&cookie), &origin).await.unwrap();

@@ -31,6 +31,9 @@
   const ANSWER_TIMEOUT_MS = 15000;
   /** Longer texts are not sent (a page message is at most 1 MiB of UTF-8 JSON). */
   const MAX_TEXT_LENGTH = 250000;
+  /** Requests sent as one message (src/page/protocol.rs has the same bounds). */
+  const MAX_BATCH_REQUESTS = 256;
+  const MAX_BATCH_LENGTH = 128000;
   /** Highlighting classes the page styles (src/markdown/highlight.rs). */
   const TOKEN_CLASSES = new Set(['kw', 'str', 'com', 'num', 'lit', 'fn', 'type', 'prop', 'var', 'ins', 'del', 'meta']);
 
@@ -163,7 +166,8 @@
   /**
    * Resolves with the tree of `text` (an array of nodes), or rejects. With
    * `codeLater`, code blocks come as their text (Rust answers these first)
-   * and build() colours them afterwards.
+   * and build() colours them afterwards. The request leaves at the end of
+   * the current task, with the others made in it (sendOutbox).
    */
   function requestTree(text, codeLater) {
     return new Promise(function (resolve, reject) {
@@ -178,16 +182,54 @@
         reject(new Error('no answer'));
       }, ANSWER_TIMEOUT_MS);
       waiting.set(id, { resolve: resolve, reject: reject, timer: timer });
+      const request = { id: id, text: source };
+      if (codeLater) request.code_later = true;
+      outbox.push(request);
+      if (outbox.length === 1) queueMicrotask(sendOutbox);
+    });
+  }
+
+  /** Requests made in this task, sent together at its end (sendOutbox). */
+  let outbox = [];
+
+  /**
+   * Sends the waiting requests: one as a `markdown` message, several as
+   * `markdown_batch` messages of at most MAX_BATCH_REQUESTS requests and
+   * MAX_BATCH_LENGTH characters of text each. A long answer's hundred chunks
+   * then cross to Rust as one message instead of a hundred, and come back
+   * together too.
+   */
+  function sendOutbox() {
+    const requests = outbox;
+    outbox = [];
+    let batch = [];
+    let length = 0;
+    const send = function () {
+      if (batch.length === 0) return;
+      const sending = batch;
+      batch = [];
+      length = 0;
+      const message = sending.length === 1
+        ? Object.assign({ type: 'markdown' }, sending[0])
+        : { type: 'markdown_batch', requests: sending };
       try {
-        const message = { type: 'markdown', id: id, text: source };
-        if (codeLater) message.code_later = true;
         transport(message);
       } catch (error) {
-        clearTimeout(timer);
-        waiting.delete(id);
-        reject(error);
+        for (const request of sending) {
+          const entry = waiting.get(request.id);
+          if (!entry) continue;
+          waiting.delete(request.id);
+          clearTimeout(entry.timer);
+          entry.reject(error);
+        }
       }
-    });
+    };
+    for (const request of requests) {
+      if (batch.length >= MAX_BATCH_REQUESTS || (batch.length > 0 && length + request.text.length > MAX_BATCH_LENGTH)) send();
+      batch.push(request);
+      length += request.text.length;
+    }
+    send();
   }
 
   /**

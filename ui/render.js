@@ -70,22 +70,30 @@
 
   /** Chunks laid out per frame once they are on the page. */
   const LAY_OUT_PER_FRAME = 16;
+  /**
+   * How long new chunks wait before that starts: long enough for their trees
+   * to arrive (a chunk laid out while it still shows its raw text is laid
+   * out twice) and for the text in view to be shown first.
+   */
+  const LAY_OUT_AFTER_MS = 200;
   const lazyChunks = [];
   let layingOut = false;
 
   /**
    * A new chunk starts `md-lazy` (content-visibility: auto): out of view it
-   * costs nothing until it is laid out here, a few chunks a frame. The page
-   * has no scroll anchoring (WebKit), so when chunks above the view take
-   * their real height the scroll position moves by the difference, and what
-   * the user reads stays put.
+   * costs nothing until it is laid out here, a moment later and a few chunks
+   * a frame. The page has no scroll anchoring (WebKit), so when chunks above
+   * the view take their real height the scroll position moves by the
+   * difference, and what the user reads stays put.
    */
   function layOutLater(element) {
     element.classList.add('md-lazy');
     lazyChunks.push(element);
     if (!layingOut) {
       layingOut = true;
-      requestAnimationFrame(layOutSome);
+      setTimeout(function () {
+        requestAnimationFrame(layOutSome);
+      }, LAY_OUT_AFTER_MS);
     }
   }
 

@@ -9,7 +9,9 @@
 //! page reconnects and starts afresh — and never slows the others.
 
 use super::{ClientSlot, Gateway};
-use crate::page::protocol::{FromPage, MAX_DRAFT_BYTES};
+use crate::page::protocol::{
+    FromPage, MAX_DRAFT_BYTES, MarkdownRequest, markdown_answer, markdown_answers,
+};
 use crate::page::{CallError, PageSink, server_calls};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
@@ -179,26 +181,14 @@ fn handle(text: &str, gateway: &Arc<Gateway>, page: &ToPage, markdown: &Arc<Sema
             text,
             code_later,
         } => {
-            let code = if code_later {
-                crate::markdown::Code::Later
-            } else {
-                crate::markdown::Code::Highlighted
+            let request = MarkdownRequest {
+                id,
+                text,
+                code_later,
             };
-            let page = page.clone();
-            let markdown = markdown.clone();
-            tokio::spawn(async move {
-                let Ok(_turn) = markdown.acquire_owned().await else {
-                    return;
-                };
-                let rendered = tokio::task::spawn_blocking(move || {
-                    std::panic::catch_unwind(|| crate::markdown::to_tree_with(&text, code)).ok()
-                })
-                .await;
-                if let Ok(Some(tree)) = rendered {
-                    page.send(json!({"type": "markdown", "id": id, "tree": tree}).to_string());
-                }
-            });
+            render_markdown(vec![request], page, markdown);
         }
+        FromPage::MarkdownBatch { requests } => render_markdown(requests, page, markdown),
         // The phone keeps its own drafts, opens its own links and has no
         // window for Nexus to place, hide or focus.
         FromPage::Draft { .. }
@@ -208,6 +198,37 @@ fn handle(text: &str, gateway: &Arc<Gateway>, page: &ToPage, markdown: &Arc<Sema
         | FromPage::FocusSession { .. } => {}
     }
     false
+}
+
+/// Answers the page's Markdown requests, one batch at a time per page, with
+/// their answers as one message (a long answer's hundred chunks as a hundred
+/// messages would fill the page's queue, and a page whose queue is full is
+/// dropped).
+fn render_markdown(requests: Vec<MarkdownRequest>, page: &ToPage, markdown: &Arc<Semaphore>) {
+    let page = page.clone();
+    let markdown = markdown.clone();
+    tokio::spawn(async move {
+        let Ok(_turn) = markdown.acquire_owned().await else {
+            return;
+        };
+        let rendered = tokio::task::spawn_blocking(move || {
+            let answer = |request: MarkdownRequest| {
+                let code = crate::markdown::Code::later_if(request.code_later);
+                // A fault in the parser costs that answer (the page shows
+                // the text as it is), not the others.
+                std::panic::catch_unwind(|| crate::markdown::to_tree_with(&request.text, code))
+                    .ok()
+                    .map(|tree| markdown_answer(request.id, &tree))
+            };
+            requests.into_iter().filter_map(answer).collect::<Vec<_>>()
+        })
+        .await;
+        if let Ok(answers) = rendered
+            && !answers.is_empty()
+        {
+            page.send(markdown_answers(answers));
+        }
+    });
 }
 
 fn refused(message: String) -> CallError {

@@ -47,6 +47,17 @@ pub enum Code {
     Later,
 }
 
+impl Code {
+    /// `Later` when a page asked with `code_later`, else `Highlighted`.
+    pub fn later_if(code_later: bool) -> Code {
+        if code_later {
+            Code::Later
+        } else {
+            Code::Highlighted
+        }
+    }
+}
+
 /// An element being built.
 struct Open {
     kind: &'static str,

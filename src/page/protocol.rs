@@ -60,6 +60,48 @@ pub enum FromPage {
         #[serde(default)]
         code_later: bool,
     },
+    /// Several `markdown` requests at once (a long answer's chunks, asked in
+    /// one go), at most `MAX_MARKDOWN_BATCH`: each is answered as if it had
+    /// come alone.
+    MarkdownBatch {
+        requests: Vec<MarkdownRequest>,
+    },
+}
+
+/// The most requests one `markdown_batch` message may carry.
+pub const MAX_MARKDOWN_BATCH: usize = 256;
+
+/// One answer to a `markdown` request: `{"id":…,"tree":…}`, for
+/// `markdown_answers`.
+pub fn markdown_answer(id: u64, tree: &Value) -> String {
+    json!({"id": id, "tree": tree}).to_string()
+}
+
+/// The page message for answers made by `markdown_answer`: one as
+/// `{"type":"markdown","id":…,"tree":…}`, several as
+/// `{"type":"markdown","answers":[…]}` (one message for a long answer's
+/// hundred chunks instead of a hundred).
+pub fn markdown_answers(mut answers: Vec<String>) -> String {
+    if answers.len() == 1
+        && let Some(answer) = answers.pop()
+        && let Some(fields) = answer.strip_prefix('{')
+    {
+        return format!("{{\"type\":\"markdown\",{fields}");
+    }
+    format!(
+        "{{\"type\":\"markdown\",\"answers\":[{}]}}",
+        answers.join(",")
+    )
+}
+
+/// One request of a `markdown_batch`: the fields of a `markdown` message.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkdownRequest {
+    pub id: u64,
+    pub text: String,
+    #[serde(default)]
+    pub code_later: bool,
 }
 
 /// A model choice sent with a prompt.
@@ -270,6 +312,10 @@ fn validate(message: &FromPage) -> Result<(), String> {
         FromPage::FocusSession { session } => {
             check(session.as_deref().is_none_or(is_id), "session id")
         }
+        FromPage::MarkdownBatch { requests } => check(
+            !requests.is_empty() && requests.len() <= MAX_MARKDOWN_BATCH,
+            "markdown batch (1 to 256 requests)",
+        ),
         FromPage::Ready {}
         | FromPage::Hide {}
         | FromPage::Painted { .. }
@@ -676,6 +722,31 @@ mod tests {
         assert!(parse(r#"{"type":"markdown","id":9}"#).is_err());
         assert!(parse(r#"{"type":"markdown","id":9,"text":"x","html":true}"#).is_err());
         assert_eq!(
+            parse(r#"{"type":"markdown_batch","requests":[{"id":1,"text":"a"},{"id":2,"text":"b","code_later":true}]}"#)
+                .unwrap(),
+            FromPage::MarkdownBatch {
+                requests: vec![
+                    MarkdownRequest { id: 1, text: "a".into(), code_later: false },
+                    MarkdownRequest { id: 2, text: "b".into(), code_later: true },
+                ]
+            }
+        );
+        let batch = |count: usize| {
+            let one = r#"{"id":1,"text":"x"}"#;
+            format!(
+                r#"{{"type":"markdown_batch","requests":[{}]}}"#,
+                vec![one; count].join(",")
+            )
+        };
+        assert!(parse(&batch(MAX_MARKDOWN_BATCH)).is_ok());
+        assert!(parse(&batch(MAX_MARKDOWN_BATCH + 1)).is_err(), "too many");
+        assert!(parse(&batch(0)).is_err(), "empty");
+        assert!(
+            parse(r#"{"type":"markdown_batch","requests":[{"id":1,"text":"x","html":1}]}"#)
+                .is_err()
+        );
+        assert!(parse(r#"{"type":"markdown_batch","requests":[{"id":1}]}"#).is_err());
+        assert_eq!(
             call(r#"{"name":"prompt","session":"ses_1","text":"hi","model":{"providerID":"mock","modelID":"echo"},"agent":"plan"}"#)
                 .unwrap(),
             ServerCall::Prompt {
@@ -849,5 +920,24 @@ mod tests {
             vec![(sessions, None)],
         );
         assert_eq!(shaped, json!([{"id":"a","time":{}}]));
+    }
+
+    #[test]
+    fn answers_go_as_one_message_or_several_together() {
+        let one = markdown_answers(vec![markdown_answer(1, &json!(["a"]))]);
+        let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+        assert_eq!(
+            one,
+            serde_json::json!({"type": "markdown", "id": 1, "tree": ["a"]})
+        );
+        let many = markdown_answers(vec![
+            markdown_answer(1, &json!(["a"])),
+            markdown_answer(2, &json!([])),
+        ]);
+        let many: serde_json::Value = serde_json::from_str(&many).unwrap();
+        assert_eq!(
+            many,
+            serde_json::json!({"type": "markdown", "answers": [{"id": 1, "tree": ["a"]}, {"id": 2, "tree": []}]})
+        );
     }
 }

@@ -7,7 +7,10 @@ use crate::ipc::protocol::{FromPopover, PopoverSetup, ServerAccess, ToPopover};
 use crate::page::drafts::Drafts;
 use crate::page::event_feed;
 use crate::page::nexus_calls::{self, NexusContext, PendingSave};
-use crate::page::protocol::{FromPage, NexusCall, RemotePassword, ServerCall};
+use crate::page::protocol::{
+    FromPage, MarkdownRequest, NexusCall, RemotePassword, ServerCall, markdown_answer,
+    markdown_answers,
+};
 use crate::page::settings_guard::Confirmation;
 use crate::page::{CallError, PageSink, remote_calls, server_calls};
 use crate::paths::Paths;
@@ -269,15 +272,16 @@ pub async fn run(backend: Backend, mut inputs: mpsc::UnboundedReceiver<BackendIn
                         text,
                         code_later,
                     }) => {
-                        // Without the thread the page times out and shows the text as it is.
-                        if let Some(jobs) = &markdown {
-                            let code = if code_later {
-                                crate::markdown::Code::Later
-                            } else {
-                                crate::markdown::Code::Highlighted
-                            };
-                            let _ = jobs.send(MarkdownJob::Render { id, text, code });
-                        }
+                        let request = MarkdownRequest {
+                            id,
+                            text,
+                            code_later,
+                        };
+                        ask_markdown(markdown.as_ref(), [request]);
+                        None
+                    }
+                    BackendInput::Page(FromPage::MarkdownBatch { requests }) => {
+                        ask_markdown(markdown.as_ref(), requests);
                         None
                     }
                     BackendInput::Page(FromPage::OpenExternal { url }) => {
@@ -327,20 +331,6 @@ const SLOW_MARKDOWN: Duration = Duration::from_millis(50);
 /// script to evaluate).
 const MARKDOWN_BATCH_BYTES: usize = 512 * 1024;
 
-/// The page message for answers (`answer` is `{"id":…,"tree":…}` each): one
-/// answer as `{"type":"markdown","id":…,"tree":…}`, several as
-/// `{"type":"markdown","answers":[…]}`.
-fn markdown_answers(mut answers: Vec<String>) -> String {
-    if answers.len() == 1 {
-        let answer = answers.pop().expect("one");
-        return format!("{{\"type\":\"markdown\",{}", &answer[1..]);
-    }
-    format!(
-        "{{\"type\":\"markdown\",\"answers\":[{}]}}",
-        answers.join(",")
-    )
-}
-
 /// Work for the Markdown thread.
 enum MarkdownJob {
     /// Load the syntax definitions ahead of the first code block.
@@ -354,6 +344,24 @@ enum MarkdownJob {
 }
 
 type MarkdownJobs = std::sync::mpsc::Sender<MarkdownJob>;
+
+/// Hands the page's requests to the Markdown thread in one go (it then finds
+/// a batch's requests queued together and answers them together). Without
+/// the thread the page times out and shows the text as it is.
+fn ask_markdown(jobs: Option<&MarkdownJobs>, requests: impl IntoIterator<Item = MarkdownRequest>) {
+    let Some(jobs) = jobs else { return };
+    for MarkdownRequest {
+        id,
+        text,
+        code_later,
+    } in requests
+    {
+        let code = crate::markdown::Code::later_if(code_later);
+        if jobs.send(MarkdownJob::Render { id, text, code }).is_err() {
+            return;
+        }
+    }
+}
 
 /// The Markdown thread's waiting work, in the order it is done: answers
 /// with their code left for later first (they are what the page shows
@@ -448,7 +456,7 @@ fn start_markdown_thread(page: PageLink) -> Option<MarkdownJobs> {
                         took.as_millis()
                     );
                 }
-                let answer = serde_json::json!({"id": id, "tree": tree}).to_string();
+                let answer = markdown_answer(id, &tree);
                 ready_bytes += answer.len();
                 ready.push(answer);
             }
@@ -598,7 +606,7 @@ fn wake_after(page: &PageLink, after: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use super::{MarkdownJob, MarkdownQueue, markdown_answers};
+    use super::{MarkdownJob, MarkdownQueue};
     use crate::markdown::Code;
 
     fn render(id: u64, code: Code) -> MarkdownJob {
@@ -631,24 +639,5 @@ mod tests {
             vec![Some(2), Some(4), Some(1), None, Some(3)]
         );
         assert!(queue.next().is_none());
-    }
-
-    #[test]
-    fn answers_go_as_one_message_or_several_together() {
-        let one = markdown_answers(vec![r#"{"id":1,"tree":["a"]}"#.into()]);
-        let one: serde_json::Value = serde_json::from_str(&one).unwrap();
-        assert_eq!(
-            one,
-            serde_json::json!({"type": "markdown", "id": 1, "tree": ["a"]})
-        );
-        let many = markdown_answers(vec![
-            r#"{"id":1,"tree":["a"]}"#.into(),
-            r#"{"id":2,"tree":[]}"#.into(),
-        ]);
-        let many: serde_json::Value = serde_json::from_str(&many).unwrap();
-        assert_eq!(
-            many,
-            serde_json::json!({"type": "markdown", "answers": [{"id": 1, "tree": ["a"]}, {"id": 2, "tree": []}]})
-        );
     }
 }

@@ -27,9 +27,13 @@ function page(answer) {
   window.eval(fs.readFileSync(path.join(__dirname, '..', 'markdown.js'), 'utf8'));
   const asked = [];
   window.NexusMarkdown.setTransport((message) => {
-    asked.push(message);
-    const tree = answer(message);
-    setTimeout(() => window.NexusMarkdown.receive({ type: 'markdown', id: message.id, tree: tree }), 1);
+    // Requests made in one task come as one batch; each is answered alone.
+    const requests = message.type === 'markdown_batch' ? message.requests : [message];
+    for (const request of requests) {
+      asked.push(request);
+      const tree = answer(request);
+      setTimeout(() => window.NexusMarkdown.receive({ type: 'markdown', id: request.id, tree: tree }), 1);
+    }
   });
   return { window, asked };
 }
@@ -135,11 +139,16 @@ test('answers sent together each reach their own request', async () => {
   const window = dom.window;
   window.eval(fs.readFileSync(path.join(__dirname, '..', 'dom.js'), 'utf8'));
   window.eval(fs.readFileSync(path.join(__dirname, '..', 'markdown.js'), 'utf8'));
-  const asked = [];
-  window.NexusMarkdown.setTransport((message) => asked.push(message));
+  const sent = [];
+  window.NexusMarkdown.setTransport((message) => sent.push(message));
   const first = window.NexusMarkdown.render('one');
-  const second = window.NexusMarkdown.render('two');
-  assert.strictEqual(asked.length, 2);
+  const second = window.NexusMarkdown.render('two', { codeLater: true });
+  assert.strictEqual(sent.length, 0, 'requests leave at the end of the task');
+  await Promise.resolve();
+  assert.strictEqual(sent.length, 1, 'two requests of one task go as one message');
+  assert.strictEqual(sent[0].type, 'markdown_batch');
+  const asked = sent[0].requests;
+  assert.deepStrictEqual(JSON.parse(JSON.stringify(asked.map((r) => [r.text, !!r.code_later]))), [['one', false], ['two', true]]);
   window.NexusMarkdown.receive({
     type: 'markdown',
     answers: [
@@ -155,4 +164,39 @@ test('answers sent together each reach their own request', async () => {
   };
   assert.strictEqual(text(await first), '<p>first</p>');
   assert.strictEqual(text(await second), '<p>second</p>');
+});
+
+test('batches stay within the bounds Rust accepts, and a failed send shows the texts as they are', async () => {
+  const dom = new JSDOM('<!doctype html><html><body></body></html>', { runScripts: 'outside-only', url: 'http://localhost/' });
+  const window = dom.window;
+  window.eval(fs.readFileSync(path.join(__dirname, '..', 'dom.js'), 'utf8'));
+  window.eval(fs.readFileSync(path.join(__dirname, '..', 'markdown.js'), 'utf8'));
+  const sent = [];
+  window.NexusMarkdown.setTransport((message) => sent.push(message));
+  // 300 small requests: 256 in the first message (src/page/protocol.rs's MAX_MARKDOWN_BATCH), 44 in the next.
+  for (let i = 0; i < 300; i++) window.NexusMarkdown.requestTree('t' + i).catch(() => {});
+  await Promise.resolve();
+  assert.deepStrictEqual(sent.map((m) => m.requests.length), [256, 44]);
+  assert.deepStrictEqual(sent.flatMap((m) => m.requests.map((r) => r.text)), Array.from({ length: 300 }, (_, i) => 't' + i));
+  // Long texts: a message carries at most 128,000 characters of them, and one longer text goes alone.
+  sent.length = 0;
+  const long = 'x'.repeat(50000);
+  for (let i = 0; i < 5; i++) window.NexusMarkdown.requestTree(long).catch(() => {});
+  window.NexusMarkdown.requestTree('y'.repeat(200000)).catch(() => {});
+  await Promise.resolve();
+  assert.deepStrictEqual(
+    sent.map((m) => (m.type === 'markdown' ? [m.text.length] : Array.from(m.requests, (r) => r.text.length))),
+    [[50000, 50000], [50000, 50000], [50000], [200000]],
+  );
+  // No way out: every request of the batch fails, and render shows the text.
+  window.NexusMarkdown.setTransport(() => {
+    throw new Error('no bridge');
+  });
+  const texts = await Promise.all(['*a*', '<b>'].map((t) => window.NexusMarkdown.render(t)));
+  const shownText = texts.map((fragment) => {
+    const div = window.document.createElement('div');
+    div.appendChild(fragment);
+    return div.textContent;
+  });
+  assert.deepStrictEqual(shownText, ['*a*', '<b>']);
 });
