@@ -38,6 +38,17 @@ function page(answer) {
   return { window, asked };
 }
 
+/** The page's Markdown module with a transport that only records what it is given. */
+function recorded() {
+  const dom = new JSDOM('<!doctype html><html><body></body></html>', { runScripts: 'outside-only', url: 'http://localhost/' });
+  const window = dom.window;
+  window.eval(fs.readFileSync(path.join(__dirname, '..', 'dom.js'), 'utf8'));
+  window.eval(fs.readFileSync(path.join(__dirname, '..', 'markdown.js'), 'utf8'));
+  const sent = [];
+  window.NexusMarkdown.setTransport((message) => sent.push(message));
+  return { window, sent };
+}
+
 const CODE = 'fn main() {}\n';
 const SPANS = [['kw', 'fn'], ' ', ['fn', 'main'], '() {}\n'];
 
@@ -135,12 +146,7 @@ test('many blocks are coloured two requests at a time, in page order', async () 
 });
 
 test('answers sent together each reach their own request', async () => {
-  const dom = new JSDOM('<!doctype html><html><body></body></html>', { runScripts: 'outside-only', url: 'http://localhost/' });
-  const window = dom.window;
-  window.eval(fs.readFileSync(path.join(__dirname, '..', 'dom.js'), 'utf8'));
-  window.eval(fs.readFileSync(path.join(__dirname, '..', 'markdown.js'), 'utf8'));
-  const sent = [];
-  window.NexusMarkdown.setTransport((message) => sent.push(message));
+  const { window, sent } = recorded();
   const first = window.NexusMarkdown.render('one');
   const second = window.NexusMarkdown.render('two', { codeLater: true });
   assert.strictEqual(sent.length, 0, 'requests leave at the end of the task');
@@ -167,12 +173,7 @@ test('answers sent together each reach their own request', async () => {
 });
 
 test('batches stay within the bounds Rust accepts, and a failed send shows the texts as they are', async () => {
-  const dom = new JSDOM('<!doctype html><html><body></body></html>', { runScripts: 'outside-only', url: 'http://localhost/' });
-  const window = dom.window;
-  window.eval(fs.readFileSync(path.join(__dirname, '..', 'dom.js'), 'utf8'));
-  window.eval(fs.readFileSync(path.join(__dirname, '..', 'markdown.js'), 'utf8'));
-  const sent = [];
-  window.NexusMarkdown.setTransport((message) => sent.push(message));
+  const { window, sent } = recorded();
   // 300 small requests: 256 in the first message (src/page/protocol.rs's MAX_MARKDOWN_BATCH), 44 in the next.
   for (let i = 0; i < 300; i++) window.NexusMarkdown.requestTree('t' + i).catch(() => {});
   await Promise.resolve();
