@@ -203,6 +203,15 @@ async fn the_popover_exits_after_keep_alive_survives_a_crash_and_keeps_drafts() 
     open(&nexus, &[]).await;
     let first = popover_pids(&nexus);
     assert_eq!(first.len(), 1);
+    // WebKitGTK paints the page without accelerated compositing: its switch
+    // to it mid-stream froze answers for ~0.6 s (BENCHMARKS.md).
+    let environ = std::fs::read(format!("/proc/{}/environ", first[0])).unwrap_or_default();
+    assert!(
+        environ
+            .split(|byte| *byte == 0)
+            .any(|entry| entry == b"WEBKIT_DISABLE_COMPOSITING_MODE=1"),
+        "the popover was started without WEBKIT_DISABLE_COMPOSITING_MODE=1"
+    );
     let driver = WebDriver::attach(inspector, &home.root().join("webdriver-1.log")).await;
     let composer = driver.wait_for("#composer", WAIT).await;
     driver.send_keys(&composer, "a draft worth keeping").await;

@@ -13,6 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
+/// WebKitGTK's switch for painting without accelerated compositing, set for
+/// the popover (`PopoverProcesses::spawn`).
+#[cfg(target_os = "linux")]
+pub const WEBKIT_NO_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+
 /// How long `open` waits for the window to paint (a cold start included).
 const OPEN_LIMIT: Duration = Duration::from_secs(30);
 
@@ -419,6 +424,16 @@ impl PopoverProcesses {
             // Through us into popover.log, so the file can be rotated while it runs.
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(false);
+        // WebKitGTK is to paint the page itself, without accelerated
+        // compositing. Left on demand, it switches to compositing the first
+        // time the message list scrolls, and the switch (a GL context, often
+        // software GL) froze a streaming answer for ~0.6 s; the popover's
+        // small page needs no GPU layers (BENCHMARKS.md, "The end-to-end
+        // stall, found"). A value the user set is kept.
+        #[cfg(target_os = "linux")]
+        if std::env::var_os(WEBKIT_NO_COMPOSITING).is_none() {
+            command.env(WEBKIT_NO_COMPOSITING, "1");
+        }
         let mut child = match command.spawn() {
             Ok(c) => c,
             Err(e) => return exited(format!("cannot run {}: {e}", program.display())),
