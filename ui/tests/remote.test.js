@@ -481,13 +481,19 @@ test('on a phone Enter is a new line, Send sends, and the page does not pop up t
   assert.ok(page.sent().some((m) => m.type === 'call' && m.call.name === 'create_session'), 'Send sends');
 });
 
-test('the placeholder follows a touch screen reported after the start, and its going', async (t) => {
+/** A remote page on a desktop browser (no touch screen), connected and started: its composer. */
+async function desktopComposer(t) {
   const page = loadRemotePage(t, { touch: false });
   page.socket().open();
   page.deliver(INIT);
   await settle();
   const composer = page.document.getElementById('composer');
   assert.match(composer.placeholder, /Enter to send/);
+  return { page, composer };
+}
+
+test('the placeholder follows a touch screen reported after the start, and its going', async (t) => {
+  const { page, composer } = await desktopComposer(t);
   page.setTouch(true);
   assert.strictEqual(composer.placeholder, 'Ask OpenCode…');
   page.setTouch(false);
@@ -495,12 +501,7 @@ test('the placeholder follows a touch screen reported after the start, and its g
 });
 
 test('a desktop browser on the gateway keeps Enter to send', async (t) => {
-  const page = loadRemotePage(t, { touch: false });
-  page.socket().open();
-  page.deliver(INIT);
-  await settle();
-  const composer = page.document.getElementById('composer');
-  assert.match(composer.placeholder, /Enter to send/);
+  const { page, composer } = await desktopComposer(t);
   composer.value = 'hello';
   const enter = new page.window.KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true });
   composer.dispatchEvent(enter);
