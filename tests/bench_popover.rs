@@ -4,7 +4,7 @@
 //! frames and messages from Rust stalled), a completed 60 KB answer with 20
 //! code blocks rendered in the page (median time to the DOM with its text,
 //! then to every code block coloured, longest frame gaps, the popover's RSS
-//! around it), and the resident
+//! around it and after a quiet minute), and the resident
 //! process's memory across 20 open/close cycles and after the popover has
 //! exited on keep-alive. Prints a summary; BENCHMARKS.md holds the figures.
 
@@ -14,8 +14,10 @@
 
 mod support;
 
+use opencode_nexus::markdown::highlight::UNLOAD_AFTER;
 use serde_json::json;
 use std::time::{Duration, Instant};
+use support::code_samples::CODE_SAMPLES;
 use support::headless_desktop::HeadlessDesktop;
 use support::mock_model::{BURST_RATE, MockModel, burst_text};
 use support::nexus::{Nexus, command_line, descendants, managed_config};
@@ -317,6 +319,10 @@ async fn popover_open_stream_and_keep_alive() {
         render_gaps.push(round["maxGap"].as_f64().unwrap_or(f64::NAN));
     }
     let popover_rss: Vec<f64> = popover_pids(&nexus).into_iter().map(rss_mib).collect();
+    // A quiet minute later the syntax definitions' compiled regexes are
+    // dropped and their memory given back (`highlight::UNLOAD_AFTER`).
+    tokio::time::sleep(UNLOAD_AFTER + Duration::from_secs(5)).await;
+    let popover_rss_quiet: Vec<f64> = popover_pids(&nexus).into_iter().map(rss_mib).collect();
 
     // 20 open/close cycles, then keep-alive: the popover exits and the
     // resident process is back at its idle figure.
@@ -363,6 +369,7 @@ async fn popover_open_stream_and_keep_alive() {
             "max_frame_gap_until_coloured_ms": render_gaps,
         },
         "popover_rss_mib": popover_rss,
+        "popover_rss_after_a_quiet_minute_mib": popover_rss_quiet,
         "keep_alive": {"configured_s": KEEP_ALIVE_SECS, "popover_exited_after_s": exited_after},
         "daemon_rss_mib": {
             "idle_before": rss_idle_before,
@@ -463,94 +470,12 @@ window.__benchTrace = t;
 /// A realistic long answer: about 60 KB of prose, lists, a table and 20
 /// fenced code blocks in the languages agents print most.
 fn long_answer(round: usize) -> String {
-    const SNIPPETS: &[(&str, &str)] = &[
-        (
-            "rust",
-            "pub fn parse(input: &str) -> Result<Config, Error> {\n    // Read every line; a bad one names itself.\n    let mut config = Config::default();\n    for (n, line) in input.lines().enumerate() {\n        let (key, value) = line.split_once('=').ok_or(Error::Line(n + 1))?;\n        config.set(key.trim(), value.trim())?;\n    }\n    Ok(config)\n}\n",
-        ),
-        (
-            "ts",
-            "export async function load(id: string): Promise<Session | null> {\n  const res = await fetch(`/session/${id}`, { headers: { accept: 'application/json' } });\n  if (!res.ok) return null; // gone\n  const body = (await res.json()) as Session;\n  return { ...body, loadedAt: Date.now() };\n}\n",
-        ),
-        (
-            "python",
-            "def summarize(rows: list[dict]) -> dict:\n    \"\"\"Totals per key, skipping empty rows.\"\"\"\n    totals = {}\n    for row in rows:\n        if not row:\n            continue\n        for key, value in row.items():\n            totals[key] = totals.get(key, 0) + value\n    return totals\n",
-        ),
-        (
-            "go",
-            "func (s *Server) Handle(w http.ResponseWriter, r *http.Request) {\n\tctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)\n\tdefer cancel()\n\tif err := s.store.Ping(ctx); err != nil {\n\t\thttp.Error(w, err.Error(), http.StatusServiceUnavailable)\n\t\treturn\n\t}\n\tfmt.Fprintln(w, \"ok\")\n}\n",
-        ),
-        (
-            "bash",
-            "#!/usr/bin/env bash\nset -euo pipefail\nfor f in \"$@\"; do\n  if [[ -f \"$f\" ]]; then\n    wc -l \"$f\" | awk '{print $1}' # count\n  fi\ndone\nexport PATH=\"$HOME/.local/bin:$PATH\"\n",
-        ),
-        (
-            "json",
-            "{\n  \"name\": \"nexus\",\n  \"version\": \"0.1.0\",\n  \"scripts\": { \"test\": \"node --test\", \"lint\": \"eslint .\" },\n  \"private\": true,\n  \"count\": 42,\n  \"tags\": [\"a\", \"b\", null]\n}\n",
-        ),
-        (
-            "toml",
-            "[server]\nmode = \"managed\" # or attach\nport = 0\nstart_timeout = 30\n\n[notify]\nenabled = true\nmin_duration = 10\n",
-        ),
-        (
-            "yaml",
-            "name: ci\non: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: cargo test --locked # all\n",
-        ),
-        (
-            "diff",
-            "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,5 +1,6 @@\n pub mod config;\n-pub mod old;\n+pub mod markdown;\n+pub mod popover;\n pub mod server;\n",
-        ),
-        (
-            "html",
-            "<!doctype html>\n<html lang=\"en\">\n  <head><meta charset=\"utf-8\"><title>Quick chat</title></head>\n  <body>\n    <main id=\"messages\" aria-live=\"polite\"></main>\n    <script src=\"app.js\"></script>\n  </body>\n</html>\n",
-        ),
-        (
-            "css",
-            ".code-block pre {\n  overflow-x: auto;\n  padding: 8px 10px;\n  font: 12px/1.45 ui-monospace, monospace;\n}\n@media (prefers-color-scheme: dark) {\n  .tok-kw { color: #c678dd; }\n}\n",
-        ),
-        (
-            "sql",
-            "SELECT s.id, s.title, COUNT(m.id) AS messages\nFROM sessions s\nLEFT JOIN messages m ON m.session_id = s.id\nWHERE s.updated_at > now() - interval '7 days' -- recent\nGROUP BY s.id\nORDER BY messages DESC\nLIMIT 20;\n",
-        ),
-        (
-            "c",
-            "#include <stdio.h>\n\nint main(int argc, char **argv) {\n    /* print the arguments */\n    for (int i = 1; i < argc; i++) {\n        printf(\"%d: %s\\n\", i, argv[i]);\n    }\n    return 0;\n}\n",
-        ),
-        (
-            "cpp",
-            "#include <vector>\n#include <string>\n\ntemplate <typename T>\nstd::vector<T> evens(const std::vector<T>& in) {\n    std::vector<T> out;\n    for (const auto& v : in) if (v % 2 == 0) out.push_back(v);\n    return out; // copy elided\n}\n",
-        ),
-        (
-            "java",
-            "public final class Backoff {\n    private long delay = 1_000L;\n\n    /** The next delay, doubled up to a minute. */\n    public long next() {\n        long d = delay;\n        delay = Math.min(delay * 2, 60_000L);\n        return d;\n    }\n}\n",
-        ),
-        (
-            "js",
-            "const cache = new Map();\nexport function memo(fn) {\n  return (key) => {\n    if (!cache.has(key)) cache.set(key, fn(key)); // once\n    return cache.get(key);\n  };\n}\n",
-        ),
-        (
-            "tsx",
-            "export function Badge({ count }: { count: number }) {\n  if (count === 0) return null;\n  return <span className=\"badge\">{count > 99 ? '99+' : count}</span>;\n}\n",
-        ),
-        (
-            "sh",
-            "cargo build --release\n./target/release/opencode-nexus status --json | jq '.server.state'\n",
-        ),
-        (
-            "rust",
-            "impl Drop for Guard {\n    fn drop(&mut self) {\n        if let Err(e) = std::fs::remove_file(&self.path) {\n            tracing::warn!(\"cannot remove {}: {e}\", self.path.display());\n        }\n    }\n}\n",
-        ),
-        (
-            "python",
-            "import asyncio\n\nasync def main() -> None:\n    results = await asyncio.gather(*(fetch(u) for u in URLS))\n    print(f\"{len(results)} pages\")  # done\n\nasyncio.run(main())\n",
-        ),
-    ];
     let prose = "The supervisor keeps the server running and restarts it with **backoff** when it \
         crashes; see [the README](https://example.com/readme) and `server.start_timeout` for the \
         details. A *permission* request waits for you, and ~~nothing~~ everything else goes on. \
         Each step below is small on purpose, so a reviewer can follow it without running it.\n";
     let mut text = String::from("## What changed\n\n");
-    for (i, (lang, code)) in SNIPPETS.iter().enumerate() {
+    for (i, (lang, code)) in CODE_SAMPLES.iter().enumerate() {
         text.push_str(&format!("### Step {}: the {lang} part\n\n", i + 1));
         for _ in 0..3 {
             text.push_str(prose);

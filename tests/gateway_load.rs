@@ -16,30 +16,15 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::gateway::{
-    Heard, Socket, connect, connect_slow, free_port, https, next, next_within, post, result, send,
-    session_cookie, set_password, until, wait_listening,
-};
-use support::mock_model::{MockModel, burst_text};
-use support::nexus::{Nexus, command_line, descendants};
-use support::opencode_server::{OpencodeServer, TestHome};
-
-const PASSWORD: &str = "correct horse battery staple";
+use support::gateway::{Heard, SignedIn, Socket, connect_slow, next, next_within, result, send};
+use support::mock_model::burst_text;
+use support::nexus::rss_kib;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// The text deltas in a page's `events` message, in order.
@@ -93,38 +78,11 @@ async fn follow(mut page: Socket, expected: String, timeout: Duration) -> (Strin
 async fn twenty_pages_follow_one_stream_and_a_slow_page_holds_none_back() {
     let words = env_number("GATEWAY_LOAD_WORDS", 4_000);
     let pages = env_number("GATEWAY_LOAD_PAGES", 20);
-    let model = MockModel::start().await;
-    let home = TestHome::new(model.base_url());
-    let server = OpencodeServer::start(&home, None).await;
-    let port = free_port();
-    let config = format!(
-        "[server]\nmode = \"attach\"\nurl = {:?}\n\n[remote]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nmax_clients = {}\n",
-        server.base_url(),
-        pages + 2
-    );
-    let nexus = Nexus::start(&home, &config).await;
-    nexus
-        .wait_for_state("running", Duration::from_secs(60))
-        .await;
-    wait_listening(&nexus, 1, Duration::from_secs(30)).await;
-    assert_eq!(set_password(&nexus, PASSWORD).await.status.code(), Some(0));
-    let client = https(&nexus);
-    let cookie =
-        session_cookie(&post(&client, port, "/api/login", json!({"password": PASSWORD})).await)
-            .unwrap();
-    let origin = format!("https://127.0.0.1:{port}");
-    let gateway_pid = descendants(nexus.pid())
-        .into_iter()
-        .find(|pid| command_line(*pid).contains("opencode-nexus-gateway"))
-        .expect("the gateway process");
-
+    let gateway = SignedIn::start(pages + 2).await;
+    let (home, server, nexus) = (&gateway.home, &gateway.server, &gateway.nexus);
+    let gateway_pid = gateway.gateway_pid;
     // A page to drive the chat, connected first so the gateway is warm.
-    let mut driver = connect(&nexus, port, Some(&cookie), &origin).await.unwrap();
-    send(&mut driver, json!({"type": "ready"})).await;
-    until(&mut driver, Duration::from_secs(30), |m| {
-        m["type"] == "init"
-    })
-    .await;
+    let mut driver = gateway.page().await;
     let directory = home.project_dir().display().to_string();
     send(&mut driver, json!({"type": "call", "id": 1, "call": {"name": "create_session", "directory": directory}})).await;
     let session = result(&mut driver, 1, Duration::from_secs(30)).await["data"]["id"]
@@ -137,13 +95,10 @@ async fn twenty_pages_follow_one_stream_and_a_slow_page_holds_none_back() {
 
     let mut fast = Vec::new();
     for _ in 0..pages {
-        let mut page = connect(&nexus, port, Some(&cookie), &origin).await.unwrap();
-        send(&mut page, json!({"type": "ready"})).await;
-        until(&mut page, Duration::from_secs(30), |m| m["type"] == "init").await;
-        fast.push(page);
+        fast.push(gateway.page().await);
     }
     // The slow page: says it is ready, then never reads again.
-    let mut slow = connect_slow(&nexus, port, Some(&cookie), &origin)
+    let mut slow = connect_slow(nexus, gateway.port, Some(&gateway.cookie), &gateway.origin)
         .await
         .unwrap();
     send(&mut slow, json!({"type": "ready"})).await;

@@ -80,19 +80,10 @@ impl Drop for ClientSlot {
             Err(_) => false,
         };
         if last {
-            give_back_freed_memory();
+            // With no page left, the pages' freed buffers go back to the
+            // system: an idle gateway is as small after a busy hour as before.
+            crate::platform::give_back_freed_memory();
         }
-    }
-}
-
-/// With no page left, hands the pages' freed buffers back to the system, so
-/// an idle gateway is as small after a busy hour as before it (glibc's
-/// allocator otherwise keeps them for reuse).
-fn give_back_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap memory; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

@@ -228,6 +228,51 @@ fn render_markdown(requests: Vec<MarkdownRequest>, page: &ToPage, markdown: &Arc
         {
             page.send(markdown_answers(answers));
         }
+        drop_highlighting_when_idle();
+    });
+}
+
+/// Drops the syntax definitions' compiled regexes (tens of MiB a language)
+/// once no code has been highlighted for `highlight::UNLOAD_AFTER`, and gives
+/// the memory back: the gateway lives as long as remote access is on, and a
+/// phone that showed code once should not leave it large for days. One
+/// watcher at a time, started by a render and gone once nothing is due, so
+/// an idle gateway has no timer for it.
+fn drop_highlighting_when_idle() {
+    use crate::markdown::highlight;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WATCHING: AtomicBool = AtomicBool::new(false);
+    if WATCHING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    tokio::spawn(async {
+        loop {
+            while let Some(due) = highlight::unload_due() {
+                tokio::time::sleep_until(due.into()).await;
+                let dropped = tokio::task::spawn_blocking(|| {
+                    let dropped = highlight::unload_if_idle(std::time::Instant::now());
+                    if dropped {
+                        crate::platform::give_back_freed_memory();
+                    }
+                    dropped
+                })
+                .await;
+                match dropped {
+                    Ok(true) => tracing::info!(
+                        "code highlighting's compiled syntax dropped (unused for a while)"
+                    ),
+                    Ok(false) => {}
+                    // The runtime is shutting down.
+                    Err(_) => return,
+                }
+            }
+            WATCHING.store(false, Ordering::Release);
+            // A render that highlighted after the last look saw a watcher
+            // and started none: look once more before going.
+            if highlight::unload_due().is_none() || WATCHING.swap(true, Ordering::AcqRel) {
+                return;
+            }
+        }
     });
 }
 

@@ -11,9 +11,17 @@
 //! `type`, `prop`, `var`, `ins`, `del`, `meta`. Highlighting is bounded: past
 //! `MAX_BYTES` or `MAX_LINES`, or from a line longer than `MAX_LINE_BYTES`,
 //! the rest of a block is plain text.
+//!
+//! The definitions compile their regexes on first use, and those stay with
+//! them: a few languages cost tens of MiB (TypeScript alone ~45), seventeen
+//! ~160. So the definitions are dropped once no block has been highlighted
+//! for `UNLOAD_AFTER` (`unload_if_idle`, called by the process that keeps
+//! them: the popover's Markdown thread, the gateway), and loaded again by the
+//! next block that needs them.
 
 use serde_json::{Value, json};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use syntect::parsing::{ParseState, Scope, ScopeStack, SyntaxReference, SyntaxSet};
 
 /// Highlight at most this much of a block…
@@ -102,16 +110,74 @@ struct Highlighter {
     classes: Vec<(Scope, &'static str)>,
 }
 
-static LOADED: OnceLock<Highlighter> = OnceLock::new();
+/// The definitions are dropped after this long without a highlighted block
+/// (loading them again takes 2-40 ms, and each language's regexes compile
+/// again on its next block).
+pub const UNLOAD_AFTER: Duration = Duration::from_secs(60);
 
-fn highlighter() -> &'static Highlighter {
-    LOADED.get_or_init(|| Highlighter {
-        syntaxes: two_face::syntax::extra_newlines(),
-        classes: CLASSES
-            .iter()
-            .filter_map(|(scope, class)| Scope::new(scope).ok().map(|s| (s, *class)))
-            .collect(),
-    })
+/// The loaded definitions, and when a block was last highlighted with them
+/// (`None` while only loaded: their regexes compile on first use, so loaded
+/// and unused they cost ~2.5 MiB and are worth keeping).
+struct Loaded {
+    highlighter: Arc<Highlighter>,
+    last_highlighted: Option<Instant>,
+}
+
+static LOADED: Mutex<Option<Loaded>> = Mutex::new(None);
+
+fn loaded() -> MutexGuard<'static, Option<Loaded>> {
+    // A panic while the lock was held left nothing half-made (the value is
+    // replaced whole), so a poisoned lock is still good.
+    LOADED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The definitions, loaded if they are not; `highlighting` marks a use that
+/// compiles regexes.
+fn highlighter(highlighting: bool) -> Arc<Highlighter> {
+    let mut loaded = loaded();
+    let loaded = loaded.get_or_insert_with(|| Loaded {
+        highlighter: Arc::new(Highlighter {
+            syntaxes: two_face::syntax::extra_newlines(),
+            classes: CLASSES
+                .iter()
+                .filter_map(|(scope, class)| Scope::new(scope).ok().map(|s| (s, *class)))
+                .collect(),
+        }),
+        last_highlighted: None,
+    });
+    if highlighting {
+        loaded.last_highlighted = Some(Instant::now());
+    }
+    loaded.highlighter.clone()
+}
+
+/// When the definitions may be dropped: `UNLOAD_AFTER` after the last
+/// highlighted block (`None` when no block has been highlighted since they
+/// were loaded).
+pub fn unload_due() -> Option<Instant> {
+    loaded()
+        .as_ref()
+        .and_then(|l| l.last_highlighted)
+        .map(|at| at + UNLOAD_AFTER)
+}
+
+/// Drops the definitions and their compiled regexes if they are due by `now`
+/// (`unload_due`); true when they were dropped (the caller may then give the
+/// freed memory back to the system). A block being highlighted meanwhile
+/// keeps its own reference and finishes.
+pub fn unload_if_idle(now: Instant) -> bool {
+    let dropped = {
+        let mut loaded = loaded();
+        match loaded.as_ref().and_then(|l| l.last_highlighted) {
+            Some(at) if now >= at + UNLOAD_AFTER => loaded.take(),
+            _ => None,
+        }
+    };
+    // Dropped here, outside the lock: freeing thousands of regexes takes a
+    // moment, and a block that wants the definitions meanwhile loads anew.
+    dropped.is_some()
 }
 
 /// The syntax for a fence's language name, if it is not plain text.
@@ -129,9 +195,9 @@ fn syntax_for<'a>(set: &'a SyntaxSet, lang: &str) -> Option<&'a SyntaxReference>
 /// Loads the syntax definitions now (deserialising them takes a while,
 /// more on a busy machine), if they are not loaded yet.
 pub fn preload() {
-    if LOADED.get().is_none() {
+    if loaded().is_none() {
         let started = std::time::Instant::now();
-        highlighter();
+        highlighter(false);
         tracing::info!(
             "syntax definitions loaded in {} ms",
             started.elapsed().as_millis()
@@ -147,7 +213,7 @@ pub fn is_plain(lang: &str) -> bool {
 
 /// Is `lang` a language the highlighter knows (loads the definitions)?
 pub fn knows(lang: &str) -> bool {
-    syntax_for(&highlighter().syntaxes, lang).is_some()
+    syntax_for(&highlighter(false).syntaxes, lang).is_some()
 }
 
 /// `code` as a list of plain strings and `[class, text]` pairs, in order;
@@ -157,10 +223,12 @@ pub fn highlight(code: &str, lang: &str) -> Vec<Value> {
     let found = if is_plain(lang) || code.is_empty() {
         None
     } else {
-        let h = highlighter();
-        syntax_for(&h.syntaxes, lang).map(|s| (h, s))
+        Some(highlighter(true))
     };
-    let Some((h, syntax)) = found else {
+    let Some((h, syntax)) = found
+        .as_ref()
+        .and_then(|h| syntax_for(&h.syntaxes, lang).map(|s| (h, s)))
+    else {
         out.push("", code);
         return out.done();
     };
@@ -257,6 +325,28 @@ mod tests {
             .filter(|s| s.is_array() && s[1].as_str().unwrap().contains(text))
             .map(|s| s[0].as_str().unwrap().to_string())
             .collect()
+    }
+
+    #[test]
+    fn the_definitions_are_dropped_only_after_staying_unused() {
+        let rust = "fn main() { let x = 1; }\n";
+        let before = Instant::now();
+        assert!(highlight(rust, "rust").iter().any(|s| s.is_array()));
+        let used = Instant::now();
+        let due = unload_due().expect("loaded by the block above");
+        // Other tests may use them meanwhile: that only moves the time later.
+        assert!(due >= before + UNLOAD_AFTER);
+        assert!(!unload_if_idle(used), "just used");
+        assert!(
+            !unload_if_idle(before + UNLOAD_AFTER / 2),
+            "used half a while ago"
+        );
+        assert!(unload_if_idle(used + UNLOAD_AFTER * 100));
+        // Dropped loses nothing: the next block loads them again.
+        let again = highlight(rust, "rust");
+        assert_eq!(joined(&again), rust);
+        assert!(again.iter().any(|s| s.is_array()), "highlighted again");
+        assert!(unload_due().is_some());
     }
 
     #[test]

@@ -426,9 +426,9 @@ fn start_markdown_thread(page: PageLink) -> Option<MarkdownJobs> {
                 }
                 let job = match queue.next() {
                     Some(job) => job,
-                    None => match requests.recv() {
-                        Ok(job) => job,
-                        Err(_) => break,
+                    None => match next_markdown_job(&requests) {
+                        Some(job) => job,
+                        None => break,
                     },
                 };
                 let (id, text, code) = match job {
@@ -466,6 +466,35 @@ fn start_markdown_thread(page: PageLink) -> Option<MarkdownJobs> {
         Err(e) => {
             tracing::warn!("cannot start the Markdown thread: {e}");
             None
+        }
+    }
+}
+
+/// Waits for the Markdown thread's next job (`None` once the page is gone).
+/// Meanwhile, once no block has been highlighted for a while, the syntax
+/// definitions' compiled regexes (tens of MiB a language) are dropped and
+/// the memory given back; the definitions themselves are loaded again at
+/// once (~2.5 MiB), so the next answer does not wait for them.
+fn next_markdown_job(requests: &std::sync::mpsc::Receiver<MarkdownJob>) -> Option<MarkdownJob> {
+    use crate::markdown::highlight;
+    use std::sync::mpsc::RecvTimeoutError;
+    loop {
+        let Some(due) = highlight::unload_due() else {
+            return requests.recv().ok();
+        };
+        let wait = due.saturating_duration_since(std::time::Instant::now());
+        match requests.recv_timeout(wait) {
+            Ok(job) => return Some(job),
+            Err(RecvTimeoutError::Disconnected) => return None,
+            Err(RecvTimeoutError::Timeout) => {
+                if highlight::unload_if_idle(std::time::Instant::now()) {
+                    crate::platform::give_back_freed_memory();
+                    tracing::info!(
+                        "code highlighting's compiled syntax dropped (unused for a while)"
+                    );
+                    highlight::preload();
+                }
+            }
         }
     }
 }

@@ -2,9 +2,11 @@
 //! only the gateway's own self-signed certificate (read from the test
 //! home), cookies by hand, and the page protocol over a TLS WebSocket.
 
-use super::nexus::Nexus;
+use super::mock_model::MockModel;
+use super::nexus::{Nexus, command_line, descendants};
+use super::opencode_server::{OpencodeServer, TestHome};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -244,4 +246,77 @@ pub async fn until(
 /// The `result` for call `id`.
 pub async fn result(socket: &mut Socket, id: u64, timeout: Duration) -> Value {
     until(socket, timeout, |m| m["type"] == "result" && m["id"] == id).await
+}
+
+/// Nexus watching a real `opencode serve` (with the mock model) with the
+/// gateway on, its password set and one device signed in.
+pub struct SignedIn {
+    _model: MockModel,
+    pub home: TestHome,
+    pub server: OpencodeServer,
+    pub nexus: Nexus,
+    pub port: u16,
+    pub cookie: String,
+    pub origin: String,
+    pub gateway_pid: u32,
+}
+
+impl SignedIn {
+    /// The password the device signed in with.
+    pub const PASSWORD: &str = "correct horse battery staple";
+
+    pub async fn start(max_clients: usize) -> SignedIn {
+        let model = MockModel::start().await;
+        let home = TestHome::new(model.base_url());
+        let server = OpencodeServer::start(&home, None).await;
+        let port = free_port();
+        let config = format!(
+            "[server]\nmode = \"attach\"\nurl = {:?}\n\n[remote]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nmax_clients = {max_clients}\n",
+            server.base_url(),
+        );
+        let nexus = Nexus::start(&home, &config).await;
+        nexus
+            .wait_for_state("running", Duration::from_secs(60))
+            .await;
+        wait_listening(&nexus, 1, Duration::from_secs(30)).await;
+        assert_eq!(
+            set_password(&nexus, Self::PASSWORD).await.status.code(),
+            Some(0)
+        );
+        let client = https(&nexus);
+        let cookie = session_cookie(
+            &post(
+                &client,
+                port,
+                "/api/login",
+                json!({"password": Self::PASSWORD}),
+            )
+            .await,
+        )
+        .unwrap();
+        let gateway_pid = descendants(nexus.pid())
+            .into_iter()
+            .find(|pid| command_line(*pid).contains("opencode-nexus-gateway"))
+            .expect("the gateway process");
+        SignedIn {
+            _model: model,
+            home,
+            server,
+            nexus,
+            port,
+            cookie,
+            origin: format!("https://127.0.0.1:{port}"),
+            gateway_pid,
+        }
+    }
+
+    /// A page that has said it is ready and got its `init`.
+    pub async fn page(&self) -> Socket {
+        let mut page = connect(&self.nexus, self.port, Some(&self.cookie), &self.origin)
+            .await
+            .unwrap();
+        send(&mut page, json!({"type": "ready"})).await;
+        until(&mut page, Duration::from_secs(30), |m| m["type"] == "init").await;
+        page
+    }
 }

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 pub mod chromium;
+pub mod code_samples;
 pub mod fake_event_server;
 pub mod gateway;
 pub mod headless_desktop;

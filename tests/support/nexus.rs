@@ -396,3 +396,13 @@ pub fn gui_libraries_mapped(pid: u32) -> Vec<String> {
     }
     libs.into_iter().collect()
 }
+
+/// A process's resident memory in KiB (0 once it is gone).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
