@@ -1,5 +1,5 @@
 //! The gateway's memory after colouring code: the syntax definitions'
-//! compiled regexes (tens of MiB a language) are given back after a quiet
+//! compiled regexes (up to ~45 MiB a language) are given back after a quiet
 //! minute. A test binary of its own, so its colouring does not share the
 //! machine with `gateway_load`'s timing.
 
@@ -14,7 +14,7 @@ use support::gateway::{SignedIn, send, until};
 use support::nexus::rss_kib;
 
 /// A phone that showed code leaves the gateway no larger for long: colouring
-/// a block in each of 17 languages compiles tens of MiB of regexes, and a
+/// a block in each of 17 languages compiles ~220 MiB of regexes, and a
 /// quiet minute later (`UNLOAD_AFTER`) they are dropped and the memory given
 /// back, while the page stays connected; the next block is coloured again.
 #[tokio::test(flavor = "multi_thread")]

@@ -232,7 +232,7 @@ fn render_markdown(requests: Vec<MarkdownRequest>, page: &ToPage, markdown: &Arc
     });
 }
 
-/// Drops the syntax definitions' compiled regexes (tens of MiB a language)
+/// Drops the syntax definitions' compiled regexes (up to ~45 MiB a language)
 /// once no code has been highlighted for `highlight::UNLOAD_AFTER`, and gives
 /// the memory back: the gateway lives as long as remote access is on, and a
 /// phone that showed code once should not leave it large for days. One

@@ -13,9 +13,9 @@
 //! the rest of a block is plain text.
 //!
 //! The definitions compile their regexes on first use, and those stay with
-//! them: a few languages cost tens of MiB (TypeScript alone ~45), seventeen
-//! ~160. So the definitions are dropped once no block has been highlighted
-//! for `UNLOAD_AFTER` (`unload_if_idle`, called by the process that keeps
+//! them: TypeScript alone costs ~45 MiB, seventeen languages ~160. So the
+//! definitions are dropped once no block has been highlighted for
+//! `UNLOAD_AFTER` (`unload_if_idle`, called by the process that keeps
 //! them: the popover's Markdown thread, the gateway), and loaded again by the
 //! next block that needs them.
 

@@ -472,7 +472,7 @@ fn start_markdown_thread(page: PageLink) -> Option<MarkdownJobs> {
 
 /// Waits for the Markdown thread's next job (`None` once the page is gone).
 /// Meanwhile, once no block has been highlighted for a while, the syntax
-/// definitions' compiled regexes (tens of MiB a language) are dropped and
+/// definitions' compiled regexes (up to ~45 MiB a language) are dropped and
 /// the memory given back; the definitions themselves are loaded again at
 /// once (~2.5 MiB), so the next answer does not wait for them.
 fn next_markdown_job(requests: &std::sync::mpsc::Receiver<MarkdownJob>) -> Option<MarkdownJob> {
